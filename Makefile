@@ -1,0 +1,123 @@
+# sensorgate - one entry point for build, run, test, install.
+#
+#   make            build build/sensorgate
+#   make run        install missing packages, build, run config/demo.yaml
+#   make test       unit + driver + integration tests (real mosquitto, Kafka)
+#   make test-asan  the same suite under ASan + UBSan
+#   make bench      benchmarks (not part of test)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   V=1             show full command lines
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+BUILD   ?= build
+PKG_CONFIG ?= pkg-config
+PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-missing-field-initializers \
+           -Wpointer-arith -Wformat=2 -Wvla
+OPT     ?= -O2 -g
+CFLAGS  ?=
+SANITIZE ?=
+ALL_CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANITIZE) -D_GNU_SOURCE -MMD -MP \
+              -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
+              -DSG_GPIOD_MAJOR=$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null | cut -d. -f1) \
+              $(CFLAGS)
+LDLIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS ?=
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+
+CORE_SRC   := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+DRIVER_SRC := $(wildcard drivers/*.c drivers/*/*.c)
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(DRIVER_SRC))
+MAIN_OBJ   := $(BUILD)/gateway/main.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TEST_LIB   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOL_BIN   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+.PHONY: all run test test-unit test-asan deps install clean format docs \
+        check-format bench bench-smoke
+all: $(BUILD)/sensorgate
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DSG_VERSION='"$(VERSION)"' -c -o $@ $<
+
+$(BUILD)/libsg.a: $(LIB_OBJ)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sensorgate: $(MAIN_OBJ) $(BUILD)/libsg.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_LIB) $(BUILD)/libsg.a
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/libsg.a
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Install missing Debian packages (apt-get as root or through sudo).
+deps:
+	$(Q)tests/deps.sh
+
+.deps-ok: tests/deps.sh
+	$(Q)tests/deps.sh --check-or-install
+	$(Q)touch $@
+
+run: .deps-ok
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/sensorgate run -c config/demo.yaml
+
+test: .deps-ok
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)BUILD=$(BUILD) tests/run.sh
+
+test-unit: all $(UNIT_BIN)
+	$(Q)BUILD=$(BUILD) tests/run.sh --unit-only
+
+test-asan: .deps-ok
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  all $(patsubst $(BUILD)/%,build-asan/%,$(UNIT_BIN) $(TOOL_BIN))
+	$(Q)BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
+
+docs: all
+	$(Q)$(BUILD)/sensorgate config-doc > docs/config.md
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/sensorgate)
+	$(Q)install -d $(DESTDIR)$(BINDIR)
+	$(Q)install -m 0755 $(BUILD)/sensorgate $(DESTDIR)$(BINDIR)/sensorgate
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	$(Q)rm -rf build build-asan .deps-ok
+
+-include tests/kafka/kafka.mk
+-include tests/bench/bench.mk
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

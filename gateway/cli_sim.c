@@ -1,0 +1,33 @@
+/*
+ * cli_sim.c - `sensorgate sim KIND ...`: the simulators that make the
+ * learner stack self-contained.  Each simulator lives with its driver and
+ * registers one line in the table below.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct sim_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct sim_cmd sims[] = {
+	{NULL, NULL, NULL},
+};
+
+int sg_cli_sim(int argc, char **argv)
+{
+	if (argc >= 2)
+		for (size_t i = 0; sims[i].name; i++)
+			if (!strcmp(argv[1], sims[i].name))
+				return sims[i].fn(argc - 1, argv + 1);
+	printf("usage: sensorgate sim KIND [ARGS]   (KIND --help for more)\n");
+	for (size_t i = 0; sims[i].name; i++)
+		printf("  %-10s %s\n", sims[i].name, sims[i].help);
+	if (!sims[0].name)
+		printf("  (no simulators built in)\n");
+	return argc >= 2 && strcmp(argv[1], "--help") ? 2 : 0;
+}

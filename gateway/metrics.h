@@ -1,0 +1,49 @@
+/*
+ * metrics.h - one registry of counters and gauges for the whole process.
+ *
+ * A metric is a name plus an optional label string such as
+ * `source="sim1",class="timeout"`.  sg_metric() returns a stable pointer
+ * (registering it on first use); updates are lock-free atomics, so hot
+ * paths keep the pointer and call sg_counter_add().  The live view, the
+ * status line and (later) the metrics endpoint read the same registry.
+ * The registry has a fixed capacity; past it, sg_metric() returns a shared
+ * overflow slot and logs once, it never fails.
+ */
+#ifndef SG_METRICS_H
+#define SG_METRICS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sg_counter {
+	char name[48];
+	char labels[96];
+	bool gauge;
+	_Atomic uint64_t v;
+};
+
+struct sg_counter *sg_metric(const char *name, const char *labels, bool gauge);
+
+static inline void sg_counter_add(struct sg_counter *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(&c->v, n, memory_order_relaxed);
+}
+static inline void sg_gauge_set(struct sg_counter *c, uint64_t v)
+{
+	atomic_store_explicit(&c->v, v, memory_order_relaxed);
+}
+static inline uint64_t sg_counter_get(const struct sg_counter *c)
+{
+	return atomic_load_explicit(&c->v, memory_order_relaxed);
+}
+
+/* Sum of all metrics called NAME whose labels contain SUBSTR (or all). */
+uint64_t sg_metrics_sum(const char *name, const char *substr);
+/* Visit every metric in registration order. */
+void sg_metrics_foreach(void (*fn)(const struct sg_counter *c, void *arg),
+			void *arg);
+/* Reset the registry (tests only). */
+void sg_metrics_reset(void);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * pipeline.h - the sources: one thread per driver instance, the emit path
+ * into the spool, and their orderly start and stop.
+ */
+#ifndef SG_PIPELINE_H
+#define SG_PIPELINE_H
+
+#include "conf.h"
+#include "spool.h"
+
+struct sg_pipeline;
+
+/* Init every enabled source (driver init); errors name the source. */
+int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp,
+		    struct sg_pipeline **out, struct sg_errbuf *eb);
+int sg_pipeline_start(struct sg_pipeline *pl);
+/* Wake every source, call driver stop on its thread, join. */
+void sg_pipeline_stop(struct sg_pipeline *pl);
+void sg_pipeline_free(struct sg_pipeline *pl);
+
+size_t sg_pipeline_count(const struct sg_pipeline *pl);
+const char *sg_pipeline_source_name(const struct sg_pipeline *pl, size_t i);
+/* Events read by source i so far (for rates in the view). */
+uint64_t sg_pipeline_source_read(const struct sg_pipeline *pl, size_t i);
+
+#endif
