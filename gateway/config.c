@@ -406,6 +406,7 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
 	int rc = SG_OK;
 	char kpath[512];
 	struct sg_cfg_pos first = *mpos;
+	bool have_first = false;
 
 	while ((p = fy_node_mapping_iterate(map, &iter))) {
 		struct fy_node *kn = fy_node_pair_key(p);
@@ -417,8 +418,10 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
 		void *target = obj;
 		int which = 0;
 
-		if (!first.line || first.line == mpos->line)
+		if (!have_first && kpos.line) {
 			first = kpos;
+			have_first = true;
+		}
 		snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "",
 			 name ? name : "?");
 		if (!name) {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages that sensorgate's build, demo and
+# tests need.  `tests/deps.sh` installs what is missing (as root, or via
+# sudo); `--check-or-install` is what `make run` and `make test` call: it
+# is silent when everything is there.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config clang clang-format
+  librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev
+  kcat mosquitto mosquitto-clients socat mbpoll openssl
+  python3 python3-pytest python3-pymodbus
+  default-jre-headless maven gnuplot-nox
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+# A JDK/Maven from elsewhere (the machine's own) is fine.
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+  tmp=()
+  for p in "${missing[@]}"; do
+    [[ "$p" == default-jre-headless || "$p" == maven ]] || tmp+=("$p")
+  done
+  missing=("${tmp[@]}")
+fi
+
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The python3 on PATH may not be Debian's: make sure it has pytest.
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  echo "deps: installing pytest for $(command -v python3)"
+  python3 -m pip install -q pytest || { echo "deps: cannot install pytest" >&2; exit 1; }
+fi
+if ! python3 -c 'import pymodbus' 2>/dev/null; then
+  python3 -m pip install -q 'pymodbus>=3,<4' 2>/dev/null || true
+fi
+exit 0

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# run.sh - the test runner behind `make test`: every unit-test binary,
+# then the pytest integration suite (real mosquitto, Kafka, Modbus peers).
+# Ends with one line "N passed, N failed" over everything.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export SG_BUILD="$PWD/$BUILD"
+unit_pass=0; unit_fail=0; failed_bins=()
+
+echo "== unit tests"
+for t in "$BUILD"/tests/test_*; do
+  [[ -x "$t" ]] || continue
+  out=$("$t" 2>&1); rc=$?
+  line=$(printf '%s\n' "$out" | tail -n 1)
+  p=$(sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$line")
+  f=$(sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$line")
+  if [[ -z "$p" ]]; then p=0; f=1; fi
+  if ((rc != 0 && f == 0)); then f=1; fi
+  unit_pass=$((unit_pass + p)); unit_fail=$((unit_fail + f))
+  if ((f)); then failed_bins+=("$t"); printf '%s\n' "$out"; fi
+  printf '  %-40s %s passed, %s failed\n' "$(basename "$t")" "$p" "$f"
+done
+
+if [[ "${1:-}" == "--unit-only" ]]; then
+  echo "unit: $unit_pass passed, $unit_fail failed"
+  exit $((unit_fail > 0))
+fi
+
+echo "== integration tests"
+report=$(mktemp)
+python3 -m pytest -q -p no:cacheprovider tests/integration -rfEs \
+  --junitxml="$report" ${PYTEST_ARGS:-} ; prc=$?
+read -r ip if_ is <<<"$(python3 - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+try:
+    r = ET.parse(sys.argv[1]).getroot()
+    s = r if r.tag == "testsuite" else r.find("testsuite")
+    t, f, e, sk = (int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+    print(t - f - e - sk, f + e, sk)
+except Exception:
+    print(0, 1, 0)
+PY
+)"
+rm -f "$report"
+if ((prc != 0 && if_ == 0)); then if_=1; fi
+((${#failed_bins[@]})) && echo "failed unit binaries: ${failed_bins[*]}"
+echo
+echo "summary: unit $unit_pass/$((unit_pass + unit_fail)), integration $ip/$((ip + if_)) (skipped $is)"
+echo "$((unit_pass + ip)) passed, $((unit_fail + if_)) failed, $is skipped"
+exit $(( (unit_fail + if_) > 0 ))
