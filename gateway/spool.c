@@ -256,9 +256,18 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg,
 	w = sg_spool_io.write(sp->wfd, sp->enc.p, need);
 	if (w != (ssize_t)need) {
 		int e = w < 0 ? errno : EIO;
-		/* Never leave a partial frame behind a failed append. */
-		if (w > 0 && ftruncate(sp->wfd, act->size) != 0)
-			act->size += w; /* cannot undo: recovery will skip it */
+		/* Never leave a partial frame behind a failed append (the
+		 * kernel may have taken part of it even when write fails). */
+		if (ftruncate(sp->wfd, act->size) != 0) {
+			struct stat st;
+			sg_error("spool", "cannot cut a failed append from segment %020" PRIu64
+				 ": %s; readers will skip the partial frame",
+				 act->first_seq, strerror(errno));
+			if (fstat(sp->wfd, &st) == 0 && st.st_size > act->size) {
+				sp->total_bytes += st.st_size - act->size;
+				act->size = st.st_size;
+			}
+		}
 		errno = e;
 		rc = e == ENOSPC || e == EDQUOT ? SG_ENOSPC : SG_EIO;
 		goto io_fail;

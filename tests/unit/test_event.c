@@ -1,0 +1,146 @@
+/*
+ * test_event.c - the JSON envelope v1 and the spool record format.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/conf.h"
+#include "gateway/event.h"
+#include "t.h"
+
+static const struct sg_event_ctx ec = {"gw", "src", "t.{source}.{sensor}"};
+
+static char *json(const struct sg_reading *rd, uint64_t seq)
+{
+	static char out[4096];
+	struct sg_buf b;
+
+	sg_buf_init(&b);
+	sg_event_json(&ec, rd, seq, rd->ts_ns, &b);
+	snprintf(out, sizeof(out), "%s", b.p);
+	sg_buf_free(&b);
+	return out;
+}
+
+TEST(envelope_fields)
+{
+	struct sg_attr at[] = {{"room", "lab \"A\""}};
+	struct sg_reading rd = {.sensor = "temp-1",
+				.ts_ns = 1700000000123456789LL,
+				.value = {.type = SG_VAL_DOUBLE, .d = 21.5},
+				.unit = "degC",
+				.attrs = at,
+				.nattrs = 1};
+
+	CHECK_STR(json(&rd, 42),
+		  "{\"v\":1,\"id\":\"gw:42\",\"seq\":42,\"gateway\":\"gw\",\"source\":\"src\","
+		  "\"sensor\":\"temp-1\",\"time\":\"2023-11-14T22:13:20.123456789Z\","
+		  "\"time_ns\":1700000000123456789,\"value\":21.5,\"type\":\"double\","
+		  "\"unit\":\"degC\",\"quality\":\"good\",\"attrs\":{\"room\":\"lab \\\"A\\\"\"}}");
+}
+
+TEST(values_of_every_type)
+{
+	struct sg_reading rd = {.sensor = "s", .ts_ns = 1};
+
+	rd.value = (struct sg_value){.type = SG_VAL_DOUBLE, .d = 0.1};
+	CHECK(strstr(json(&rd, 1), "\"value\":0.1,") != NULL);
+	rd.value.d = 1.0 / 3;
+	CHECK(strstr(json(&rd, 1), "\"value\":0.3333333333333333,") != NULL);
+	rd.value.d = NAN;
+	CHECK(strstr(json(&rd, 1), "\"value\":\"NaN\"") != NULL);
+	rd.value.d = -INFINITY;
+	CHECK(strstr(json(&rd, 1), "\"value\":\"-Infinity\"") != NULL);
+	rd.value = (struct sg_value){.type = SG_VAL_INT, .i = -9007199254740993LL};
+	CHECK(strstr(json(&rd, 1), "\"value\":-9007199254740993,\"type\":\"int\"") != NULL);
+	rd.value = (struct sg_value){.type = SG_VAL_UINT, .u = 18446744073709551615ULL};
+	CHECK(strstr(json(&rd, 1), "\"value\":18446744073709551615,") != NULL);
+	rd.value = (struct sg_value){.type = SG_VAL_BOOL, .b = true};
+	CHECK(strstr(json(&rd, 1), "\"value\":true,\"type\":\"bool\"") != NULL);
+	rd.value = (struct sg_value){.type = SG_VAL_STR, .s = {"a\nb\x01\xff", 5}};
+	CHECK(strstr(json(&rd, 1), "\"value\":\"a\\nb\\u0001\\ufffd\"") != NULL);
+	rd.value = (struct sg_value){.type = SG_VAL_BYTES, .s = {"\x00\xff\x10", 3}};
+	CHECK(strstr(json(&rd, 1), "\"value\":\"AP8Q\",\"type\":\"bytes\"") != NULL);
+	rd.value = (struct sg_value){.type = SG_VAL_NONE};
+	rd.quality = SG_Q_BAD;
+	rd.reason = "timeout";
+	CHECK(strstr(json(&rd, 1), "\"value\":null,\"type\":\"none\",\"quality\":\"bad\",\"reason\":\"timeout\"") != NULL);
+}
+
+TEST(utf8_kept_and_invalid_replaced)
+{
+	struct sg_reading rd = {.sensor = "s", .ts_ns = 1};
+
+	rd.value = (struct sg_value){.type = SG_VAL_STR, .s = {"\xc3\xa9\xe2\x82\xac", 5}};
+	CHECK(strstr(json(&rd, 1), "\"value\":\"\xc3\xa9\xe2\x82\xac\"") != NULL);
+	/* overlong encoding and a lone surrogate are invalid */
+	rd.value.s.p = "\xc0\xaf\xed\xa0\x80";
+	rd.value.s.len = 5;
+	CHECK(strstr(json(&rd, 1), "\"value\":\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"") != NULL);
+}
+
+TEST(record_round_trip)
+{
+	struct sg_header h[] = {{"mqtt-topic", "a/b", 3}};
+	struct sg_reading rd = {.sensor = "dev1",
+				.ts_ns = 5000000000LL,
+				.raw = true,
+				.value = {.type = SG_VAL_BYTES, .s = {"\x01\x02", 2}},
+				.headers = h,
+				.nheaders = 1};
+	struct sg_record r;
+	struct sg_buf b;
+	size_t pos = 0, nl, vl;
+	const char *name;
+	const void *val;
+	int n = 0;
+
+	sg_buf_init(&b);
+	CHECK_EQ(sg_event_encode(&ec, &rd, 7, &b), SG_OK);
+	CHECK_EQ(sg_record_decode(b.p, b.len, &r), SG_OK);
+	CHECK_EQ(r.ts_ns, 5000000000LL);
+	CHECK(r.topic_len == 10 && !memcmp(r.topic, "t.src.dev1", 10));
+	CHECK(r.key_len == 4 && !memcmp(r.key, "dev1", 4));
+	CHECK(r.value_len == 2 && !memcmp(r.value, "\x01\x02", 2));
+	CHECK_EQ(r.nheaders, 4);
+	while (sg_record_header_next(&r, &pos, &name, &nl, &val, &vl)) {
+		if (n == 0)
+			CHECK(nl == 5 && !memcmp(name, "sg-id", 5) && vl == 4 && !memcmp(val, "gw:7", 4));
+		if (n == 2)
+			CHECK(vl == 24 && !memcmp(val, "application/octet-stream", 24));
+		if (n == 3)
+			CHECK(nl == 10 && vl == 3 && !memcmp(val, "a/b", 3));
+		n++;
+	}
+	CHECK_EQ(n, 4);
+	/* Every truncation is refused, never read past the end. */
+	for (size_t cut = 0; cut < b.len; cut++)
+		CHECK_EQ(sg_record_decode(b.p, cut, &r), SG_ECORRUPT);
+	sg_buf_free(&b);
+}
+
+TEST(topic_templates)
+{
+	char out[64];
+
+	sg_topic_expand("{gateway}.{source}.{sensor}", "g", "s", "x", out, sizeof(out));
+	CHECK_STR(out, "g.s.x");
+	sg_topic_expand("plain", "g", "s", "x", out, sizeof(out));
+	CHECK_STR(out, "plain");
+	sg_topic_expand("{unknown}.{sensor}", "g", "s", "x", out, sizeof(out));
+	CHECK_STR(out, "{unknown}.x");
+	sg_topic_expand("{sensor}{sensor}{sensor}", "g", "s", "0123456789", out, 16);
+	CHECK_EQ(strlen(out), 15);
+}
+
+TEST(crc32c_vectors)
+{
+	/* Known answers for CRC32C. */
+	CHECK_EQ(sg_crc32c("123456789", 9), 0xe3069283u);
+	CHECK_EQ(sg_crc32c("", 0), 0);
+	char zeros[32] = {0};
+	CHECK_EQ(sg_crc32c(zeros, 32), 0x8a9136aau);
+	/* extend == one shot */
+	CHECK_EQ(sg_crc32c_extend(sg_crc32c("1234", 4), "56789", 5), 0xe3069283u);
+}

@@ -1,0 +1,480 @@
+/*
+ * test_spool.c - the spool's promises under damage: torn tails at every
+ * byte offset of the last record, bit flips in the middle, a missing or
+ * unreadable segment, a corrupt cursor, injected ENOSPC/EIO on write and
+ * on fsync, the full-spool policies, and seq continuity across reopen.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway/metrics.h"
+#include "gateway/spool.h"
+#include "t.h"
+
+static struct sg_spool_conf conf_for(const char *dir)
+{
+	struct sg_spool_conf c = {0};
+
+	c.dir = (char *)dir;
+	c.fsync_ms = SG_FSYNC_ALWAYS;
+	c.max_bytes = 64 << 20;
+	c.segment_bytes = 1 << 20;
+	c.when_full = SG_FULL_BLOCK;
+	c.ack_interval_ms = 10;
+	c.max_record_bytes = 64 << 10;
+	return c;
+}
+
+static int enc_text(uint64_t seq, struct sg_buf *out, void *arg)
+{
+	sg_buf_printf(out, "record-%" PRIu64 "-%s", seq, (const char *)arg);
+	return SG_OK;
+}
+
+static struct sg_spool *open_ok(struct sg_spool_conf *c)
+{
+	struct sg_spool *sp = NULL;
+	struct sg_errbuf eb;
+	int rc = sg_spool_open(c, &sp, &eb);
+
+	if (rc != SG_OK)
+		t_fail(__FILE__, __LINE__, "open: %s", eb.msg);
+	return sp;
+}
+
+static void append_n(struct sg_spool *sp, int n, const char *tag)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t seq;
+		CHECK_EQ(sg_spool_append(sp, enc_text, (void *)tag, &seq), SG_OK);
+	}
+}
+
+/* Read everything readable; returns the count, checks seqs increase. */
+static int read_all(struct sg_spool *sp, uint64_t *last)
+{
+	struct sg_buf b;
+	uint64_t seq, prev = 0;
+	int n = 0;
+
+	sg_buf_init(&b);
+	while (sg_spool_read(sp, &seq, &b) == SG_OK) {
+		char want[64];
+		snprintf(want, sizeof(want), "record-%" PRIu64 "-", seq);
+		CHECK(seq > prev);
+		CHECK(b.len > strlen(want) && !memcmp(b.p, want, strlen(want)));
+		prev = seq;
+		n++;
+	}
+	sg_buf_free(&b);
+	if (last)
+		*last = prev;
+	return n;
+}
+
+static char *seg_path(const char *dir, uint64_t first)
+{
+	static char p[512];
+	snprintf(p, sizeof(p), "%s/%020" PRIu64 ".seg", dir, first);
+	return p;
+}
+
+static off_t file_size(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+TEST(append_read_ack_reopen)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	struct sg_spool_stats st;
+	uint64_t last;
+
+	append_n(sp, 100, "a");
+	CHECK_EQ(read_all(sp, &last), 100);
+	CHECK_EQ(last, 100);
+	sg_spool_ack(sp, 60);
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	/* Only the undelivered 40 come back; seqs continue at 101. */
+	CHECK_EQ(read_all(sp, &last), 40);
+	CHECK_EQ(last, 100);
+	append_n(sp, 1, "b");
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.next_seq, 102);
+	CHECK_EQ(st.pending, 41);
+	sg_spool_close(sp);
+}
+
+TEST(seq_survives_full_delivery_and_segment_deletion)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_spool_stats st;
+
+	c.segment_bytes = 16384;
+	sp = open_ok(&c);
+	append_n(sp, 2000, "x"); /* many segments */
+	CHECK_EQ(read_all(sp, NULL), 2000);
+	sg_spool_ack(sp, 2000);
+	CHECK_EQ(sg_spool_checkpoint(sp), SG_OK);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.segments, 1); /* only the active one is left */
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.next_seq, 2001);
+	CHECK_EQ(st.pending, 0);
+	sg_spool_close(sp);
+}
+
+/* Cut the last record at every byte offset: recovery keeps every whole
+ * record before it and never invents one. */
+TEST(torn_tail_every_offset)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	off_t before, full;
+	char *img;
+	int fd;
+
+	append_n(sp, 5, "abcdefghij");
+	sg_spool_close(sp);
+	full = file_size(seg_path(dir, 1));
+	before = full - (off_t)(SG_SPOOL_FRAME_HDR + strlen("record-5-abcdefghij"));
+	img = malloc((size_t)full);
+	fd = open(seg_path(dir, 1), O_RDONLY);
+	CHECK(read(fd, img, (size_t)full) == full);
+	close(fd);
+	for (off_t cut = before; cut < full; cut++) {
+		char cmd[600];
+		uint64_t last;
+		struct sg_spool_stats st;
+
+		snprintf(cmd, sizeof(cmd), "rm -f %s/*.seg %s/ack", dir, dir);
+		CHECK(system(cmd) == 0);
+		fd = open(seg_path(dir, 1), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CHECK(write(fd, img, (size_t)cut) == cut);
+		close(fd);
+		sp = open_ok(&c);
+		CHECK_EQ(read_all(sp, &last), 4);
+		CHECK_EQ(last, 4);
+		sg_spool_stats(sp, &st);
+		CHECK_EQ(st.next_seq, 5);
+		CHECK_EQ(st.truncated_bytes, (uint64_t)(cut - before));
+		sg_spool_close(sp);
+		CHECK_EQ(file_size(seg_path(dir, 1)), before);
+	}
+	free(img);
+}
+
+/* Flip one bit in a middle record: it is skipped and counted, the
+ * records after it survive. */
+TEST(bit_flip_mid_segment)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	size_t rec = SG_SPOOL_FRAME_HDR + strlen("record-1-0123456789");
+	struct sg_spool_stats st;
+	uint64_t last;
+	char b;
+	int fd;
+
+	append_n(sp, 9, "0123456789");
+	sg_spool_close(sp);
+	for (int bit = 0; bit < 8; bit += 3) {
+		/* corrupt record 5 (payload byte 3 and, separately, its length) */
+		off_t off = (off_t)(SG_SPOOL_SEG_HDR + 4 * rec + (bit ? 20 + 3 : 5));
+		fd = open(seg_path(dir, 1), O_RDWR);
+		CHECK(pread(fd, &b, 1, off) == 1);
+		b ^= (char)(1 << bit);
+		CHECK(pwrite(fd, &b, 1, off) == 1);
+		close(fd);
+		sp = open_ok(&c);
+		sg_spool_stats(sp, &st);
+		CHECK_EQ(st.corrupt_regions, 1);
+		CHECK_EQ(st.corrupt_lost_records, 1);
+		CHECK_EQ(read_all(sp, &last), 8);
+		CHECK_EQ(last, 9);
+		sg_spool_close(sp);
+		/* restore for the next round */
+		fd = open(seg_path(dir, 1), O_RDWR);
+		CHECK(pread(fd, &b, 1, off) == 1);
+		b ^= (char)(1 << bit);
+		CHECK(pwrite(fd, &b, 1, off) == 1);
+		close(fd);
+	}
+}
+
+/* A segment that vanished: the others are read, seqs do not go back. */
+TEST(missing_segment)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_spool_stats st;
+	uint64_t last;
+
+	c.segment_bytes = 16384;
+	sp = open_ok(&c);
+	append_n(sp, 1500, "y");
+	sg_spool_close(sp);
+	CHECK(unlink(seg_path(dir, 1)) == 0); /* the oldest */
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.next_seq, 1501);
+	CHECK(read_all(sp, &last) < 1500);
+	CHECK_EQ(last, 1500);
+	sg_spool_close(sp);
+}
+
+TEST(bad_header_moved_aside_not_deleted)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_spool_stats st;
+	char p[512];
+	int fd;
+
+	c.segment_bytes = 16384;
+	sp = open_ok(&c);
+	append_n(sp, 1000, "z");
+	sg_spool_close(sp);
+	fd = open(seg_path(dir, 1), O_WRONLY);
+	CHECK(pwrite(fd, "XXXX", 4, 0) == 4); /* wrong magic / version */
+	close(fd);
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.segments_moved_aside, 1);
+	CHECK_EQ(st.next_seq, 1001);
+	sg_spool_close(sp);
+	snprintf(p, sizeof(p), "%s/corrupt", dir);
+	CHECK(file_size(p) >= 0);
+	CHECK(file_size(seg_path(dir, 1)) < 0);
+}
+
+TEST(corrupt_cursor_resends_everything)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	char p[512];
+	int fd;
+
+	append_n(sp, 10, "c");
+	sg_spool_ack(sp, 10);
+	sg_spool_close(sp);
+	snprintf(p, sizeof(p), "%s/ack", dir);
+	fd = open(p, O_WRONLY);
+	CHECK(pwrite(fd, "\xff", 1, 9) == 1);
+	close(fd);
+	sp = open_ok(&c);
+	CHECK_EQ(read_all(sp, NULL), 10); /* duplicates, never loss */
+	sg_spool_close(sp);
+}
+
+/* --- injected I/O errors ---------------------------------------------- */
+
+static int fail_write_errno, fail_sync_errno, fail_after;
+
+static ssize_t bad_write(int fd, const void *p, size_t n)
+{
+	if (fail_write_errno && fail_after-- <= 0) {
+		/* a partial write first, then the error */
+		ssize_t w = write(fd, p, n / 2);
+		(void)w;
+		errno = fail_write_errno;
+		return -1;
+	}
+	return write(fd, p, n);
+}
+
+static int bad_sync(int fd)
+{
+	if (fail_sync_errno && fail_after-- <= 0) {
+		errno = fail_sync_errno;
+		return -1;
+	}
+	return fdatasync(fd);
+}
+
+static void io_fault_case(int werr, int serr, int want)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	struct sg_spool_stats st;
+	uint64_t seq = 0, last;
+
+	append_n(sp, 3, "ok");
+	sg_spool_io.write = bad_write;
+	sg_spool_io.fdatasync = bad_sync;
+	fail_write_errno = werr;
+	fail_sync_errno = serr;
+	fail_after = 0;
+	CHECK_EQ(sg_spool_append(sp, enc_text, "lost", &seq), want);
+	fail_write_errno = fail_sync_errno = 0;
+	/* The failed event is not in the spool; the next one takes its seq. */
+	CHECK_EQ(sg_spool_append(sp, enc_text, "ok", &seq), SG_OK);
+	CHECK_EQ(seq, 4);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.next_seq, 5);
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	CHECK_EQ(read_all(sp, &last), 4);
+	CHECK_EQ(last, 4);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.corrupt_regions, 0);
+	sg_spool_close(sp);
+}
+
+static ssize_t real_write(int fd, const void *p, size_t n) { return write(fd, p, n); }
+static int real_sync(int fd) { return fdatasync(fd); }
+
+static void io_restore(void)
+{
+	sg_spool_io.write = real_write;
+	sg_spool_io.fdatasync = real_sync;
+}
+
+TEST(enospc_on_write)
+{
+	io_fault_case(ENOSPC, 0, SG_ENOSPC);
+	io_restore();
+}
+
+TEST(eio_on_write)
+{
+	io_fault_case(EIO, 0, SG_EIO);
+	io_restore();
+}
+
+TEST(eio_on_fsync)
+{
+	io_fault_case(0, EIO, SG_EIO);
+	io_restore();
+}
+
+TEST(enospc_on_fsync)
+{
+	io_fault_case(0, ENOSPC, SG_EIO);
+	io_restore();
+}
+
+/* --- full-spool policies -------------------------------------------- */
+
+TEST(drop_newest_counts)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	uint64_t seq;
+	int ok = 0, dropped = 0;
+	uint64_t before = sg_metrics_sum("dropped", "spool_full_newest");
+
+	c.fsync_ms = SG_FSYNC_NEVER;
+	c.segment_bytes = 16384;
+	c.max_bytes = 65536;
+	c.when_full = SG_FULL_DROP_NEWEST;
+	sp = open_ok(&c);
+	for (int i = 0; i < 5000; i++) {
+		int rc = sg_spool_append(sp, enc_text, "payload-payload", &seq);
+		ok += rc == SG_OK;
+		dropped += rc == SG_EDROPPED;
+	}
+	CHECK_EQ(ok + dropped, 5000);
+	CHECK(dropped > 0);
+	CHECK_EQ(sg_metrics_sum("dropped", "spool_full_newest") - before, (uint64_t)dropped);
+	sg_spool_close(sp);
+}
+
+TEST(drop_oldest_counts_and_keeps_newest)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_spool_stats st;
+	uint64_t seq, last;
+	uint64_t before = sg_metrics_sum("dropped", "spool_full_oldest");
+
+	c.fsync_ms = SG_FSYNC_NEVER;
+	c.segment_bytes = 16384;
+	c.max_bytes = 65536;
+	c.when_full = SG_FULL_DROP_OLDEST;
+	sp = open_ok(&c);
+	for (int i = 0; i < 5000; i++)
+		CHECK_EQ(sg_spool_append(sp, enc_text, "payload-payload", &seq), SG_OK);
+	sg_spool_stats(sp, &st);
+	CHECK(st.bytes <= 65536);
+	int n = read_all(sp, &last);
+	CHECK_EQ(last, 5000);
+	/* what was dropped plus what is left is everything */
+	CHECK_EQ(sg_metrics_sum("dropped", "spool_full_oldest") - before + (uint64_t)n, 5000);
+	sg_spool_close(sp);
+}
+
+TEST(oversize_record_refused)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	char *big = malloc(70000);
+	uint64_t seq;
+
+	memset(big, 'q', 69999);
+	big[69999] = '\0';
+	CHECK_EQ(sg_spool_append(sp, enc_text, big, &seq), SG_EINVAL);
+	CHECK_EQ(sg_spool_append(sp, enc_text, "small", &seq), SG_OK);
+	CHECK_EQ(seq, 1);
+	free(big);
+	sg_spool_close(sp);
+}
+
+TEST(group_commit_makes_records_visible)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_buf b;
+	uint64_t seq;
+	int got = 0;
+
+	c.fsync_ms = 5;
+	sp = open_ok(&c);
+	sg_buf_init(&b);
+	append_n(sp, 10, "g");
+	for (int i = 0; i < 200 && got < 10; i++) {
+		if (sg_spool_read(sp, &seq, &b) == SG_OK)
+			got++;
+		else
+			usleep(5000);
+	}
+	CHECK_EQ(got, 10);
+	sg_buf_free(&b);
+	sg_spool_close(sp);
+}
+
+TEST(second_open_is_refused)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c), *sp2 = NULL;
+	struct sg_errbuf eb;
+
+	CHECK(sg_spool_open(&c, &sp2, &eb) != SG_OK);
+	CHECK(strstr(eb.msg, "in use") != NULL);
+	sg_spool_close(sp);
+}
