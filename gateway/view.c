@@ -24,6 +24,7 @@ struct sg_view {
 	struct sg_pipeline *pl;
 	struct sg_spool *sp;
 	bool live;
+	const char *bootstrap;
 	int64_t interval_ms, last_ns, start_ns;
 	uint64_t *last_read;
 	uint64_t last_delivered;
@@ -109,6 +110,7 @@ struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl,
 	v->conf = conf;
 	v->pl = pl;
 	v->sp = sp;
+	v->bootstrap = bootstrap ? bootstrap : conf->kafka.bootstrap;
 	v->live = conf->view.mode == 1 || (conf->view.mode == 0 && isatty(1));
 	v->interval_ms = v->live ? conf->view.interval_ms : conf->gateway.status_interval_ms;
 	v->last_read = sg_xcalloc(sg_pipeline_count(pl) + 1, sizeof(uint64_t));
@@ -120,6 +122,27 @@ struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl,
 
 int64_t sg_view_interval_ms(const struct sg_view *v) { return v->interval_ms; }
 
+/* The text of a top-level field of an envelope (no full JSON parse:
+ * the envelope is ours and flat), quotes removed, "" if absent. */
+static void view_field(const void *p, size_t n, const char *name, char *out, size_t outsz)
+{
+	char pat[32];
+	const char *s = p, *f, *end = s + n;
+	size_t o = 0;
+
+	out[0] = '\0';
+	snprintf(pat, sizeof(pat), "\"%s\":", name);
+	f = memmem(s, n, pat, strlen(pat));
+	if (!f)
+		return;
+	f += strlen(pat);
+	if (f < end && *f == '"')
+		f++;
+	while (f < end && *f != '"' && *f != ',' && *f != '}' && o + 1 < outsz)
+		out[o++] = *f++;
+	out[o] = '\0';
+}
+
 void sg_view_poll(struct sg_view *v)
 {
 	rd_kafka_message_t *m;
@@ -128,12 +151,15 @@ void sg_view_poll(struct sg_view *v)
 		return;
 	while ((m = rd_kafka_consumer_poll(v->tail, 0))) {
 		if (!m->err) {
-			char *line = NULL;
-			int vl = m->len > 160 ? 160 : (int)m->len;
-			if (asprintf(&line, "%-24s p%-2d @%-8" PRId64 " %.*s  %.*s",
+			char *line = NULL, id[64], val[48], unit[24], tm[40];
+			view_field(m->payload, m->len, "id", id, sizeof(id));
+			view_field(m->payload, m->len, "value", val, sizeof(val));
+			view_field(m->payload, m->len, "unit", unit, sizeof(unit));
+			view_field(m->payload, m->len, "time", tm, sizeof(tm));
+			if (asprintf(&line, "%-22s p%-2d @%-7" PRId64 " %-16.*s %-14s %-12s %-6s %s",
 				     rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
-				     (int)m->key_len, (const char *)m->key, vl,
-				     (const char *)m->payload) > 0) {
+				     (int)m->key_len, (const char *)m->key, id, val, unit,
+				     strlen(tm) > 11 ? tm + 11 : tm) > 0) {
 				free(v->lines[v->next_line]);
 				v->lines[v->next_line] = line;
 				v->next_line = (v->next_line + 1) % (int)v->conf->view.tail;
@@ -153,7 +179,7 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 
 	printf("\033[H\033[2J");
 	printf("sensorgate %s  gateway %s  kafka %s  up %llds   (Ctrl-C to stop)\n\n",
-	       SG_VERSION, v->conf->gateway.id, v->conf->kafka.bootstrap,
+	       SG_VERSION, v->conf->gateway.id, v->bootstrap,
 	       (long long)((sg_now_mono_ns() - v->start_ns) / SG_NS_PER_S));
 	printf("%-24s %12s %14s\n", "source", "events/s", "events read");
 	for (size_t i = 0; i < n; i++) {
@@ -171,7 +197,10 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 	       sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL),
 	       sg_metrics_sum("delivery_retries", NULL));
 	if (v->tail) {
-		printf("\nlatest records read back from Kafka (%" PRIu64 " so far):\n", v->tail_count);
+		printf("\nlatest records read back from Kafka by a consumer (%" PRIu64 " so far):\n",
+		       v->tail_count);
+		printf("  %-22s %-3s %-8s %-16s %-14s %-12s %-6s %s\n", "topic", "p", "offset", "key",
+		       "event id", "value", "unit", "time (UTC)");
 		for (int i = 0; i < v->nlines; i++) {
 			int k = (v->next_line - v->nlines + i + (int)v->conf->view.tail) %
 				(int)v->conf->view.tail;
