@@ -14,7 +14,10 @@ struct sim_cmd {
 	const char *help;
 };
 
+int sg_mb_sim_main(int argc, char **argv); /* drivers/modbus/simserver.c */
+
 static const struct sim_cmd sims[] = {
+	{"modbus", sg_mb_sim_main, "Modbus TCP/RTU server with a YAML register map and injected faults"},
 	{NULL, NULL, NULL},
 };
 

@@ -240,9 +240,10 @@ TEST(encode_saturates_and_keeps_other_bits)
 	CHECK_EQ(w[0], 0x00f1);
 	mb_encode(MB_T_BIT, MB_O_ABCD, 0, NULL, 4, w, 1);
 	CHECK_EQ(w[0], 0x00e1);
-	mb_encode(MB_T_BIT, MB_O_BADC, 1, NULL, 8, w, 1);
-	CHECK_EQ(w[0], 0x01e1);
-	CHECK_EQ(mb_decode(MB_T_BIT, MB_O_BADC, w, 1, 8, NULL, 0, &v), 0);
+	/* BADC: the value is 0xe100; bit 9 is bit 1 of the low wire byte */
+	mb_encode(MB_T_BIT, MB_O_BADC, 1, NULL, 9, w, 1);
+	CHECK_EQ(w[0], 0x00e3);
+	CHECK_EQ(mb_decode(MB_T_BIT, MB_O_BADC, w, 1, 9, NULL, 0, &v), 0);
 	CHECK(v.b);
 }
 

@@ -1,0 +1,340 @@
+/*
+ * poll.c - the Modbus poll engine (see poll.h): pick the earliest due
+ * block, read it with retries, classify a failure, isolate rejected
+ * addresses, decode the points and apply deadband and quality rules.
+ */
+#include "poll.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gateway/log.h"
+#include "../../gateway/util.h"
+
+int mb_poll_init(struct mb_poller *p, struct sg_errbuf *eb)
+{
+	p->sp = sg_xcalloc(p->npt ? p->npt : 1, sizeof(*p->sp));
+	for (size_t i = 0; i < p->npt; i++) {
+		struct mb_point *pt = &p->pt[i];
+
+		p->sp[i] = (struct mb_span){.dev = pt->dev, .area = pt->area,
+					    .addr = pt->addr, .count = pt->nregs,
+					    .interval_ns = pt->interval_ns};
+		if (pt->type == MB_T_STRING)
+			pt->last_str = sg_xcalloc((size_t)pt->nregs * 2 + 1, 1);
+	}
+	if (mb_plan_build(&p->plan, p->sp, p->npt, p->max_gap) != SG_OK)
+		return sg_errf(eb, SG_EINVAL, "a point lies past address 65535 or is wider than one request");
+	return SG_OK;
+}
+
+void mb_poll_free(struct mb_poller *p)
+{
+	for (size_t i = 0; i < p->npt; i++) {
+		free(p->pt[i].last_str);
+		p->pt[i].last_str = NULL;
+	}
+	mb_plan_free(&p->plan);
+	free(p->sp);
+	free(p->ran_gen);
+	p->sp = NULL;
+	p->ran_gen = NULL;
+	p->ran_cap = 0;
+}
+
+void mb_poll_reset(struct mb_poller *p, int64_t now)
+{
+	for (size_t i = 0; i < p->plan.n; i++) {
+		p->plan.b[i].start_ns = now;
+		p->plan.b[i].tick = 0;
+	}
+	for (size_t i = 0; i < p->ndev; i++)
+		p->dev[i].offline = false;
+	p->bus_timeouts = 0;
+}
+
+static int64_t poll_now(struct mb_poller *p)
+{
+	return p->cb.now ? p->cb.now(p->cb.arg) : sg_now_mono_ns();
+}
+
+static int poll_emit(struct mb_poller *p, struct mb_point *pt,
+		     const struct sg_value *v, enum sg_quality q,
+		     const char *reason, int64_t mono)
+{
+	struct sg_reading rd = {0};
+	int rc;
+
+	rd.sensor = pt->id;
+	rd.ts_ns = mono + p->cb.wall_off;
+	rd.value = *v;
+	rd.unit = q == SG_Q_GOOD ? pt->unit : NULL;
+	rd.quality = q;
+	rd.reason = reason;
+	rc = p->cb.emit(p->cb.arg, &rd);
+	if (rc == SG_OK || rc == SG_EDROPPED)
+		p->st.events++;
+	return rc;
+}
+
+/* Is v within the deadband of the last emitted value? */
+static bool point_unchanged(const struct mb_point *pt, const struct sg_value *v)
+{
+	double d;
+
+	if (!pt->has_last)
+		return false;
+	if (v->type == SG_VAL_STR)
+		return pt->last_str && strlen(pt->last_str) == v->s.len &&
+		       !memcmp(pt->last_str, v->s.p, v->s.len);
+	if (!mb_value_num(v, &d))
+		return false;
+	if (isnan(d) || isnan(pt->last_num))
+		return isnan(d) && isnan(pt->last_num);
+	if (pt->deadband > 0)
+		return fabs(d - pt->last_num) <= pt->deadband;
+	return d == pt->last_num;
+}
+
+static void point_good(struct mb_poller *p, struct mb_point *pt,
+		       const struct sg_value *v, int64_t mono)
+{
+	double d = 0;
+
+	if (!pt->every_poll && pt->q == SG_Q_GOOD && point_unchanged(pt, v))
+		return;
+	if (poll_emit(p, pt, v, SG_Q_GOOD, NULL, mono) != SG_OK)
+		return; /* not stored: the next poll tries again */
+	pt->q = SG_Q_GOOD;
+	pt->reason[0] = '\0';
+	pt->has_last = true;
+	if (v->type == SG_VAL_STR && pt->last_str) {
+		memcpy(pt->last_str, v->s.p, v->s.len);
+		pt->last_str[v->s.len] = '\0';
+	} else if (mb_value_num(v, &d)) {
+		pt->last_num = d;
+	}
+}
+
+static void point_bad(struct mb_poller *p, struct mb_point *pt,
+		      const char *reason, int64_t mono)
+{
+	struct sg_value none = {.type = SG_VAL_NONE};
+
+	if (pt->q == SG_Q_BAD && !pt->every_poll && !strcmp(pt->reason, reason))
+		return;
+	if (p->bad_events && poll_emit(p, pt, &none, SG_Q_BAD, reason, mono) != SG_OK)
+		return;
+	pt->q = SG_Q_BAD;
+	snprintf(pt->reason, sizeof(pt->reason), "%s", reason);
+}
+
+void mb_poll_all_bad(struct mb_poller *p, const char *reason)
+{
+	int64_t now = poll_now(p);
+
+	for (size_t i = 0; i < p->npt; i++)
+		point_bad(p, &p->pt[i], reason, now);
+}
+
+static void block_decode(struct mb_poller *p, const struct mb_block *b,
+			 const uint16_t *regs, const uint8_t *bits, int64_t mono)
+{
+	char sbuf[2 * MB_STRING_MAX_REGS + 1];
+
+	for (int i = 0; i < b->npts; i++) {
+		struct mb_point *pt = &p->pt[b->pts[i]];
+		int off = pt->addr - b->addr;
+		struct sg_value v = {0};
+
+		assert(off >= 0 && off + pt->nregs <= b->count);
+		if (mb_area_is_bits(b->area)) {
+			v.type = SG_VAL_BOOL;
+			v.b = bits[off] != 0;
+		} else if (mb_decode(pt->type, pt->order, regs + off, pt->nregs,
+				     pt->bit, sbuf, sizeof(sbuf), &v) != SG_OK) {
+			point_bad(p, pt, "cannot decode", mono);
+			continue;
+		}
+		mb_scale(&v, pt->scale, pt->offset);
+		point_good(p, pt, &v, mono);
+	}
+}
+
+static void block_bad(struct mb_poller *p, const struct mb_block *b,
+		      const char *reason, int64_t mono)
+{
+	for (int i = 0; i < b->npts; i++)
+		point_bad(p, &p->pt[b->pts[i]], reason, mono);
+}
+
+/* Read block bi with retries.  Returns the error class (MB_E_NONE on
+ * success); *exc the exception code; *lost if the link is gone. */
+static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b,
+				   uint16_t *regs, uint8_t *bits, int *exc,
+				   int *lost)
+{
+	struct mb_device *d = &p->dev[b->dev];
+	int tries = d->offline ? 1 : 1 + p->retries;
+	enum mb_errclass cls = MB_E_NONE;
+
+	for (int t = 0; t < tries; t++) {
+		int rc;
+
+		if (t)
+			p->st.retries++;
+		p->st.requests++;
+		errno = 0;
+		rc = p->io.read(p->io.ctx, d->unit_id, b->area, b->addr,
+				b->count, regs, bits);
+		if (rc == b->count)
+			return MB_E_NONE;
+		cls = rc < 0 ? mb_classify(errno, exc, lost) : MB_E_MALFORMED;
+		if (*lost || cls == MB_E_EXCEPTION || cls == MB_E_IO)
+			return cls; /* an answer, or no link: retrying is no use */
+		p->io.flush(p->io.ctx);
+	}
+	return cls;
+}
+
+static void fail_reason(enum mb_errclass cls, int exc, char *out, size_t n)
+{
+	if (cls == MB_E_EXCEPTION)
+		snprintf(out, n, "exception %d (%s)", exc, mb_exception_name(exc));
+	else
+		snprintf(out, n, "%s", mb_errclass_names[cls]);
+}
+
+/* Poll block bi once.  Returns SG_OK or SG_EIO (connection lost). */
+static int block_run(struct mb_poller *p, size_t bi, int64_t now)
+{
+	static struct sg_log_rl rl_fail, rl_skip;
+	uint16_t regs[MB_MAX_REGS];
+	uint8_t bits[MB_MAX_BITS];
+	struct mb_block *b = &p->plan.b[bi];
+	struct mb_device *d = &p->dev[b->dev];
+	enum mb_errclass cls;
+	int exc = 0, lost = 0;
+	char reason[80];
+
+	if (d->offline && d->gen_failed == p->gen) {
+		/* Already failed in this step: do not pay its timeout twice. */
+		p->st.skipped++;
+		block_bad(p, b, "timeout", now);
+		sg_log_rl(&rl_skip, SG_LOG_DEBUG, p->who,
+			  "device %s (unit %d) not answering: skipped %s %d..%d",
+			  d->name, d->unit_id, mb_area_names[b->area], b->addr,
+			  b->addr + b->count - 1);
+		return SG_OK;
+	}
+	cls = block_read(p, b, regs, bits, &exc, &lost);
+	now = poll_now(p);
+	if (cls == MB_E_NONE) {
+		if (d->offline)
+			sg_info(p->who, "device %s (unit %d) answers again", d->name,
+				d->unit_id);
+		d->offline = false;
+		p->bus_timeouts = 0;
+		block_decode(p, b, regs, bits, now);
+		return SG_OK;
+	}
+	p->st.failures++;
+	p->cb.error(p->cb.arg, mb_errclass_names[cls]);
+	if (lost)
+		return SG_EIO;
+	fail_reason(cls, exc, reason, sizeof(reason));
+	sg_log_rl(&rl_fail, SG_LOG_WARN, p->who,
+		  "device %s (unit %d) %s %d..%d: %s", d->name, d->unit_id,
+		  mb_area_names[b->area], b->addr, b->addr + b->count - 1, reason);
+	if (cls == MB_E_EXCEPTION && exc == 2 && !b->isolated && b->npts > 1) {
+		int made = mb_plan_isolate(&p->plan, bi, p->sp);
+
+		if (made > 1) {
+			p->st.isolated++;
+			sg_warn(p->who, "device %s (unit %d): %s block rejected; "
+				"polling its %d point ranges one by one",
+				d->name, d->unit_id,
+				mb_area_names[p->plan.b[bi].area], made);
+			return SG_OK; /* the new blocks are due: run at once */
+		}
+	}
+	if (cls == MB_E_TIMEOUT) {
+		if (!d->offline)
+			sg_warn(p->who, "device %s (unit %d) not answering",
+				d->name, d->unit_id);
+		d->offline = true;
+		d->gen_failed = p->gen;
+		if (p->reconnect_after && ++p->bus_timeouts >= p->reconnect_after) {
+			mb_poll_all_bad(p, "no answer on the bus");
+			return SG_EIO;
+		}
+	}
+	block_bad(p, &p->plan.b[bi], reason, now);
+	return SG_OK;
+}
+
+static void ran_grow(struct mb_poller *p)
+{
+	if (p->ran_cap >= p->plan.n)
+		return;
+	uint64_t *r = realloc(p->ran_gen, p->plan.cap * sizeof(*r));
+	if (!r)
+		abort();
+	memset(r + p->ran_cap, 0, (p->plan.cap - p->ran_cap) * sizeof(*r));
+	p->ran_gen = r;
+	p->ran_cap = p->plan.cap;
+}
+
+/* The earliest due block not yet run in this step, or -1. */
+static long next_due(struct mb_poller *p, int64_t now)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < p->plan.n; i++) {
+		int64_t due = mb_block_due(&p->plan.b[i]);
+
+		if (due > now || p->ran_gen[i] == p->gen)
+			continue;
+		if (best < 0 || due < mb_block_due(&p->plan.b[best]))
+			best = (long)i;
+	}
+	return best;
+}
+
+int mb_poll_step(struct mb_poller *p, int64_t *next)
+{
+	int64_t now = poll_now(p), nx = 0;
+	long bi;
+
+	p->gen++;
+	ran_grow(p);
+	while ((bi = next_due(p, now)) >= 0) {
+		size_t n0 = p->plan.n;
+		int rc;
+
+		if (p->cb.stopping && p->cb.stopping(p->cb.arg))
+			break;
+		rc = block_run(p, (size_t)bi, now);
+		if (rc != SG_OK) {
+			mb_poll_all_bad(p, "connection lost");
+			return rc;
+		}
+		ran_grow(p);
+		now = poll_now(p);
+		if (p->plan.n != n0)
+			continue; /* split: bi and the new blocks run now */
+		p->ran_gen[bi] = p->gen;
+		p->st.late += mb_block_advance(&p->plan.b[bi], now);
+	}
+	for (size_t i = 0; i < p->plan.n; i++) {
+		int64_t due = mb_block_due(&p->plan.b[i]);
+		if (!nx || due < nx)
+			nx = due;
+	}
+	*next = nx;
+	return SG_OK;
+}

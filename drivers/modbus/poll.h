@@ -1,0 +1,114 @@
+/*
+ * poll.h - the Modbus poll engine: schedule, requests, retries, decoding,
+ * deadband and the quality state machine, for one bus.
+ *
+ * It knows nothing of libmodbus (reads go through struct mb_io) nor of the
+ * core (readings and error counts go through struct mb_poll_cb), so the
+ * unit tests run it against a scripted fake with a fake clock.
+ *
+ * One step runs every block that is due, earliest first, each at most
+ * once, then reports the next due time.  A device that times out (after
+ * its retries) is marked offline: while offline it gets one probe per step
+ * with no retry, and its other due blocks fail at once without I/O, so a
+ * dead slave costs at most one response timeout per step and the other
+ * devices on the bus keep their schedule.  A block rejected with ILLEGAL
+ * DATA ADDRESS is split into one block per point (plan.h).
+ *
+ * Quality per point: good after a successful read; bad with a reason
+ * ("timeout", "exception 2 (illegal data address)", "connection lost")
+ * after a failed one.  With bad_events a transition to bad is an event
+ * (value null); the next good read is an event whatever the deadband.
+ *
+ * Not thread-safe: the source thread owns the poller.
+ */
+#ifndef SG_MB_POLL_H
+#define SG_MB_POLL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../driver.h"
+#include "decode.h"
+#include "plan.h"
+#include "seam.h"
+
+struct mb_point {
+	/* configuration (borrowed strings) */
+	const char *id;
+	const char *unit;
+	int dev;
+	enum mb_area area;
+	int addr;
+	enum mb_type type;
+	enum mb_order order;
+	int bit;   /* MB_T_BIT */
+	int nregs; /* registers (1 for bit areas) */
+	double scale, offset, deadband;
+	bool every_poll;
+	int64_t interval_ns;
+	/* state */
+	enum sg_quality q;
+	bool has_last;
+	double last_num;
+	char *last_str; /* strings: last emitted text (2*nregs+1 bytes) */
+	char reason[80];
+};
+
+struct mb_device {
+	const char *name;
+	int unit_id;
+	bool offline;
+	uint64_t gen_failed; /* step generation in which it last failed */
+};
+
+struct mb_poll_cb {
+	void *arg;
+	/* Store one reading; SG_OK, SG_EDROPPED, or an error (the reading
+	 * is then tried again at the next poll). */
+	int (*emit)(void *arg, const struct sg_reading *rd);
+	void (*error)(void *arg, const char *cls);
+	bool (*stopping)(void *arg);
+	int64_t (*now)(void *arg); /* monotonic ns */
+	int64_t wall_off;	   /* wall clock - monotonic clock */
+};
+
+struct mb_stats {
+	uint64_t requests, failures, retries, skipped, late, isolated, events;
+};
+
+struct mb_poller {
+	const char *who; /* log name: the source instance */
+	struct mb_point *pt;
+	size_t npt;
+	struct mb_device *dev;
+	size_t ndev;
+	int retries;
+	int max_gap;
+	bool bad_events;
+	int reconnect_after; /* consecutive timeouts on the bus; 0 = never */
+
+	struct mb_io io;
+	struct mb_poll_cb cb;
+	struct mb_stats st;
+	/* internal */
+	struct mb_span *sp;
+	struct mb_plan plan;
+	uint64_t gen;
+	int bus_timeouts;
+	uint64_t *ran_gen; /* per block; grows with the plan */
+	size_t ran_cap;
+};
+
+/* Plan the requests (points and devices already filled in).  SG_OK or
+ * SG_EINVAL with a message in eb. */
+int mb_poll_init(struct mb_poller *p, struct sg_errbuf *eb);
+/* Restart the schedule at `now` (every block due at once). */
+void mb_poll_reset(struct mb_poller *p, int64_t now);
+/* Run what is due.  *next: the next due time (monotonic).  Returns SG_OK,
+ * or SG_EIO when the connection is lost (all points turned bad). */
+int mb_poll_step(struct mb_poller *p, int64_t *next);
+/* Mark every point bad with reason (connection failed). */
+void mb_poll_all_bad(struct mb_poller *p, const char *reason);
+void mb_poll_free(struct mb_poller *p);
+
+#endif
