@@ -179,7 +179,8 @@ int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq,
 		const struct sg_driver *drv = NULL;
 		struct sg_cfg_pos ipos = *pos;
 
-		snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
+		if (snprintf(ipath, sizeof(ipath), "%s[%d]", path, i) >= (int)sizeof(ipath))
+			ipath[sizeof(ipath) - 1] = '\0';
 		sg_cfg_defaults(&source_table, sc);
 		l->n = (size_t)++i;
 		if (!fy_node_is_mapping(item)) {

@@ -261,7 +261,8 @@ static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v,
 		void *it = (char *)l->items + (size_t)i * t->size;
 		struct sg_cfg_pos ipos = *pos;
 
-		snprintf(ipath, sizeof(ipath), "%s[%d]", path, i);
+		if (snprintf(ipath, sizeof(ipath), "%s[%d]", path, i) >= (int)sizeof(ipath))
+			ipath[sizeof(ipath) - 1] = '\0';
 		sg_cfg_defaults(t, it);
 		l->n = (size_t)++i;
 		if (!fy_node_is_mapping(item)) {

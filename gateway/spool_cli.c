@@ -3,6 +3,7 @@
  * a spool directory (works while the gateway runs; never modifies it).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -106,9 +107,13 @@ int sg_cli_spool(int argc, char **argv)
 		int fd;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		free(names[i]);
+		names[i] = NULL;
 		fd = open(path, O_RDONLY);
 		if (fd < 0 || fstat(fd, &st) != 0) {
-			fprintf(stderr, "spool: cannot open %s\n", path);
+			/* Deleted since the listing: delivered meanwhile. */
+			if (errno != ENOENT)
+				fprintf(stderr, "spool: cannot open %s\n", path);
 			if (fd >= 0)
 				close(fd);
 			continue;
@@ -140,10 +145,9 @@ int sg_cli_spool(int argc, char **argv)
 			else if (sc.corrupt_regions || sc.torn_bytes)
 				snprintf(notes, sizeof(notes), "%" PRIu64 " corrupt region(s), %zu torn tail bytes",
 					 sc.corrupt_regions, sc.torn_bytes);
-			printf("%-28s %10" PRIu64 " %12lld %22s %s\n", names[i], sc.records,
+			printf("%-28s %10" PRIu64 " %12lld %22s %s\n", path + strlen(dir) + 1, sc.records,
 			       (long long)st.st_size, sc.records ? seqs : "-", notes);
 		}
-		free(names[i]);
 	}
 	free(names);
 	if (!d.dump)
