@@ -119,11 +119,8 @@ static void spool_seg_delete(struct sg_spool *sp, size_t i)
 	if (unlink(path) != 0 && errno != ENOENT)
 		sg_warn("spool", "cannot delete %s: %s", path, strerror(errno));
 	sp->total_bytes -= s->size;
-	if (sp->rfd_first == s->first_seq && sp->rfd >= 0) {
-		close(sp->rfd);
-		sp->rfd = -1;
-		sp->rfd_first = 0;
-	}
+	/* The reader's fd (if it is on this segment) stays open and valid:
+	 * the reader owns it and moves on by itself. */
 	memmove(s, s + 1, (sp->nsegs - i - 1) * sizeof(*s));
 	sp->nsegs--;
 }
@@ -155,10 +152,6 @@ static int spool_drop_oldest(struct sg_spool *sp)
 		  (long long)sp->max_bytes, lost, s->first_seq, s->last_seq);
 	if (s->last_seq > sp->acked_seq)
 		sp->acked_seq = s->last_seq;
-	if (sp->rpos_first == s->first_seq) {
-		sp->rpos_first = sp->segs[1].first_seq;
-		sp->rpos_off = 16;
-	}
 	spool_seg_delete(sp, 0);
 	return SG_OK;
 }
@@ -350,54 +343,60 @@ static int64_t spool_reader_resync(struct sg_spool *sp, int64_t off, int64_t lim
 	return res;
 }
 
-int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
+/* Under mu: find the reader's segment and how far it may read in it.
+ * Returns SG_OK with sp->r_limit set, or SG_EAGAIN. */
+static int spool_reader_limit(struct sg_spool *sp)
 {
-	uint8_t h[20];
-	uint64_t seq;
-	uint32_t len;
-	int64_t limit;
 	struct seg *s;
-	int rc;
-	uint64_t drain;
 
-	if (read(sp->evfd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
-		sg_debug("spool", "eventfd read: %s", strerror(errno));
 	for (;;) {
-		pthread_mutex_lock(&sp->mu);
 		s = spool_seg_find(sp, sp->rpos_first);
 		if (!s) { /* segment gone (drop_oldest): move to the oldest */
 			sp->rpos_first = sp->segs[0].first_seq;
 			sp->rpos_off = 16;
 			s = &sp->segs[0];
 		}
-		if (s->first_seq > sp->durable_first ||
-		    (s->first_seq == sp->durable_first && sp->rpos_off >= sp->durable_off)) {
-			pthread_mutex_unlock(&sp->mu);
+		if (s->first_seq > sp->durable_first)
 			return SG_EAGAIN;
-		}
-		limit = s->first_seq == sp->durable_first ? sp->durable_off : s->size;
-		if (sp->rpos_off >= limit) { /* sealed segment done: next */
-			size_t i = (size_t)(s - sp->segs);
-			if (i + 1 >= sp->nsegs) {
-				pthread_mutex_unlock(&sp->mu);
-				return SG_EAGAIN;
-			}
-			sp->rpos_first = sp->segs[i + 1].first_seq;
-			sp->rpos_off = 16;
+		sp->r_limit = s->first_seq == sp->durable_first ? sp->durable_off : s->size;
+		if (sp->rpos_off < sp->r_limit)
+			break;
+		/* At the limit: a sealed segment moves on, the durable end waits. */
+		size_t i = (size_t)(s - sp->segs);
+		if (s->first_seq == sp->durable_first || i + 1 >= sp->nsegs)
+			return SG_EAGAIN;
+		sp->rpos_first = sp->segs[i + 1].first_seq;
+		sp->rpos_off = 16;
+	}
+	return spool_reader_open(sp, s->first_seq);
+}
+
+int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
+{
+	uint8_t h[20];
+	uint64_t seq;
+	uint32_t len;
+	int rc;
+	uint64_t drain;
+
+	if (read(sp->evfd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+		sg_debug("spool", "eventfd read: %s", strerror(errno));
+	for (;;) {
+		/* The lock is taken only when the cached limit is reached, so a
+		 * busy appender cannot starve the reader. */
+		if (sp->rpos_off >= sp->r_limit || sp->rfd < 0 || sp->rfd_first != sp->rpos_first) {
+			pthread_mutex_lock(&sp->mu);
+			rc = spool_reader_limit(sp);
 			pthread_mutex_unlock(&sp->mu);
-			continue;
+			if (rc != SG_OK)
+				return rc;
 		}
-		rc = spool_reader_open(sp, s->first_seq);
-		pthread_mutex_unlock(&sp->mu);
-		if (rc != SG_OK)
-			return rc;
-		/* Read the frame outside the lock: bytes below limit are
-		 * complete and never rewritten. */
+		/* Bytes below the limit are complete and never rewritten. */
 		rc = sg_pread_all(sp->rfd, h, sizeof(h), sp->rpos_off);
 		if (rc == SG_OK) {
 			len = sg_get_u32(h + 4);
 			if (sg_get_u32(h) != SG_FRAME_MAGIC || len > sp->max_record ||
-			    sp->rpos_off + 20 + (int64_t)len > limit)
+			    sp->rpos_off + 20 + (int64_t)len > sp->r_limit)
 				rc = SG_ECORRUPT;
 		}
 		if (rc == SG_OK) {
@@ -412,7 +411,7 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 				rc = SG_ECORRUPT;
 		}
 		if (rc == SG_ECORRUPT || (rc == SG_OK && seq <= sp->rseq)) {
-			sp->rpos_off = spool_reader_resync(sp, sp->rpos_off, limit);
+			sp->rpos_off = spool_reader_resync(sp, sp->rpos_off, sp->r_limit);
 			continue;
 		}
 		if (rc != SG_OK)
@@ -436,6 +435,7 @@ void sg_spool_rewind(struct sg_spool *sp, uint64_t after_seq)
 		if (sp->segs[i].records && sp->segs[i].first_seq <= after_seq + 1)
 			sp->rpos_first = sp->segs[i].first_seq;
 	sp->rpos_off = 16;
+	sp->r_limit = 0;
 	sp->rseq = 0;
 	sp->rewind_after = after_seq;
 	pthread_mutex_unlock(&sp->mu);

@@ -42,7 +42,7 @@ struct sg_spool {
 
 	/* reader */
 	uint64_t rpos_first, rfd_first, rseq, rewind_after;
-	int64_t rpos_off;
+	int64_t rpos_off, r_limit; /* r_limit: readable end in rpos_first */
 	int rfd, evfd;
 
 	struct sg_spool_stats rec; /* recovery findings */

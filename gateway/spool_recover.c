@@ -287,10 +287,9 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out,
 	sp->rewind_after = ack;
 	recover_counters(sp);
 	if (sp->rec.recovered_records)
-		sg_info("spool", "recovered %s: %" PRIu64 " events on disk, %" PRIu64
-			" delivered up to seq %" PRIu64 ", next seq %" PRIu64,
-			sp->dir, sp->rec.recovered_records, sp->rec.recovered_records,
-			ack, sp->next_seq);
+		sg_info("spool", "recovered %s: %" PRIu64 " events on disk, delivered up to seq %"
+			PRIu64 ", next seq %" PRIu64,
+			sp->dir, sp->rec.recovered_records, ack, sp->next_seq);
 	if ((rc = spool_start_flusher(sp)) != SG_OK) {
 		sg_errf(eb, rc, "cannot start the spool flusher thread");
 		goto err;
