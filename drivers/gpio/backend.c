@@ -48,7 +48,7 @@ static int none_chip_open(const char *chip, struct gpio_chip **out, struct sg_er
 }
 
 const struct gpio_backend gpio_backend_real = {
-	.name = "none",
-	.chip_open = none_chip_open,
+    .name = "none",
+    .chip_open = none_chip_open,
 };
 #endif

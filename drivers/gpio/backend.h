@@ -36,15 +36,15 @@ enum gpio_clock { GPIO_CLOCK_MONOTONIC, GPIO_CLOCK_REALTIME, GPIO_CLOCK_GUESS };
 
 /* What to request for one line. */
 struct gpio_line_cfg {
-	const char *name;  /* line name, or NULL to use offset */
+	const char *name; /* line name, or NULL to use offset */
 	unsigned offset;
 	enum gpio_dir dir;
 	enum gpio_edge edge; /* inputs; NONE = no events (sampling) */
 	enum gpio_bias bias;
 	bool active_low;
-	int64_t debounce_us; /* > 0: ask for kernel debounce (v2 only) */
+	int64_t debounce_us;   /* > 0: ask for kernel debounce (v2 only) */
 	enum gpio_clock clock; /* wanted event clock (v2 only) */
-	int initial;	       /* outputs: initial logical value */
+	int initial;           /* outputs: initial logical value */
 	int64_t queue_depth;   /* kernel event buffer (v2); 0 = default */
 	const char *consumer;
 	/* Simulated chip only. */
@@ -58,7 +58,7 @@ struct gpio_line_cfg {
 struct gpio_line_info {
 	unsigned offset;
 	bool kernel_debounce; /* debounce_us was applied below the seam */
-	bool has_seqno;	      /* events carry line_seqno/seqno */
+	bool has_seqno;       /* events carry line_seqno/seqno */
 	enum gpio_clock clock;
 	int64_t queue_depth; /* events the kernel queue holds; 0 = unknown */
 };
@@ -67,7 +67,7 @@ struct gpio_raw_event {
 	int64_t ts_ns; /* kernel timestamp in the line's clock */
 	bool rising;
 	uint64_t line_seqno; /* 1, 2, ... per line; 0 = not provided */
-	uint64_t seqno;	     /* per request; 0 = not provided */
+	uint64_t seqno;      /* per request; 0 = not provided */
 };
 
 struct gpio_chip; /* backend-private */
@@ -78,8 +78,7 @@ struct gpio_backend {
 	bool can_debounce; /* debounce_us is honoured (uAPI v2) */
 	/* chip: a path (/dev/gpiochip0), a name (gpiochip0), a label
 	 * (pinctrl-bcm2711) or a number, as far as the backend can tell. */
-	int (*chip_open)(const char *chip, struct gpio_chip **out,
-			 struct sg_errbuf *eb);
+	int (*chip_open)(const char *chip, struct gpio_chip **out, struct sg_errbuf *eb);
 	void (*chip_close)(struct gpio_chip *c);
 	int (*line_request)(struct gpio_chip *c, const struct gpio_line_cfg *cfg,
 			    struct gpio_line **out, struct gpio_line_info *info,

@@ -10,7 +10,7 @@
 #include "../../gateway/err.h"
 
 #define FAKE_LINES 16
-#define FAKE_RING 1024
+#define FAKE_RING  1024
 
 struct gpio_line {
 	bool used, requested;
@@ -107,7 +107,10 @@ static int fake_chip_open(const char *chip, struct gpio_chip **out, struct sg_er
 	return SG_OK;
 }
 
-static void fake_chip_close(struct gpio_chip *c) { (void)c; }
+static void fake_chip_close(struct gpio_chip *c)
+{
+	(void)c;
+}
 
 static int fake_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg,
 			     struct gpio_line **out, struct gpio_line_info *info,
@@ -139,7 +142,10 @@ static int fake_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cf
 	return SG_OK;
 }
 
-static void fake_line_release(struct gpio_line *l) { l->requested = false; }
+static void fake_line_release(struct gpio_line *l)
+{
+	l->requested = false;
+}
 
 static int fake_line_fd(struct gpio_line *l)
 {
@@ -163,7 +169,10 @@ static int fake_line_read(struct gpio_line *l, struct gpio_raw_event *ev, size_t
 	return n;
 }
 
-static int fake_line_get(struct gpio_line *l) { return l->level; }
+static int fake_line_get(struct gpio_line *l)
+{
+	return l->level;
+}
 
 static int fake_line_set(struct gpio_line *l, int value)
 {
@@ -174,14 +183,14 @@ static int fake_line_set(struct gpio_line *l, int value)
 }
 
 const struct gpio_backend gpio_backend_fake = {
-	.name = "fake",
-	.chip_open = fake_chip_open,
-	.chip_close = fake_chip_close,
-	.line_request = fake_line_request,
-	.line_release = fake_line_release,
-	.line_fd = fake_line_fd,
-	.line_read = fake_line_read,
-	.line_get = fake_line_get,
-	.line_set = fake_line_set,
-	.line_next_due = NULL,
+    .name = "fake",
+    .chip_open = fake_chip_open,
+    .chip_close = fake_chip_close,
+    .line_request = fake_line_request,
+    .line_release = fake_line_release,
+    .line_fd = fake_line_fd,
+    .line_read = fake_line_read,
+    .line_get = fake_line_get,
+    .line_set = fake_line_set,
+    .line_next_due = NULL,
 };

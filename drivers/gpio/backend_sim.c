@@ -30,12 +30,12 @@ struct gpio_chip {
 struct gpio_line {
 	struct gpio_line_cfg cfg;
 	struct gpio_sim_pattern pat;
-	int seg;	   /* current pattern segment */
-	int phys;	   /* physical level now */
-	int64_t next_t;	   /* next transition (monotonic) */
+	int seg;        /* current pattern segment */
+	int phys;       /* physical level now */
+	int64_t next_t; /* next transition (monotonic) */
 	int64_t bounce[2 * GPIO_SIM_MAX_BOUNCE];
 	int nbounce, ibounce; /* pending bounce edges, next index */
-	int out;	      /* outputs: the level set */
+	int out;              /* outputs: the level set */
 	uint64_t rng, seq;
 	struct gpio_raw_event q[SIM_RING];
 	int head, n, depth;
@@ -80,9 +80,10 @@ int gpio_sim_pattern_parse(const char *text, struct gpio_sim_pattern *p, struct 
 	if (!strncmp(buf, "random", 6) && (buf[6] == ' ' || buf[6] == '\0')) {
 		char *arg = sim_trim(buf + 6);
 		if (sg_parse_duration_ms(arg, &ms) != 0 || ms < 1)
-			return sg_errf(eb, SG_EINVAL,
-				       "pattern '%s': expected `random MEAN` with MEAN a duration such as 2s",
-				       text);
+			return sg_errf(
+			    eb, SG_EINVAL,
+			    "pattern '%s': expected `random MEAN` with MEAN a duration such as 2s",
+			    text);
 		p->random = true;
 		p->mean_ns = ms * SG_NS_PER_MS;
 		return SG_OK;
@@ -93,13 +94,14 @@ int gpio_sim_pattern_parse(const char *text, struct gpio_sim_pattern *p, struct 
 
 		if (!sp)
 			return sg_errf(eb, SG_EINVAL,
-				       "pattern '%s': segment '%s' is not `DURATION high|low`", text, seg);
+				       "pattern '%s': segment '%s' is not `DURATION high|low`",
+				       text, seg);
 		*sp = '\0';
 		lvl = sim_level_word(sim_trim(sp + 1));
 		if (sg_parse_duration_ms(seg, &ms) != 0 || ms < 1 || lvl < 0)
 			return sg_errf(eb, SG_EINVAL,
-				       "pattern '%s': segment '%s %s' is not `DURATION high|low`", text,
-				       seg, sim_trim(sp + 1));
+				       "pattern '%s': segment '%s %s' is not `DURATION high|low`",
+				       text, seg, sim_trim(sp + 1));
 		if (p->nseg == GPIO_SIM_MAX_SEGS)
 			return sg_errf(eb, SG_EINVAL, "pattern '%s': more than %d segments", text,
 				       GPIO_SIM_MAX_SEGS);
@@ -196,7 +198,8 @@ static void sim_advance(struct gpio_line *l, int64_t now)
 			return;
 		{
 			int64_t t = l->next_t;
-			int to = l->pat.random ? !l->phys : l->pat.seg[(l->seg + 1) % l->pat.nseg].level;
+			int to =
+			    l->pat.random ? !l->phys : l->pat.seg[(l->seg + 1) % l->pat.nseg].level;
 
 			sim_next_transition(l);
 			l->nbounce = l->ibounce = 0;
@@ -217,7 +220,10 @@ static int sim_chip_open(const char *chip, struct gpio_chip **out, struct sg_err
 	return SG_OK;
 }
 
-static void sim_chip_close(struct gpio_chip *c) { (void)c; }
+static void sim_chip_close(struct gpio_chip *c)
+{
+	(void)c;
+}
 
 static int sim_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg,
 			    struct gpio_line **out, struct gpio_line_info *info,
@@ -237,8 +243,7 @@ static int sim_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg
 		return rc;
 	}
 	l->rng = (cfg->seed + 1) * 0x9e3779b97f4a7c15ull + cfg->offset + 1;
-	l->depth = cfg->queue_depth > 0 && cfg->queue_depth < SIM_RING ? (int)cfg->queue_depth
-									: 64;
+	l->depth = cfg->queue_depth > 0 && cfg->queue_depth < SIM_RING ? (int)cfg->queue_depth : 64;
 	l->next_t = sg_now_mono_ns();
 	if (l->pat.random) {
 		l->phys = 0;
@@ -258,7 +263,10 @@ static int sim_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg
 	return SG_OK;
 }
 
-static void sim_line_release(struct gpio_line *l) { free(l); }
+static void sim_line_release(struct gpio_line *l)
+{
+	free(l);
+}
 
 static int sim_line_fd(struct gpio_line *l)
 {
@@ -310,14 +318,14 @@ static int64_t sim_line_next_due(struct gpio_line *l)
 }
 
 const struct gpio_backend gpio_backend_sim = {
-	.name = "sim",
-	.chip_open = sim_chip_open,
-	.chip_close = sim_chip_close,
-	.line_request = sim_line_request,
-	.line_release = sim_line_release,
-	.line_fd = sim_line_fd,
-	.line_read = sim_line_read,
-	.line_get = sim_line_get,
-	.line_set = sim_line_set,
-	.line_next_due = sim_line_next_due,
+    .name = "sim",
+    .chip_open = sim_chip_open,
+    .chip_close = sim_chip_close,
+    .line_request = sim_line_request,
+    .line_release = sim_line_release,
+    .line_fd = sim_line_fd,
+    .line_read = sim_line_read,
+    .line_get = sim_line_get,
+    .line_set = sim_line_set,
+    .line_next_due = sim_line_next_due,
 };

@@ -104,8 +104,8 @@ static int v1_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg,
 		       : gpiod_chip_get_line(c->c, cfg->offset);
 	if (!gl) {
 		if (cfg->name)
-			return sg_errf(eb, SG_ENOTFOUND, "no line named '%s' on %s",
-				       cfg->name, gpiod_chip_name(c->c));
+			return sg_errf(eb, SG_ENOTFOUND, "no line named '%s' on %s", cfg->name,
+				       gpiod_chip_name(c->c));
 		return sg_errf(eb, SG_ENOTFOUND, "no line %u on %s (it has %u)", cfg->offset,
 			       gpiod_chip_name(c->c), gpiod_chip_num_lines(c->c));
 	}
@@ -190,16 +190,16 @@ static int v1_line_set(struct gpio_line *l, int value)
 }
 
 const struct gpio_backend gpio_backend_real = {
-	.name = "libgpiod1",
-	.chip_open = v1_chip_open,
-	.chip_close = v1_chip_close,
-	.line_request = v1_line_request,
-	.line_release = v1_line_release,
-	.line_fd = v1_line_fd,
-	.line_read = v1_line_read,
-	.line_get = v1_line_get,
-	.line_set = v1_line_set,
-	.line_next_due = NULL,
+    .name = "libgpiod1",
+    .chip_open = v1_chip_open,
+    .chip_close = v1_chip_close,
+    .line_request = v1_line_request,
+    .line_release = v1_line_release,
+    .line_fd = v1_line_fd,
+    .line_read = v1_line_read,
+    .line_get = v1_line_get,
+    .line_set = v1_line_set,
+    .line_next_due = NULL,
 };
 
 #endif /* SG_GPIOD_MAJOR == 1 */

@@ -31,7 +31,7 @@
 #include "backend.h"
 
 #define V2_DEFAULT_DEPTH 16 /* the kernel's default: 16 per line */
-#define V2_BATCH 64
+#define V2_BATCH         64
 
 struct gpio_chip {
 	struct gpiod_chip *c;
@@ -118,16 +118,16 @@ static void v2_chip_close(struct gpio_chip *c)
 static struct gpiod_line_settings *v2_settings(const struct gpio_line_cfg *cfg)
 {
 	static const enum gpiod_line_edge edges[] = {
-		[GPIO_EDGE_NONE] = GPIOD_LINE_EDGE_NONE,
-		[GPIO_EDGE_RISING] = GPIOD_LINE_EDGE_RISING,
-		[GPIO_EDGE_FALLING] = GPIOD_LINE_EDGE_FALLING,
-		[GPIO_EDGE_BOTH] = GPIOD_LINE_EDGE_BOTH,
+	    [GPIO_EDGE_NONE] = GPIOD_LINE_EDGE_NONE,
+	    [GPIO_EDGE_RISING] = GPIOD_LINE_EDGE_RISING,
+	    [GPIO_EDGE_FALLING] = GPIOD_LINE_EDGE_FALLING,
+	    [GPIO_EDGE_BOTH] = GPIOD_LINE_EDGE_BOTH,
 	};
 	static const enum gpiod_line_bias biases[] = {
-		[GPIO_BIAS_AS_IS] = GPIOD_LINE_BIAS_AS_IS,
-		[GPIO_BIAS_DISABLED] = GPIOD_LINE_BIAS_DISABLED,
-		[GPIO_BIAS_PULL_UP] = GPIOD_LINE_BIAS_PULL_UP,
-		[GPIO_BIAS_PULL_DOWN] = GPIOD_LINE_BIAS_PULL_DOWN,
+	    [GPIO_BIAS_AS_IS] = GPIOD_LINE_BIAS_AS_IS,
+	    [GPIO_BIAS_DISABLED] = GPIOD_LINE_BIAS_DISABLED,
+	    [GPIO_BIAS_PULL_UP] = GPIOD_LINE_BIAS_PULL_UP,
+	    [GPIO_BIAS_PULL_DOWN] = GPIOD_LINE_BIAS_PULL_DOWN,
 	};
 	struct gpiod_line_settings *s = gpiod_line_settings_new();
 	int rc = 0;
@@ -138,18 +138,18 @@ static struct gpiod_line_settings *v2_settings(const struct gpio_line_cfg *cfg)
 	if (cfg->dir == GPIO_DIR_OUTPUT) {
 		rc |= gpiod_line_settings_set_direction(s, GPIOD_LINE_DIRECTION_OUTPUT);
 		rc |= gpiod_line_settings_set_output_value(
-			s, cfg->initial ? GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE);
+		    s, cfg->initial ? GPIOD_LINE_VALUE_ACTIVE : GPIOD_LINE_VALUE_INACTIVE);
 	} else {
 		rc |= gpiod_line_settings_set_direction(s, GPIOD_LINE_DIRECTION_INPUT);
 		rc |= gpiod_line_settings_set_edge_detection(s, edges[cfg->edge]);
 		rc |= gpiod_line_settings_set_bias(s, biases[cfg->bias]);
 		if (cfg->debounce_us > 0)
-			gpiod_line_settings_set_debounce_period_us(
-				s, (unsigned long)cfg->debounce_us);
+			gpiod_line_settings_set_debounce_period_us(s,
+								   (unsigned long)cfg->debounce_us);
 		if (cfg->edge != GPIO_EDGE_NONE)
 			rc |= gpiod_line_settings_set_event_clock(
-				s, cfg->clock == GPIO_CLOCK_REALTIME ? GPIOD_LINE_CLOCK_REALTIME
-								     : GPIOD_LINE_CLOCK_MONOTONIC);
+			    s, cfg->clock == GPIO_CLOCK_REALTIME ? GPIOD_LINE_CLOCK_REALTIME
+								 : GPIOD_LINE_CLOCK_MONOTONIC);
 	}
 	if (rc) {
 		gpiod_line_settings_free(s);
@@ -169,8 +169,7 @@ static struct gpiod_line_request *v2_request(struct gpio_chip *c, const struct g
 	int err = EINVAL;
 
 	if (s && lc && rc && gpiod_line_config_add_line_settings(lc, &offset, 1, s) == 0) {
-		gpiod_request_config_set_consumer(rc, cfg->consumer ? cfg->consumer
-								    : "sensorgate");
+		gpiod_request_config_set_consumer(rc, cfg->consumer ? cfg->consumer : "sensorgate");
 		if (cfg->queue_depth > 0)
 			gpiod_request_config_set_event_buffer_size(rc, (size_t)cfg->queue_depth);
 		req = gpiod_chip_request_lines(c->c, rc, lc);
@@ -211,7 +210,10 @@ static int v2_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg,
 		free(l);
 		return sg_errf(eb, e == EBUSY ? SG_EDRIVER : SG_EIO,
 			       "cannot request line %u on %s: %s%s", offset, c->path, strerror(e),
-			       e == EBUSY ? " (used by another program)" : "");
+			       e == EBUSY ? " (used by another program)"
+			       : e == EINVAL && cfg->clock == GPIO_CLOCK_REALTIME
+				   ? " (event_clock: realtime needs Linux 5.11)"
+				   : "");
 	}
 	if (l->events && !(l->buf = gpiod_edge_event_buffer_new(V2_BATCH))) {
 		gpiod_line_request_release(l->req);
@@ -222,8 +224,8 @@ static int v2_line_request(struct gpio_chip *c, const struct gpio_line_cfg *cfg,
 	info->offset = offset;
 	info->kernel_debounce = cfg->dir == GPIO_DIR_INPUT && cfg->debounce_us > 0;
 	info->has_seqno = true;
-	info->clock = cfg->clock == GPIO_CLOCK_REALTIME ? GPIO_CLOCK_REALTIME
-							: GPIO_CLOCK_MONOTONIC;
+	info->clock =
+	    cfg->clock == GPIO_CLOCK_REALTIME ? GPIO_CLOCK_REALTIME : GPIO_CLOCK_MONOTONIC;
 	info->queue_depth = cfg->queue_depth > 0 ? cfg->queue_depth : V2_DEFAULT_DEPTH;
 	*out = l;
 	return SG_OK;
@@ -262,7 +264,8 @@ static int v2_line_read(struct gpio_line *l, struct gpio_raw_event *ev, size_t m
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : SG_EIO;
 	for (int i = 0; i < n; i++) {
-		struct gpiod_edge_event *e = gpiod_edge_event_buffer_get_event(l->buf, (unsigned long)i);
+		struct gpiod_edge_event *e =
+		    gpiod_edge_event_buffer_get_event(l->buf, (unsigned long)i);
 		ev[i].ts_ns = (int64_t)gpiod_edge_event_get_timestamp_ns(e);
 		ev[i].rising = gpiod_edge_event_get_event_type(e) == GPIOD_EDGE_EVENT_RISING_EDGE;
 		ev[i].line_seqno = gpiod_edge_event_get_line_seqno(e);
@@ -282,22 +285,22 @@ static int v2_line_set(struct gpio_line *l, int value)
 	return gpiod_line_request_set_value(l->req, l->offset,
 					    value ? GPIOD_LINE_VALUE_ACTIVE
 						  : GPIOD_LINE_VALUE_INACTIVE) < 0
-		       ? SG_EIO
-		       : SG_OK;
+		   ? SG_EIO
+		   : SG_OK;
 }
 
 const struct gpio_backend gpio_backend_real = {
-	.name = "libgpiod2",
-	.can_debounce = true,
-	.chip_open = v2_chip_open,
-	.chip_close = v2_chip_close,
-	.line_request = v2_line_request,
-	.line_release = v2_line_release,
-	.line_fd = v2_line_fd,
-	.line_read = v2_line_read,
-	.line_get = v2_line_get,
-	.line_set = v2_line_set,
-	.line_next_due = NULL,
+    .name = "libgpiod2",
+    .can_debounce = true,
+    .chip_open = v2_chip_open,
+    .chip_close = v2_chip_close,
+    .line_request = v2_line_request,
+    .line_release = v2_line_release,
+    .line_fd = v2_line_fd,
+    .line_read = v2_line_read,
+    .line_get = v2_line_get,
+    .line_set = v2_line_set,
+    .line_next_due = NULL,
 };
 
 #endif /* SG_GPIOD_MAJOR == 2 */

@@ -17,11 +17,11 @@
 #include "backend.h"
 
 struct gpio_fake_opts {
-	bool v2;		/* seqnos, drop-oldest */
-	int depth;		/* kernel queue depth; 0 = 16 */
-	enum gpio_clock clock;	/* clock reported in line info */
-	bool kernel_debounce;	/* pretend the kernel debounces */
-	bool fail_read;		/* line_read returns SG_EIO */
+	bool v2;               /* seqnos, drop-oldest */
+	int depth;             /* kernel queue depth; 0 = 16 */
+	enum gpio_clock clock; /* clock reported in line info */
+	bool kernel_debounce;  /* pretend the kernel debounces */
+	bool fail_read;        /* line_read returns SG_EIO */
 };
 
 void gpio_fake_reset(const struct gpio_fake_opts *o);

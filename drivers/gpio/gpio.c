@@ -34,7 +34,7 @@ struct gpio_src_line {
 	struct gpio_lsm_cfg lsm;
 	struct gpio_port port;
 	bool requested;
-	uint64_t bounces_seen;
+	uint64_t bounces_seen, repeats_seen;
 };
 
 struct gpio_drv {
@@ -47,10 +47,13 @@ struct gpio_drv {
 	pthread_mutex_t mu;
 	int64_t wall_off; /* wall - monotonic, sampled once per step */
 	struct sg_log_rl rl_overflow, rl_emit;
-	struct sg_counter *m_overflows, *m_lost, *m_bounces;
+	struct sg_counter *m_overflows, *m_lost, *m_bounces, *m_repeats;
 };
 
-static const char *gpio_name(const struct gpio_drv *d) { return sg_source_name(d->src); }
+static const char *gpio_name(const struct gpio_drv *d)
+{
+	return sg_source_name(d->src);
+}
 
 /* --- outputs of the line machines become readings --------------------- */
 
@@ -115,8 +118,7 @@ static void gpio_on_out(void *arg, const struct gpio_out *o)
 		snprintf(num[0], sizeof(num[0]), "%lld", (long long)(o->window_ns / SG_NS_PER_MS));
 		attrs[rd.nattrs++] = (struct sg_attr){"window_ms", num[0]};
 		break;
-	default:
-		return;
+	default: return;
 	}
 	if (o->lost || o->suspect) {
 		rd.quality = SG_Q_UNCERTAIN;
@@ -139,8 +141,7 @@ static void gpio_on_out(void *arg, const struct gpio_out *o)
 
 /* --- lifecycle -------------------------------------------------------- */
 
-static int gpio_init(struct sg_source *src, const void *conf, void **state,
-		     struct sg_errbuf *eb)
+static int gpio_init(struct sg_source *src, const void *conf, void **state, struct sg_errbuf *eb)
 {
 	const struct gpio_conf *c = conf;
 	const struct gpio_line_conf *lcs = c->lines.items;
@@ -157,10 +158,11 @@ static int gpio_init(struct sg_source *src, const void *conf, void **state,
 
 		if (lcs[i].debounce_by == GPIO_DB_KERNEL && lcs[i].debounce_ms &&
 		    !d->be->can_debounce) {
-			int rc = sg_errf(eb, SG_ECONFIG,
-					 "line '%s': debounce_by: kernel needs libgpiod 2 (this is %s); "
-					 "use auto or software",
-					 lcs[i].id, d->be->name);
+			int rc =
+			    sg_errf(eb, SG_ECONFIG,
+				    "line '%s': debounce_by: kernel needs libgpiod 2 (this is %s); "
+				    "use auto or software",
+				    lcs[i].id, d->be->name);
 			free(d->l);
 			free(d);
 			return rc;
@@ -173,6 +175,7 @@ static int gpio_init(struct sg_source *src, const void *conf, void **state,
 	d->m_overflows = sg_source_counter(src, "gpio_overflows");
 	d->m_lost = sg_source_counter(src, "gpio_events_lost");
 	d->m_bounces = sg_source_counter(src, "gpio_bounces");
+	d->m_repeats = sg_source_counter(src, "gpio_repeated_edges");
 	*state = d;
 	return SG_OK;
 }
@@ -256,6 +259,8 @@ static int gpio_step(void *state, struct sg_wait *w)
 		}
 		sg_counter_add(d->m_bounces, sl->port.lsm.st.bounces - sl->bounces_seen);
 		sl->bounces_seen = sl->port.lsm.st.bounces;
+		sg_counter_add(d->m_repeats, sl->port.lsm.st.repeats - sl->repeats_seen);
+		sl->repeats_seen = sl->port.lsm.st.repeats;
 		fd = d->be->line_fd(sl->port.line);
 		if (fd >= 0 && w->nfds < SG_WAIT_MAX_FDS)
 			w->fds[w->nfds++] = (struct pollfd){.fd = fd, .events = POLLIN};
@@ -347,14 +352,14 @@ static int gpio_write(void *state, const char *target, const struct sg_value *v,
 }
 
 const struct sg_driver sg_driver_gpio = {
-	.name = "gpio",
-	.help = "GPIO lines (libgpiod v1 or v2, or `chip: sim`): edges with kernel timestamps, "
-		"debounce, sampling, pulse counting, outputs.",
-	.conf = &gpio_table,
-	.init = gpio_init,
-	.start = gpio_start,
-	.step = gpio_step,
-	.stop = gpio_stop,
-	.fini = gpio_fini,
-	.write = gpio_write,
+    .name = "gpio",
+    .help = "GPIO lines (libgpiod v1 or v2, or `chip: sim`): edges with kernel timestamps, "
+	    "debounce, sampling, pulse counting, outputs.",
+    .conf = &gpio_table,
+    .init = gpio_init,
+    .start = gpio_start,
+    .step = gpio_step,
+    .stop = gpio_stop,
+    .fini = gpio_fini,
+    .write = gpio_write,
 };

@@ -15,10 +15,11 @@
 
 enum gpio_conf_edge { GPIO_CE_AUTO, GPIO_CE_RISING, GPIO_CE_FALLING, GPIO_CE_BOTH };
 enum gpio_conf_debounce_by { GPIO_DB_AUTO, GPIO_DB_KERNEL, GPIO_DB_SOFTWARE };
+enum gpio_conf_clock { GPIO_CC_MONOTONIC, GPIO_CC_REALTIME };
 
 struct gpio_line_conf {
-	char *id;    /* sensor id; the write() target of an output */
-	char *line;  /* offset ("17") or line name ("GPIO17") */
+	char *id;      /* sensor id; the write() target of an output */
+	char *line;    /* offset ("17") or line name ("GPIO17") */
 	int direction; /* enum gpio_dir */
 	int mode;      /* enum gpio_mode */
 	int edge;      /* enum gpio_conf_edge */
@@ -40,7 +41,7 @@ struct gpio_line_conf {
 struct gpio_conf {
 	char *chip;
 	char *consumer;
-	int event_clock; /* enum gpio_clock: monotonic, realtime */
+	int event_clock; /* enum gpio_conf_clock */
 	int64_t queue_depth;
 	int64_t seed;
 	struct sg_cfg_list lines; /* of struct gpio_line_conf */

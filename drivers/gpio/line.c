@@ -73,8 +73,7 @@ static void lsm_accept(struct gpio_lsm *m, int level, int64_t t, gpio_out_fn fn,
 			m->st.late++;
 		m->count++;
 		break;
-	case GPIO_MODE_SAMPLE:
-		break;
+	case GPIO_MODE_SAMPLE: break;
 	}
 }
 
@@ -117,8 +116,8 @@ void gpio_lsm_start(struct gpio_lsm *m, int level, int64_t now, gpio_out_fn fn, 
 	}
 }
 
-void gpio_lsm_overflow(struct gpio_lsm *m, int64_t t, uint64_t lost, bool suspect,
-		       gpio_out_fn fn, void *arg)
+void gpio_lsm_overflow(struct gpio_lsm *m, int64_t t, uint64_t lost, bool suspect, gpio_out_fn fn,
+		       void *arg)
 {
 	struct gpio_out o = {0};
 
@@ -150,8 +149,8 @@ static void lsm_check_seq(struct gpio_lsm *m, const struct gpio_raw_event *ev, i
 		m->last_line_seqno = ev->line_seqno;
 }
 
-void gpio_lsm_edge(struct gpio_lsm *m, const struct gpio_raw_event *ev, int64_t t,
-		   gpio_out_fn fn, void *arg)
+void gpio_lsm_edge(struct gpio_lsm *m, const struct gpio_raw_event *ev, int64_t t, gpio_out_fn fn,
+		   void *arg)
 {
 	int level = ev->rising ? 1 : 0;
 
@@ -263,8 +262,8 @@ static int64_t port_to_mono(const struct gpio_port *p, int64_t ts, int64_t now_m
 	return ts;
 }
 
-int gpio_port_step(struct gpio_port *p, int64_t now_mono, int64_t now_real,
-		   gpio_out_fn fn, void *arg)
+int gpio_port_step(struct gpio_port *p, int64_t now_mono, int64_t now_real, gpio_out_fn fn,
+		   void *arg)
 {
 	struct gpio_raw_event ev[GPIO_READ_BATCH];
 	struct gpio_lsm *m = &p->lsm;
@@ -277,14 +276,13 @@ int gpio_port_step(struct gpio_port *p, int64_t now_mono, int64_t now_real,
 		n = p->be->line_read(p->line, ev, GPIO_READ_BATCH, now_mono);
 		if (n < 0)
 			return n;
-		if (!p->info.has_seqno && p->info.queue_depth > 0 &&
-		    n >= p->info.queue_depth) {
+		if (!p->info.has_seqno && p->info.queue_depth > 0 && n >= p->info.queue_depth) {
 			int64_t t = port_to_mono(p, ev[0].ts_ns, now_mono, now_real);
 			gpio_lsm_overflow(m, t, 0, true, fn, arg);
 		}
 		for (int i = 0; i < n; i++)
-			gpio_lsm_edge(m, &ev[i],
-				      port_to_mono(p, ev[i].ts_ns, now_mono, now_real), fn, arg);
+			gpio_lsm_edge(m, &ev[i], port_to_mono(p, ev[i].ts_ns, now_mono, now_real),
+				      fn, arg);
 		if (n < GPIO_READ_BATCH)
 			break;
 	}

@@ -39,17 +39,17 @@ enum gpio_mode { GPIO_MODE_EDGE, GPIO_MODE_SAMPLE, GPIO_MODE_COUNT };
 
 struct gpio_lsm_cfg {
 	enum gpio_mode mode;
-	enum gpio_edge edge;  /* which (debounced) edges to emit or count */
-	bool raw_both;	      /* the kernel reports both edges (level known) */
-	int64_t debounce_ns;  /* software debounce; 0 = none */
-	int64_t interval_ns;  /* SAMPLE period, COUNT window */
-	bool emit_initial;    /* EDGE: emit the level found at start */
+	enum gpio_edge edge; /* which (debounced) edges to emit or count */
+	bool raw_both;       /* the kernel reports both edges (level known) */
+	int64_t debounce_ns; /* software debounce; 0 = none */
+	int64_t interval_ns; /* SAMPLE period, COUNT window */
+	bool emit_initial;   /* EDGE: emit the level found at start */
 };
 
 enum gpio_out_kind {
-	GPIO_OUT_EDGE,	   /* value: the new level; t: first edge of burst */
-	GPIO_OUT_LEVEL,	   /* value: a sampled (or initial) level */
-	GPIO_OUT_COUNT,	   /* count edges in [t - window, t) */
+	GPIO_OUT_EDGE,     /* value: the new level; t: first edge of burst */
+	GPIO_OUT_LEVEL,    /* value: a sampled (or initial) level */
+	GPIO_OUT_COUNT,    /* count edges in [t - window, t) */
 	GPIO_OUT_OVERFLOW, /* the kernel queue overflowed: lost, suspect */
 };
 
@@ -65,14 +65,14 @@ struct gpio_out {
 };
 
 struct gpio_lsm_stats {
-	uint64_t raw;	    /* kernel events taken */
+	uint64_t raw;       /* kernel events taken */
 	uint64_t accepted;  /* edges accepted after debounce */
 	uint64_t bounces;   /* raw edges absorbed by debounce */
 	uint64_t repeats;   /* same edge twice with both edges requested */
-	uint64_t lost;	    /* events known lost (seqno gaps) */
+	uint64_t lost;      /* events known lost (seqno gaps) */
 	uint64_t overflows; /* overflow detections (exact or suspected) */
 	uint64_t reorders;  /* timestamps or seqnos that went backwards */
-	uint64_t late;	    /* edges counted after their window closed */
+	uint64_t late;      /* edges counted after their window closed */
 };
 
 struct gpio_lsm {
@@ -104,11 +104,11 @@ void gpio_lsm_init(struct gpio_lsm *m, const struct gpio_lsm_cfg *c);
 /* Begin at now with the line at level (-1 if unknown). */
 void gpio_lsm_start(struct gpio_lsm *m, int level, int64_t now, gpio_out_fn fn, void *arg);
 /* One kernel event at monotonic time t (converted by the caller). */
-void gpio_lsm_edge(struct gpio_lsm *m, const struct gpio_raw_event *ev, int64_t t,
-		   gpio_out_fn fn, void *arg);
+void gpio_lsm_edge(struct gpio_lsm *m, const struct gpio_raw_event *ev, int64_t t, gpio_out_fn fn,
+		   void *arg);
 /* Loss detected outside the event stream (a full v1 read). */
-void gpio_lsm_overflow(struct gpio_lsm *m, int64_t t, uint64_t lost, bool suspect,
-		       gpio_out_fn fn, void *arg);
+void gpio_lsm_overflow(struct gpio_lsm *m, int64_t t, uint64_t lost, bool suspect, gpio_out_fn fn,
+		       void *arg);
 /* Every event before watermark has been seen: settle debounce, close
  * count windows, up to it. */
 void gpio_lsm_advance(struct gpio_lsm *m, int64_t watermark, gpio_out_fn fn, void *arg);
@@ -135,8 +135,8 @@ struct gpio_port {
 /* Do what is due on one port at (now_mono, now_real): read every waiting
  * event, take a sample if one is due, advance to now - GPIO_SLACK_NS.
  * Returns SG_OK or the backend's error (the caller restarts). */
-int gpio_port_step(struct gpio_port *p, int64_t now_mono, int64_t now_real,
-		   gpio_out_fn fn, void *arg);
+int gpio_port_step(struct gpio_port *p, int64_t now_mono, int64_t now_real, gpio_out_fn fn,
+		   void *arg);
 /* Monotonic time this port next needs a step (0 = only on its fd). */
 int64_t gpio_port_deadline(const struct gpio_port *p);
 

@@ -13,7 +13,7 @@
 
 #include "../../gateway/err.h"
 
-#define GPIO_SIM_MAX_SEGS 16
+#define GPIO_SIM_MAX_SEGS   16
 #define GPIO_SIM_MAX_BOUNCE 16 /* bounce edge pairs per transition */
 
 struct gpio_sim_pattern {

@@ -31,8 +31,11 @@ static void edge(struct gpio_lsm *m, int64_t t, bool rising)
 static void setup(struct gpio_lsm *m, enum gpio_mode mode, enum gpio_edge e, bool both,
 		  int64_t debounce, int64_t interval, int level)
 {
-	struct gpio_lsm_cfg c = {.mode = mode, .edge = e, .raw_both = both,
-				 .debounce_ns = debounce, .interval_ns = interval,
+	struct gpio_lsm_cfg c = {.mode = mode,
+				 .edge = e,
+				 .raw_both = both,
+				 .debounce_ns = debounce,
+				 .interval_ns = interval,
 				 .emit_initial = true};
 	nouts = 0;
 	gpio_lsm_init(m, &c);
@@ -344,10 +347,15 @@ TEST(parse_offset_or_name)
 TEST(config_maps_software_and_kernel_debounce)
 {
 	struct gpio_conf c = {.chip = "/dev/gpiochip0", .consumer = "t"};
-	struct gpio_line_conf lc = {.id = "b", .line = "17", .mode = GPIO_MODE_EDGE,
-				    .edge = GPIO_CE_FALLING, .debounce_ms = 20,
-				    .debounce_by = GPIO_DB_AUTO, .bias = GPIO_BIAS_PULL_UP,
-				    .active_low = true, .interval_ms = 1000};
+	struct gpio_line_conf lc = {.id = "b",
+				    .line = "17",
+				    .mode = GPIO_MODE_EDGE,
+				    .edge = GPIO_CE_FALLING,
+				    .debounce_ms = 20,
+				    .debounce_by = GPIO_DB_AUTO,
+				    .bias = GPIO_BIAS_PULL_UP,
+				    .active_low = true,
+				    .interval_ms = 1000};
 	struct gpio_line_cfg req;
 	struct gpio_lsm_cfg lsm;
 

@@ -49,8 +49,8 @@ static void fake_port(struct gpio_port *p, const struct gpio_fake_opts *o, enum 
 	gpio_lsm_start(&p->lsm, 0, now, cap, NULL);
 }
 
-static const struct gpio_lsm_cfg edge_both = {.mode = GPIO_MODE_EDGE, .edge = GPIO_EDGE_BOTH,
-					      .raw_both = true};
+static const struct gpio_lsm_cfg edge_both = {
+    .mode = GPIO_MODE_EDGE, .edge = GPIO_EDGE_BOTH, .raw_both = true};
 
 TEST(v2_overflow_counts_exactly_the_dropped_oldest)
 {
@@ -187,8 +187,8 @@ TEST(port_samples_when_due)
 
 TEST(fake_honours_the_requested_edges)
 {
-	struct gpio_lsm_cfg lc = {.mode = GPIO_MODE_COUNT, .edge = GPIO_EDGE_RISING,
-				  .interval_ns = 1000 * MS};
+	struct gpio_lsm_cfg lc = {
+	    .mode = GPIO_MODE_COUNT, .edge = GPIO_EDGE_RISING, .interval_ns = 1000 * MS};
 	struct gpio_fake_opts o = {.v2 = true};
 	struct gpio_port p;
 
@@ -249,11 +249,16 @@ static void sim_run(struct gpio_port *p, const struct gpio_line_cfg *req,
 
 TEST(sim_bounce_goes_through_the_software_debounce)
 {
-	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT, .edge = GPIO_EDGE_BOTH,
+	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT,
+				    .edge = GPIO_EDGE_BOTH,
 				    .sim_pattern = "100ms high, 100ms low",
-				    .sim_bounce_ns = 3 * MS, .sim_bounce_edges = 3, .seed = 7};
-	struct gpio_lsm_cfg lc = {.mode = GPIO_MODE_EDGE, .edge = GPIO_EDGE_RISING,
-				  .raw_both = true, .debounce_ns = 10 * MS};
+				    .sim_bounce_ns = 3 * MS,
+				    .sim_bounce_edges = 3,
+				    .seed = 7};
+	struct gpio_lsm_cfg lc = {.mode = GPIO_MODE_EDGE,
+				  .edge = GPIO_EDGE_RISING,
+				  .raw_both = true,
+				  .debounce_ns = 10 * MS};
 	struct gpio_port p;
 
 	sim_run(&p, &req, &lc, 2000 * MS, 7 * MS);
@@ -269,10 +274,10 @@ TEST(sim_bounce_goes_through_the_software_debounce)
 
 TEST(sim_counts_pulses_per_window)
 {
-	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT, .edge = GPIO_EDGE_RISING,
-				    .sim_pattern = "5ms high, 5ms low"};
-	struct gpio_lsm_cfg lc = {.mode = GPIO_MODE_COUNT, .edge = GPIO_EDGE_RISING,
-				  .interval_ns = 500 * MS};
+	struct gpio_line_cfg req = {
+	    .dir = GPIO_DIR_INPUT, .edge = GPIO_EDGE_RISING, .sim_pattern = "5ms high, 5ms low"};
+	struct gpio_lsm_cfg lc = {
+	    .mode = GPIO_MODE_COUNT, .edge = GPIO_EDGE_RISING, .interval_ns = 500 * MS};
 	struct gpio_port p;
 	uint64_t total = 0;
 
@@ -287,8 +292,10 @@ TEST(sim_counts_pulses_per_window)
 
 TEST(sim_active_low_inverts)
 {
-	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT, .edge = GPIO_EDGE_NONE,
-				    .sim_pattern = "10s high", .active_low = true};
+	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT,
+				    .edge = GPIO_EDGE_NONE,
+				    .sim_pattern = "10s high",
+				    .active_low = true};
 	struct gpio_chip *chip;
 	struct gpio_line *l;
 	struct gpio_line_info info;
@@ -306,8 +313,10 @@ TEST(sim_active_low_inverts)
 
 TEST(sim_queue_overflow_is_detected_by_seqno)
 {
-	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT, .edge = GPIO_EDGE_BOTH,
-				    .sim_pattern = "1ms high, 1ms low", .queue_depth = 8};
+	struct gpio_line_cfg req = {.dir = GPIO_DIR_INPUT,
+				    .edge = GPIO_EDGE_BOTH,
+				    .sim_pattern = "1ms high, 1ms low",
+				    .queue_depth = 8};
 	struct gpio_port p;
 
 	/* 200 edges pile up before the second read; the queue keeps 8. */
