@@ -79,3 +79,57 @@ void sg_metrics_reset(void)
 	memset(metrics, 0, sizeof(metrics));
 	pthread_mutex_unlock(&metrics_mu);
 }
+
+struct sg_hist sg_delivery_latency;
+
+static unsigned hist_index(uint64_t us)
+{
+	unsigned e, idx;
+
+	if (us < 8)
+		return (unsigned)us;
+	e = 63u - (unsigned)__builtin_clzll(us); /* us in [2^e, 2^(e+1)) */
+	idx = (e - 2) * 8 + (unsigned)((us >> (e - 3)) & 7);
+	return idx < SG_HIST_BUCKETS ? idx : SG_HIST_BUCKETS - 1;
+}
+
+static uint64_t hist_value(unsigned idx)
+{
+	unsigned e;
+
+	if (idx < 8)
+		return idx;
+	e = idx / 8 + 2;
+	/* upper edge of the bucket */
+	return ((8ull + (idx % 8) + 1) << (e - 3)) - 1;
+}
+
+void sg_hist_add(struct sg_hist *h, uint64_t us)
+{
+	atomic_fetch_add_explicit(&h->b[hist_index(us)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->n, 1, memory_order_relaxed);
+}
+
+uint64_t sg_hist_quantile(const struct sg_hist *h, double q)
+{
+	uint64_t n = atomic_load(&h->n), want, seen = 0;
+
+	if (!n)
+		return 0;
+	want = (uint64_t)(q * (double)n);
+	if (want >= n)
+		want = n - 1;
+	for (unsigned i = 0; i < SG_HIST_BUCKETS; i++) {
+		seen += atomic_load_explicit(&h->b[i], memory_order_relaxed);
+		if (seen > want)
+			return hist_value(i);
+	}
+	return hist_value(SG_HIST_BUCKETS - 1);
+}
+
+void sg_hist_reset(struct sg_hist *h)
+{
+	for (unsigned i = 0; i < SG_HIST_BUCKETS; i++)
+		atomic_store(&h->b[i], 0);
+	atomic_store(&h->n, 0);
+}

@@ -46,4 +46,21 @@ void sg_metrics_foreach(void (*fn)(const struct sg_counter *c, void *arg),
 /* Reset the registry (tests only). */
 void sg_metrics_reset(void);
 
+/*
+ * A latency histogram: log-linear buckets (8 per power of two) over
+ * microseconds, about 9% relative error, lock-free adds.  One writer or
+ * many; readers take a consistent-enough snapshot for quantiles.
+ */
+#define SG_HIST_BUCKETS (8 * 40)
+struct sg_hist {
+	_Atomic uint64_t b[SG_HIST_BUCKETS];
+	_Atomic uint64_t n;
+};
+void sg_hist_add(struct sg_hist *h, uint64_t us);
+/* The q-quantile (0..1) in microseconds; 0 if empty. */
+uint64_t sg_hist_quantile(const struct sg_hist *h, double q);
+void sg_hist_reset(struct sg_hist *h);
+/* The process-wide delivery latency: event time -> delivery report. */
+extern struct sg_hist sg_delivery_latency;
+
 #endif

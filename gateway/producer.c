@@ -111,8 +111,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (s->state != SLOT_SENT)
 		return;
 	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED) {
+		int64_t lat = sg_now_ns() - s->ts_ns;
 		s->state = SLOT_DONE;
 		sg_counter_add(p->m_delivered, 1);
+		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
 	} else if (m->err && err_permanent(m->err)) {
 		prod_reject(p, s->seq, m->payload, m->len,
 			    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -485,9 +487,12 @@ static void *prod_main(void *arg)
 		fds[0] = (struct pollfd){.fd = p->qpipe[0], .events = POLLIN};
 		fds[1] = (struct pollfd){.fd = sg_spool_read_fd(p->sp),
 					 .events = full || p->need_rewind ? 0 : POLLIN};
-		/* Bounded so that timers inside librdkafka and the stop flag
-		 * are looked at even if no fd fires. */
-		poll(fds, 2, 100);
+		/* librdkafka signals its queue fd once per non-polling period,
+		 * and a delivery report can slip in while we serve the queue;
+		 * so with records in flight the wait is short (5 ms), and idle
+		 * (only the spool's eventfd matters, which never misses) it is
+		 * long.  The stop flag is looked at on every pass. */
+		poll(fds, 2, p->count ? 5 : 250);
 	}
 	return NULL;
 }

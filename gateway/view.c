@@ -193,6 +193,11 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 	printf("kafka     %8" PRIu64 " delivered (%.1f/s)  %" PRIu64 " in flight  oldest undelivered %" PRIu64 " ms\n",
 	       delivered, (double)(delivered - v->last_delivered) / dt,
 	       sg_metrics_sum("in_flight", NULL), sg_metrics_sum("oldest_undelivered_age_ms", NULL));
+	printf("latency   reading -> Kafka ack (last interval)  p50 %.1f ms  p99 %.1f ms  p999 %.1f ms\n",
+	       (double)sg_hist_quantile(&sg_delivery_latency, 0.5) / 1000,
+	       (double)sg_hist_quantile(&sg_delivery_latency, 0.99) / 1000,
+	       (double)sg_hist_quantile(&sg_delivery_latency, 0.999) / 1000);
+	sg_hist_reset(&sg_delivery_latency);
 	printf("dropped   %8" PRIu64 "   errors %" PRIu64 "   retries %" PRIu64 "\n",
 	       sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL),
 	       sg_metrics_sum("delivery_retries", NULL));
@@ -228,11 +233,15 @@ void sg_view_tick(struct sg_view *v)
 		sg_info("status",
 			"read %.0f/s, delivered %.0f/s (total %" PRIu64 "), spool %" PRIu64
 			" records / %" PRIu64 " bytes, in flight %" PRIu64 ", dropped %" PRIu64
-			", errors %" PRIu64,
+			", errors %" PRIu64 ", latency p50 %.1f ms p99 %.1f ms p999 %.1f ms",
 			(double)(read - *lr) / dt, (double)(delivered - v->last_delivered) / dt,
 			delivered, st.pending, st.bytes, sg_metrics_sum("in_flight", NULL),
-			sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL));
+			sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL),
+			(double)sg_hist_quantile(&sg_delivery_latency, 0.5) / 1000,
+			(double)sg_hist_quantile(&sg_delivery_latency, 0.99) / 1000,
+			(double)sg_hist_quantile(&sg_delivery_latency, 0.999) / 1000);
 		*lr = read;
+		sg_hist_reset(&sg_delivery_latency); /* quantiles per interval */
 	}
 	v->last_delivered = delivered;
 	v->last_ns = now;
