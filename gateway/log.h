@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-enum sg_log_level { SG_LOG_ERROR, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG };
+enum sg_log_level { SG_LOG_QUIET = -1, SG_LOG_ERROR, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG };
 
 void sg_log_set_level(enum sg_log_level lvl);
 enum sg_log_level sg_log_get_level(void);

@@ -3,6 +3,8 @@
  */
 #include "t.h"
 
+#include "gateway/log.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -66,6 +68,11 @@ static void t_cleanup(void)
 int main(int argc, char **argv)
 {
 	int passed = 0, failed = 0;
+
+	/* The code under test logs what it finds (torn tails, ENOSPC...);
+	 * T_VERBOSE=1 shows it. */
+	if (!getenv("T_VERBOSE"))
+		sg_log_set_level(SG_LOG_QUIET);
 
 	for (int i = 0; i < ntests; i++) {
 		int run = argc < 2;
