@@ -47,6 +47,7 @@ struct mb_block {
 	int *pts; /* indices into the span array */
 	int npts;
 	bool isolated; /* result of a split: never merged again */
+	uint32_t timeouts; /* consecutive timeouts (a suspect block) */
 	/* schedule: tick k is due at start_ns + k * interval_ns */
 	int64_t start_ns;
 	uint64_t tick;

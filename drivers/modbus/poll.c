@@ -179,8 +179,9 @@ static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b
 				   int *lost)
 {
 	struct mb_device *d = &p->dev[b->dev];
-	int tries = d->offline ? 1 : 1 + p->retries;
+	int tries = d->offline || b->timeouts ? 1 : 1 + p->retries;
 	enum mb_errclass cls = MB_E_NONE;
+	bool timed_out = false;
 
 	for (int t = 0; t < tries; t++) {
 		int rc;
@@ -196,9 +197,12 @@ static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b
 		cls = rc < 0 ? mb_classify(errno, exc, lost) : MB_E_MALFORMED;
 		if (*lost || cls == MB_E_EXCEPTION || cls == MB_E_IO)
 			return cls; /* an answer, or no link: retrying is no use */
+		timed_out |= cls == MB_E_TIMEOUT;
 		p->io.flush(p->io.ctx);
 	}
-	return cls;
+	/* A retry after a timeout often reads the late answer to the first
+	 * attempt (a garbled or mismatched reply): the timeout is the cause. */
+	return timed_out ? MB_E_TIMEOUT : cls;
 }
 
 static void fail_reason(enum mb_errclass cls, int exc, char *out, size_t n)
@@ -209,7 +213,8 @@ static void fail_reason(enum mb_errclass cls, int exc, char *out, size_t n)
 		snprintf(out, n, "%s", mb_errclass_names[cls]);
 }
 
-/* Poll block bi once.  Returns SG_OK or SG_EIO (connection lost). */
+/* Poll block bi once.  Returns SG_OK, SG_EAGAIN (deferred to the next
+ * step, not advanced) or SG_EIO (connection lost). */
 static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 {
 	static struct sg_log_rl rl_fail, rl_skip;
@@ -222,7 +227,11 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 	char reason[80];
 
 	if (d->offline && d->gen_failed == p->gen) {
-		/* Already failed in this step: do not pay its timeout twice. */
+		/* Already failed in this step: do not pay its timeout twice.
+		 * If it only just went offline, give its other blocks a
+		 * chance next step before calling them bad. */
+		if (d->gen_offline == p->gen)
+			return SG_EAGAIN;
 		p->st.skipped++;
 		block_bad(p, b, "timeout", now);
 		sg_log_rl(&rl_skip, SG_LOG_DEBUG, p->who,
@@ -233,12 +242,16 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 	}
 	cls = block_read(p, b, regs, bits, &exc, &lost);
 	now = poll_now(p);
-	if (cls == MB_E_NONE) {
+	if (cls == MB_E_NONE || cls == MB_E_EXCEPTION) {
 		if (d->offline)
 			sg_info(p->who, "device %s (unit %d) answers again", d->name,
 				d->unit_id);
 		d->offline = false;
+		d->gen_answered = p->gen;
+		b->timeouts = 0;
 		p->bus_timeouts = 0;
+	}
+	if (cls == MB_E_NONE) {
 		block_decode(p, b, regs, bits, now);
 		return SG_OK;
 	}
@@ -263,11 +276,16 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 		}
 	}
 	if (cls == MB_E_TIMEOUT) {
-		if (!d->offline)
-			sg_warn(p->who, "device %s (unit %d) not answering",
-				d->name, d->unit_id);
-		d->offline = true;
-		d->gen_failed = p->gen;
+		b->timeouts++;
+		if (d->gen_answered != p->gen) { /* silent all this step */
+			if (!d->offline) {
+				sg_warn(p->who, "device %s (unit %d) not answering",
+					d->name, d->unit_id);
+				d->gen_offline = p->gen;
+			}
+			d->offline = true;
+			d->gen_failed = p->gen;
+		}
 		if (p->reconnect_after && ++p->bus_timeouts >= p->reconnect_after) {
 			mb_poll_all_bad(p, "no answer on the bus");
 			return SG_EIO;
@@ -289,17 +307,24 @@ static void ran_grow(struct mb_poller *p)
 	p->ran_cap = p->plan.cap;
 }
 
-/* The earliest due block not yet run in this step, or -1. */
+/* Run before b: a block that answered last time before a suspect one,
+ * then the earlier due. */
+static bool runs_before(const struct mb_block *a, const struct mb_block *b)
+{
+	if ((a->timeouts > 0) != (b->timeouts > 0))
+		return a->timeouts == 0;
+	return mb_block_due(a) < mb_block_due(b);
+}
+
+/* The next due block not yet run in this step, or -1. */
 static long next_due(struct mb_poller *p, int64_t now)
 {
 	long best = -1;
 
 	for (size_t i = 0; i < p->plan.n; i++) {
-		int64_t due = mb_block_due(&p->plan.b[i]);
-
-		if (due > now || p->ran_gen[i] == p->gen)
+		if (mb_block_due(&p->plan.b[i]) > now || p->ran_gen[i] == p->gen)
 			continue;
-		if (best < 0 || due < mb_block_due(&p->plan.b[best]))
+		if (best < 0 || runs_before(&p->plan.b[i], &p->plan.b[best]))
 			best = (long)i;
 	}
 	return best;
@@ -319,6 +344,10 @@ int mb_poll_step(struct mb_poller *p, int64_t *next)
 		if (p->cb.stopping && p->cb.stopping(p->cb.arg))
 			break;
 		rc = block_run(p, (size_t)bi, now);
+		if (rc == SG_EAGAIN) {
+			p->ran_gen[bi] = p->gen;
+			continue;
+		}
 		if (rc != SG_OK) {
 			mb_poll_all_bad(p, "connection lost");
 			return rc;

@@ -6,13 +6,22 @@
  * core (readings and error counts go through struct mb_poll_cb), so the
  * unit tests run it against a scripted fake with a fake clock.
  *
- * One step runs every block that is due, earliest first, each at most
- * once, then reports the next due time.  A device that times out (after
- * its retries) is marked offline: while offline it gets one probe per step
- * with no retry, and its other due blocks fail at once without I/O, so a
- * dead slave costs at most one response timeout per step and the other
- * devices on the bus keep their schedule.  A block rejected with ILLEGAL
- * DATA ADDRESS is split into one block per point (plan.h).
+ * One step runs every block that is due, each at most once, blocks that
+ * answered last time first (earliest due first), then the suspect ones
+ * (that timed out last time), then reports the next due time.
+ *
+ * A device that times out before it has answered anything in this step is
+ * offline.  Its other due blocks are deferred to the next step (run at
+ * once) when it has just gone offline, and fail without I/O when it was
+ * offline already; an offline device gets one probe per step with no
+ * retry.  So a dead slave costs at most one response timeout per step
+ * (two, plus retries, when it dies) and the other devices on the bus keep
+ * their schedule.  A
+ * timeout after the device did answer in this step is blamed on the block
+ * alone (some devices stay silent on addresses they do not serve): that
+ * block alone turns bad, and is not retried while it keeps timing out.
+ * A block rejected with ILLEGAL DATA ADDRESS is split into one block per
+ * point (plan.h).
  *
  * Quality per point: good after a successful read; bad with a reason
  * ("timeout", "exception 2 (illegal data address)", "connection lost")
@@ -58,7 +67,9 @@ struct mb_device {
 	const char *name;
 	int unit_id;
 	bool offline;
-	uint64_t gen_failed; /* step generation in which it last failed */
+	uint64_t gen_failed;   /* step in which it last went silent */
+	uint64_t gen_offline;  /* step in which it went offline */
+	uint64_t gen_answered; /* step in which it last answered */
 };
 
 struct mb_poll_cb {
