@@ -104,6 +104,7 @@ struct gpio_backend {
 extern const struct gpio_backend gpio_backend_real;
 extern const struct gpio_backend gpio_backend_sim;
 extern const struct gpio_backend gpio_backend_fake;
+extern const struct gpio_backend gpio_backend_fake_v2; /* can_debounce */
 
 /* Classify a timestamp of unknown clock (uAPI v1) by which clock it is
  * nearest to now.  Pure, for tests. */

@@ -194,3 +194,18 @@ const struct gpio_backend gpio_backend_fake = {
     .line_set = fake_line_set,
     .line_next_due = NULL,
 };
+
+/* The same, claiming kernel debounce like libgpiod 2. */
+const struct gpio_backend gpio_backend_fake_v2 = {
+    .name = "fake2",
+    .can_debounce = true,
+    .chip_open = fake_chip_open,
+    .chip_close = fake_chip_close,
+    .line_request = fake_line_request,
+    .line_release = fake_line_release,
+    .line_fd = fake_line_fd,
+    .line_read = fake_line_read,
+    .line_get = fake_line_get,
+    .line_set = fake_line_set,
+    .line_next_due = NULL,
+};

@@ -25,6 +25,8 @@
 #include "../driver.h"
 #include "gpio.h"
 
+const struct gpio_backend *gpio_backend_override;
+
 struct gpio_drv;
 
 struct gpio_src_line {
@@ -150,7 +152,9 @@ static int gpio_init(struct sg_source *src, const void *conf, void **state, stru
 	d = sg_xcalloc(1, sizeof(*d));
 	d->src = src;
 	d->c = c;
-	d->be = gpio_conf_is_sim(c) ? &gpio_backend_sim : &gpio_backend_real;
+	d->be = gpio_backend_override ? gpio_backend_override
+		: gpio_conf_is_sim(c) ? &gpio_backend_sim
+				      : &gpio_backend_real;
 	d->n = c->lines.n;
 	d->l = sg_xcalloc(d->n, sizeof(*d->l));
 	for (size_t i = 0; i < d->n; i++) {

@@ -48,6 +48,9 @@ struct gpio_conf {
 };
 
 extern const struct sg_cfg_table gpio_table;
+/* Tests only: when set, sources initialised afterwards use this backend
+ * whatever their `chip` says.  NULL in the gateway. */
+extern const struct gpio_backend *gpio_backend_override;
 
 bool gpio_conf_is_sim(const struct gpio_conf *c);
 /* The backend request and the state-machine config for line lc, given
