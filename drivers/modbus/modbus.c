@@ -135,11 +135,35 @@ static const struct sg_cfg_key mb_dev_keys[] = {
 static const struct sg_cfg_table mb_dev_table = SG_CFG_TABLE(
 	"devices[]", "One Modbus device (unit id) on the bus.", struct mb_dev_conf, mb_dev_keys, NULL);
 
+/* The first point id used twice on this bus, or NULL. */
+static const char *mb_dup_id(const struct mb_conf *c)
+{
+	const struct mb_dev_conf *d = c->devices.items;
+	const char **ids;
+	const char *dup = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->devices.n; i++)
+		n += d[i].points.n;
+	ids = sg_xcalloc(n ? n : 1, sizeof(*ids));
+	n = 0;
+	for (size_t i = 0; i < c->devices.n; i++)
+		for (size_t j = 0; j < d[i].points.n; j++)
+			ids[n++] = ((struct mb_point_conf *)d[i].points.items)[j].id;
+	for (size_t a = 0; a < n && !dup; a++)
+		for (size_t b = a + 1; b < n && !dup; b++)
+			if (ids[a] && ids[b] && !strcmp(ids[a], ids[b]))
+				dup = ids[a];
+	free(ids);
+	return dup;
+}
+
 static int mb_check(struct sg_cfg_ctx *ctx, void *obj,
 		    const struct sg_cfg_pos *pos, const char *path)
 {
 	struct mb_conf *c = obj;
 	const struct mb_dev_conf *d = c->devices.items;
+	const char *dup;
 
 	if (c->transport == 1 && !c->device) {
 		sg_cfg_error(ctx, pos, path, "transport rtu needs `device` (a serial port such as /dev/ttyUSB0)");
@@ -151,18 +175,10 @@ static int mb_check(struct sg_cfg_ctx *ctx, void *obj,
 				     d[i].name ? d[i].name : "?", (long long)d[i].unit_id);
 			return SG_ECONFIG;
 		}
-	for (size_t i = 0; i < c->devices.n; i++)
-		for (size_t j = 0; j < c->devices.n; j++)
-			for (size_t a = 0; a < d[i].points.n; a++)
-				for (size_t b = 0; b < d[j].points.n; b++) {
-					const struct mb_point_conf *pa = (struct mb_point_conf *)d[i].points.items + a;
-					const struct mb_point_conf *pb = (struct mb_point_conf *)d[j].points.items + b;
-
-					if ((i < j || (i == j && a < b)) && pa->id && pb->id && !strcmp(pa->id, pb->id)) {
-						sg_cfg_error(ctx, pos, path, "duplicate point id '%s'", pa->id);
-						return SG_ECONFIG;
-					}
-				}
+	if ((dup = mb_dup_id(c))) {
+		sg_cfg_error(ctx, pos, path, "duplicate point id '%s' (ids are Kafka keys: one per value)", dup);
+		return SG_ECONFIG;
+	}
 	return SG_OK;
 }
 
@@ -313,13 +329,13 @@ static int mbd_start(void *state, struct sg_errbuf *eb)
 	struct mbd *m = state;
 	char err[256];
 
+	m->p.cb.wall_off = sg_now_ns() - sg_now_mono_ns();
 	m->link = mb_link_open(&m->lc, err, sizeof(err));
 	if (!m->link) {
 		mb_poll_all_bad(&m->p, "cannot connect");
 		return sg_errf(eb, SG_EIO, "%s", err);
 	}
 	m->p.io = mb_link_io(m->link);
-	m->p.cb.wall_off = sg_now_ns() - sg_now_mono_ns();
 	mb_poll_reset(&m->p, sg_now_mono_ns());
 	return SG_OK;
 }
@@ -340,7 +356,11 @@ static int mbd_step(void *state, struct sg_wait *w)
 {
 	struct mbd *m = state;
 	int64_t next = 0;
-	int rc = mb_poll_step(&m->p, &next);
+	int rc;
+
+	/* Event times are wall clock: follow clock steps (NTP) every step. */
+	m->p.cb.wall_off = sg_now_ns() - sg_now_mono_ns();
+	rc = mb_poll_step(&m->p, &next);
 
 	mbd_publish(m);
 	w->nfds = 0;

@@ -48,9 +48,7 @@ static bool fc_area(int fc, enum mb_area *a)
 static int sim_handle(struct mbs *s, modbus_t *ctx, const uint8_t *req, int len)
 {
 	int off = modbus_get_header_length(ctx);
-	int unit = req[off - 1], fc = req[off];
-	int addr = req[off + 1] << 8 | req[off + 2];
-	int count = fc == 5 || fc == 6 ? 1 : req[off + 3] << 8 | req[off + 4];
+	int unit = req[off - 1], fc = req[off], addr, count;
 	struct mbs_unit *u = mbs_unit_find(s, unit);
 	const struct mbs_fault *f;
 	enum mb_area a;
@@ -58,8 +56,10 @@ static int sim_handle(struct mbs *s, modbus_t *ctx, const uint8_t *req, int len)
 	s->requests++;
 	if (!u)
 		return 0; /* nobody home */
-	if (!fc_area(fc, &a))
+	if (!fc_area(fc, &a) || len < off + 5)
 		return modbus_reply(ctx, req, len, u->map) < 0 ? -1 : 0;
+	addr = req[off + 1] << 8 | req[off + 2];
+	count = fc == 5 || fc == 6 ? 1 : req[off + 3] << 8 | req[off + 4];
 	f = mbs_fault_find(s, unit, a, addr, count);
 	if (f && f->delay_ms)
 		usleep((useconds_t)f->delay_ms * 1000);
