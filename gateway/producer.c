@@ -55,6 +55,9 @@ struct sg_producer {
 	uint64_t rec_seq;
 	bool have_rec;	      /* rec read but not yet produced (queue full) */
 
+	uint64_t fault_fatal_after; /* test hook: SENSORGATE_FAULT_FATAL_AFTER */
+	uint64_t nproduced;
+
 	struct sg_counter *m_produced, *m_delivered, *m_retry, *m_rejected,
 		*m_restarts, *m_inflight, *m_oldest_age, *m_kafka_errors;
 };
@@ -275,6 +278,10 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap,
 		rc = sg_errf(eb, SG_EIO, "pipe: %s", strerror(errno));
 		goto err;
 	}
+	/* Fault injection for tests: raise a fatal producer error once after
+	 * N records, to exercise the recreate-and-resume path. */
+	if (getenv("SENSORGATE_FAULT_FATAL_AFTER"))
+		p->fault_fatal_after = strtoull(getenv("SENSORGATE_FAULT_FATAL_AFTER"), NULL, 10);
 	p->m_produced = sg_metric("produced", "", false);
 	p->m_delivered = sg_metric("delivered", "", false);
 	p->m_retry = sg_metric("delivery_retries", "", false);
@@ -396,6 +403,9 @@ static int prod_send(struct sg_producer *p)
 	p->ring[slot] = (struct slot){p->rec_seq, r.ts_ns, SLOT_SENT};
 	p->count++;
 	sg_counter_add(p->m_produced, 1);
+	if (++p->nproduced == p->fault_fatal_after)
+		rd_kafka_test_fatal_error(p->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+					  "injected by SENSORGATE_FAULT_FATAL_AFTER");
 	return SG_OK;
 done_now:
 	/* Not produced but finished: a DONE slot keeps the cursor in order. */

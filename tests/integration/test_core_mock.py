@@ -96,3 +96,40 @@ def test_kill9_restart(tmp_path, kafka_mock):
     print(f"\nkill -9: {a['unique']} events, {a['duplicates']} duplicates (in-flight window)")
     # Seqs keep increasing across the restart: no id is reused.
     assert a["unique"] == st["last_seq"]
+
+
+def test_fatal_producer_error_recreates_and_resumes(tmp_path, kafka_mock):
+    """A fatal idempotent-producer error (injected after 5000 records): the
+    producer is destroyed and recreated, and resumes from the spool."""
+    kafka_mock.cmd("topic t.s1 64")
+    gw = Gateway(tmp_path, conf(kafka_mock.bootstrap, "fatal", 30000, 10000))
+    gw.start(env={"SENSORGATE_FAULT_FATAL_AFTER": "5000"})
+    st = gw.wait_drained(timeout=90, min_seq=30000)
+    assert gw.stop() == 0
+    log = gw.log()
+    assert "fatal producer error" in log and "recreating the producer" in log
+    assert "resending from seq" in log
+    recs = read_topic(kafka_mock.bootstrap, "t.s1", count=30000)
+    a = check(recs, "fatal", st["last_seq"], allow_dups=True)
+    print(f"\nfatal error after 5000: {a['unique']} events, lost 0, {a['duplicates']} duplicates")
+
+
+def test_full_spool_blocks_the_source_without_loss(tmp_path, kafka_mock):
+    """when_full: block with Kafka down: the source is held back (no drop),
+    and everything flows once Kafka is back."""
+    kafka_mock.cmd("topic t.s1 64")
+    text = conf(kafka_mock.bootstrap, "block", 60000, 20000).replace(
+        "max_bytes: 512MiB", "max_bytes: 2MiB").replace("segment_bytes: 4MiB", "segment_bytes: 256KiB, max_record_bytes: 64KiB")
+    gw = Gateway(tmp_path, text).start()
+    kafka_mock.cmd("down")
+    time.sleep(4)
+    a1 = gw.spool_stat()
+    time.sleep(2)
+    a2 = gw.spool_stat()
+    assert a1["bytes"] <= 2 * 1024 * 1024 and a2["last_seq"] == a1["last_seq"], (a1, a2)
+    kafka_mock.cmd("up")
+    st = gw.wait_drained(timeout=120, min_seq=60000)
+    assert gw.stop() == 0
+    assert "dropped" not in gw.log().split("running")[-1].replace("dropped 0", "")
+    recs = read_topic(kafka_mock.bootstrap, "t.s1", count=60000)
+    check(recs, "block", st["last_seq"], allow_dups=False)
