@@ -89,6 +89,9 @@ run: .deps-ok
 
 test: .deps-ok
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	$(Q)if command -v clang >/dev/null; then \
+	  echo "  clang build (warnings as errors)"; \
+	  $(MAKE) --no-print-directory -s CC=clang BUILD=build-clang all; fi
 	$(Q)BUILD=$(BUILD) tests/run.sh
 
 test-unit: all $(UNIT_BIN)
@@ -116,7 +119,7 @@ check-format:
 	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	$(Q)rm -rf build build-asan .deps-ok
+	$(Q)rm -rf build build-asan build-clang .deps-ok
 
 -include tests/kafka/kafka.mk
 -include tests/bench/bench.mk

@@ -26,8 +26,9 @@ int sg_log_level_parse(const char *s)
 	return -1;
 }
 
-static void log_v(enum sg_log_level lvl, const char *who, const char *fmt,
-		  va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_v(enum sg_log_level lvl,
+							  const char *who, const char *fmt,
+							  va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;
