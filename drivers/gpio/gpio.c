@@ -83,7 +83,7 @@ static void gpio_on_out(void *arg, const struct gpio_out *o)
 	struct gpio_src_line *sl = arg;
 	struct gpio_drv *d = sl->d;
 	struct sg_reading rd = {0};
-	struct sg_attr attrs[2];
+	struct sg_attr attrs[3];
 	char num[2][32], reason[128];
 	int rc;
 
@@ -119,6 +119,8 @@ static void gpio_on_out(void *arg, const struct gpio_out *o)
 		}
 		snprintf(num[0], sizeof(num[0]), "%lld", (long long)(o->window_ns / SG_NS_PER_MS));
 		attrs[rd.nattrs++] = (struct sg_attr){"window_ms", num[0]};
+		if (o->partial)
+			attrs[rd.nattrs++] = (struct sg_attr){"partial", "true"};
 		break;
 	default: return;
 	}
@@ -279,7 +281,18 @@ static int gpio_step(void *state, struct sg_wait *w)
 static void gpio_stop(void *state)
 {
 	struct gpio_drv *d = state;
+	int64_t now = sg_now_mono_ns();
 
+	/* Counting lines: read what is left and emit the open window cut
+	 * short, so a restart or shutdown loses no counted pulse. */
+	for (size_t i = 0; i < d->n; i++) {
+		struct gpio_src_line *sl = &d->l[i];
+		if (!sl->requested || sl->req.dir != GPIO_DIR_INPUT ||
+		    sl->lsm.mode != GPIO_MODE_COUNT)
+			continue;
+		if (gpio_port_step(&sl->port, now, now + d->wall_off, gpio_on_out, sl) == SG_OK)
+			gpio_lsm_flush(&sl->port.lsm, now, gpio_on_out, sl);
+	}
 	pthread_mutex_lock(&d->mu);
 	gpio_release_all(d);
 	pthread_mutex_unlock(&d->mu);

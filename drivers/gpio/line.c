@@ -221,6 +221,27 @@ void gpio_lsm_sample(struct gpio_lsm *m, int value, int64_t t, gpio_out_fn fn, v
 	}
 }
 
+void gpio_lsm_flush(struct gpio_lsm *m, int64_t t, gpio_out_fn fn, void *arg)
+{
+	struct gpio_out o = {0};
+
+	gpio_lsm_advance(m, t, fn, arg);
+	if (m->c.mode != GPIO_MODE_COUNT || t <= m->win_start)
+		return;
+	o.kind = GPIO_OUT_COUNT;
+	o.t_mono = t;
+	o.count = m->count;
+	o.window_ns = t - m->win_start;
+	o.lost = m->win_lost;
+	o.suspect = m->win_suspect;
+	o.partial = true;
+	fn(arg, &o);
+	m->count = 0;
+	m->win_lost = 0;
+	m->win_suspect = false;
+	m->win_start = t;
+}
+
 int64_t gpio_lsm_deadline(const struct gpio_lsm *m)
 {
 	int64_t d = 0;

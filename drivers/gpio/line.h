@@ -62,6 +62,7 @@ struct gpio_out {
 	int64_t window_ns;
 	uint64_t lost; /* events known lost (since the last output) */
 	bool suspect;  /* events may have been lost (count unknown) */
+	bool partial;  /* COUNT: a window cut short at stop (window_ns says how long) */
 };
 
 struct gpio_lsm_stats {
@@ -117,6 +118,9 @@ void gpio_lsm_sample(struct gpio_lsm *m, int value, int64_t t, gpio_out_fn fn, v
 /* When the machine next has something to do without new events (a
  * watermark at or past it makes progress); 0 = nothing pending. */
 int64_t gpio_lsm_deadline(const struct gpio_lsm *m);
+/* Stopping at t: emit the open count window, cut short, so no pulse
+ * counted so far is lost (a burst still unsettled at t is not counted). */
+void gpio_lsm_flush(struct gpio_lsm *m, int64_t t, gpio_out_fn fn, void *arg);
 
 /* Events one read takes at most; a v1 read of queue_depth or more is a
  * full queue. */

@@ -243,6 +243,26 @@ TEST(count_window_held_by_endless_chatter_closes_after_grace)
 	CHECK_EQ(outs[1].count, 1);
 }
 
+TEST(flush_emits_the_open_window_cut_short)
+{
+	struct gpio_lsm m;
+
+	setup(&m, GPIO_MODE_COUNT, GPIO_EDGE_RISING, false, 0, 1000 * MS, 0);
+	edge(&m, 100 * MS, true);
+	edge(&m, 1200 * MS, true);
+	edge(&m, 1300 * MS, true);
+	CHECK_EQ(nouts, 1);
+	CHECK(!outs[0].partial);
+	gpio_lsm_flush(&m, 1400 * MS, cap, NULL);
+	CHECK_EQ(nouts, 2);
+	CHECK(outs[1].partial);
+	CHECK_EQ(outs[1].count, 2);
+	CHECK_EQ(outs[1].window_ns, 400 * MS);
+	CHECK_EQ(outs[1].t_mono, 1400 * MS);
+	gpio_lsm_flush(&m, 1400 * MS, cap, NULL); /* nothing open: nothing */
+	CHECK_EQ(nouts, 2);
+}
+
 TEST(sample_emits_the_level_every_interval)
 {
 	struct gpio_lsm m;
