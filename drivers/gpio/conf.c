@@ -143,7 +143,8 @@ static const struct sg_cfg_key gpio_keys[] = {
      "libgpiod 2: the kernel's clock for edge timestamps (`realtime` needs Linux 5.11). Event "
      "times are wall clock either way; see docs/gpio.md."},
     {"queue_depth", SG_CFG_INT, CK(queue_depth), "0", 0, 65536, NULL, NULL, 0,
-     "libgpiod 2 and sim: kernel event queue per line (0 = kernel default, 16)."},
+     "libgpiod 2 and sim: the kernel event queue of each line, in events (0 = default: 16 in the "
+     "kernel, 64 in the simulator)."},
     {"seed", SG_CFG_INT, CK(seed), "1", 0, 4294967295.0, NULL, NULL, 0,
      "`chip: sim`: seed of random patterns and bounce."},
     {"lines", SG_CFG_LIST, CK(lines), NULL, 1, 0, NULL, &gpio_line_table, SG_CFG_REQUIRED,

@@ -104,7 +104,7 @@ void gpio_lsm_start(struct gpio_lsm *m, int level, int64_t now, gpio_out_fn fn, 
 	m->pending = false;
 	m->win_start = now;
 	m->next_sample = now;
-	m->last_t = now;
+	m->last_t = INT64_MIN; /* an edge may predate the start a little */
 	m->last_line_seqno = 0;
 	m->count = 0;
 	if (m->c.mode == GPIO_MODE_EDGE && m->c.emit_initial && m->level >= 0) {
