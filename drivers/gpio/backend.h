@@ -66,8 +66,9 @@ struct gpio_line_info {
 struct gpio_raw_event {
 	int64_t ts_ns; /* kernel timestamp in the line's clock */
 	bool rising;
-	uint64_t line_seqno; /* 1, 2, ... per line; 0 = not provided */
-	uint64_t seqno;      /* per request; 0 = not provided */
+	bool has_seq;        /* the numbers below are valid (uAPI v2) */
+	uint32_t line_seqno; /* 1, 2, ... per line; the kernel's u32, wraps */
+	uint32_t seqno;      /* per request (one line per request: the same) */
 };
 
 struct gpio_chip; /* backend-private */

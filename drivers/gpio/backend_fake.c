@@ -60,7 +60,8 @@ void gpio_fake_edge(unsigned offset, int64_t ts_ns, bool rising)
 			return;
 	}
 	if (fk.o.v2) {
-		ev.line_seqno = ev.seqno = ++l->seq;
+		ev.has_seq = true;
+		ev.line_seqno = ev.seqno = (uint32_t)++l->seq;
 		if (l->n == fk.o.depth) { /* drop the oldest */
 			l->head = (l->head + 1) % FAKE_RING;
 			l->n--;

@@ -143,7 +143,8 @@ static void sim_queue(struct gpio_line *l, int phys, int64_t t)
 		return;
 	ev.ts_ns = t;
 	ev.rising = logical;
-	ev.line_seqno = ev.seqno = ++l->seq;
+	ev.has_seq = true;
+	ev.line_seqno = ev.seqno = (uint32_t)++l->seq;
 	if (l->n == l->depth) { /* drop the oldest, like uAPI v2 */
 		l->head = (l->head + 1) % SIM_RING;
 		l->n--;

@@ -173,6 +173,7 @@ static int v1_line_read(struct gpio_line *l, struct gpio_raw_event *ev, size_t m
 	for (int i = 0; i < n; i++) {
 		ev[i].ts_ns = (int64_t)buf[i].ts.tv_sec * SG_NS_PER_S + buf[i].ts.tv_nsec;
 		ev[i].rising = buf[i].event_type == GPIOD_LINE_EVENT_RISING_EDGE;
+		ev[i].has_seq = false;
 		ev[i].line_seqno = ev[i].seqno = 0;
 	}
 	return n;

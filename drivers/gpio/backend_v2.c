@@ -268,8 +268,9 @@ static int v2_line_read(struct gpio_line *l, struct gpio_raw_event *ev, size_t m
 		    gpiod_edge_event_buffer_get_event(l->buf, (unsigned long)i);
 		ev[i].ts_ns = (int64_t)gpiod_edge_event_get_timestamp_ns(e);
 		ev[i].rising = gpiod_edge_event_get_event_type(e) == GPIOD_EDGE_EVENT_RISING_EDGE;
-		ev[i].line_seqno = gpiod_edge_event_get_line_seqno(e);
-		ev[i].seqno = gpiod_edge_event_get_global_seqno(e);
+		ev[i].has_seq = true;
+		ev[i].line_seqno = (uint32_t)gpiod_edge_event_get_line_seqno(e);
+		ev[i].seqno = (uint32_t)gpiod_edge_event_get_global_seqno(e);
 	}
 	return n;
 }

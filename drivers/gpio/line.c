@@ -137,16 +137,19 @@ void gpio_lsm_overflow(struct gpio_lsm *m, int64_t t, uint64_t lost, bool suspec
 static void lsm_check_seq(struct gpio_lsm *m, const struct gpio_raw_event *ev, int64_t t,
 			  gpio_out_fn fn, void *arg)
 {
-	uint64_t expect = m->last_line_seqno + 1;
+	/* The kernel's counters are u32 and start at 1: compare them
+	 * modulo 2^32, so a wrap after four billion events is no gap. */
+	uint32_t step = ev->line_seqno - m->last_line_seqno;
 
-	if (!ev->line_seqno)
+	if (!ev->has_seq)
 		return;
-	if (ev->line_seqno > expect)
-		gpio_lsm_overflow(m, t, ev->line_seqno - expect, false, fn, arg);
-	else if (ev->line_seqno < expect)
-		m->st.reorders++;
-	if (ev->line_seqno > m->last_line_seqno)
-		m->last_line_seqno = ev->line_seqno;
+	if (step == 0 || step > 0x80000000u) {
+		m->st.reorders++; /* a repeat or a step back: keep the newest */
+		return;
+	}
+	if (step > 1)
+		gpio_lsm_overflow(m, t, step - 1, false, fn, arg);
+	m->last_line_seqno = ev->line_seqno;
 }
 
 void gpio_lsm_edge(struct gpio_lsm *m, const struct gpio_raw_event *ev, int64_t t, gpio_out_fn fn,

@@ -84,7 +84,7 @@ struct gpio_lsm {
 	int cand;
 	int64_t burst_start, last_edge;
 	/* sequence and order tracking */
-	uint64_t last_line_seqno;
+	uint32_t last_line_seqno; /* 0 before the first event */
 	int64_t last_t;
 	/* loss carried to the next EDGE output */
 	uint64_t carry_lost;

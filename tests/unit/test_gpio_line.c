@@ -290,7 +290,8 @@ TEST(seqno_gap_is_counted_and_marks_the_next_edge)
 	for (uint64_t s = 1; s <= 2; s++) {
 		ev.ts_ns = (int64_t)s * MS;
 		ev.rising = s & 1;
-		ev.line_seqno = ev.seqno = s;
+		ev.has_seq = true;
+		ev.line_seqno = ev.seqno = (uint32_t)s;
 		gpio_lsm_edge(&m, &ev, ev.ts_ns, cap, NULL);
 	}
 	CHECK_EQ(nouts, 2);
@@ -318,7 +319,8 @@ TEST(seqno_gap_is_counted_and_marks_the_next_edge)
 TEST(seqno_gap_before_the_first_read_counts_too)
 {
 	struct gpio_lsm m;
-	struct gpio_raw_event ev = {.ts_ns = MS, .rising = true, .line_seqno = 4, .seqno = 4};
+	struct gpio_raw_event ev = {
+	    .ts_ns = MS, .rising = true, .has_seq = true, .line_seqno = 4, .seqno = 4};
 
 	setup(&m, GPIO_MODE_COUNT, GPIO_EDGE_RISING, false, 0, 1000 * MS, 0);
 	gpio_lsm_edge(&m, &ev, ev.ts_ns, cap, NULL);
@@ -329,6 +331,26 @@ TEST(seqno_gap_before_the_first_read_counts_too)
 	CHECK_EQ(outs[1].kind, GPIO_OUT_COUNT);
 	CHECK_EQ(outs[1].count, 1);
 	CHECK_EQ(outs[1].lost, 3);
+}
+
+TEST(seqno_wraps_at_32_bits_without_a_false_gap)
+{
+	struct gpio_lsm m;
+	struct gpio_raw_event ev = {.has_seq = true};
+	const uint32_t seqs[] = {0xfffffffeu, 0xffffffffu, 0, 1, 4, 4};
+
+	setup(&m, GPIO_MODE_COUNT, GPIO_EDGE_RISING, false, 0, 1000 * MS, 0);
+	m.last_line_seqno = 0xfffffffdu; /* four billion events later */
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		ev.ts_ns = (int64_t)(i + 1) * MS;
+		ev.rising = true;
+		ev.line_seqno = ev.seqno = seqs[i];
+		gpio_lsm_edge(&m, &ev, ev.ts_ns, cap, NULL);
+	}
+	CHECK_EQ(m.st.lost, 2); /* 2 and 3 */
+	CHECK_EQ(m.st.overflows, 1);
+	CHECK_EQ(m.st.reorders, 1); /* the repeated 4 */
+	CHECK_EQ(m.last_line_seqno, 4);
 }
 
 TEST(time_going_backwards_is_counted_and_clamped)
