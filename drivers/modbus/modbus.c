@@ -303,6 +303,7 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state,
 	m->p.max_gap = (int)c->max_gap;
 	m->p.bad_events = c->bad_events;
 	m->p.reconnect_after = c->transport == 0 ? (int)c->reconnect_after : 0;
+	m->p.drain_ms = c->response_timeout_ms;
 	m->p.cb = (struct mb_poll_cb){.arg = src, .emit = mbd_emit,
 				      .error = mbd_error, .stopping = mbd_stopping};
 	rc = mb_poll_init(&m->p, eb);

@@ -198,7 +198,10 @@ static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b
 		if (*lost || cls == MB_E_EXCEPTION || cls == MB_E_IO)
 			return cls; /* an answer, or no link: retrying is no use */
 		timed_out |= cls == MB_E_TIMEOUT;
-		p->io.flush(p->io.ctx);
+		if (cls != MB_E_TIMEOUT && p->io.drain)
+			p->io.drain(p->io.ctx, p->drain_ms);
+		else
+			p->io.flush(p->io.ctx);
 	}
 	/* A retry after a timeout often reads the late answer to the first
 	 * attempt (a garbled or mismatched reply): the timeout is the cause. */

@@ -97,6 +97,7 @@ struct mb_poller {
 	int max_gap;
 	bool bad_events;
 	int reconnect_after; /* consecutive timeouts on the bus; 0 = never */
+	int64_t drain_ms;    /* wait for a late answer after a garbled one */
 
 	struct mb_io io;
 	struct mb_poll_cb cb;

@@ -7,9 +7,11 @@
 
 #include <errno.h>
 #include <modbus.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *const mb_errclass_names[] = {"none", "timeout", "exception",
 					 "crc", "malformed", "io"};
@@ -137,7 +139,22 @@ static void link_flush(void *ctx)
 	modbus_flush(l->mb);
 }
 
+static void link_drain(void *ctx, int64_t wait_ms)
+{
+	struct mb_link *l = ctx;
+	struct pollfd p = {.fd = modbus_get_socket(l->mb), .events = POLLIN};
+
+	/* A TCP answer with a stale transaction id means the reply to this
+	 * request is still on its way: let it arrive, then drop both, so the
+	 * line is in step again instead of every later request reading the
+	 * previous one's answer. */
+	if (p.fd >= 0 && poll(&p, 1, (int)wait_ms) > 0)
+		usleep(2000); /* the rest of the frame */
+	modbus_flush(l->mb);
+}
+
 struct mb_io mb_link_io(struct mb_link *l)
 {
-	return (struct mb_io){.ctx = l, .read = link_read, .flush = link_flush};
+	return (struct mb_io){.ctx = l, .read = link_read, .flush = link_flush,
+			      .drain = link_drain};
 }

@@ -24,9 +24,13 @@ struct mb_io {
 	 * bits (one byte each, 0 or 1) into bits. */
 	int (*read)(void *ctx, int unit, enum mb_area area, int addr,
 		    int count, uint16_t *regs, uint8_t *bits);
-	/* Discard whatever is pending on the line (after a timeout or a
-	 * garbled answer, so a late reply is not taken for the next one). */
+	/* Discard whatever is pending on the line (after a timeout, so a
+	 * late reply is not taken for the next one). */
 	void (*flush)(void *ctx);
+	/* After a garbled or mismatched answer: wait up to wait_ms for more
+	 * to arrive (the real answer behind a late one), then flush.  NULL =
+	 * flush only. */
+	void (*drain)(void *ctx, int64_t wait_ms);
 };
 
 /* Error classes, as counted in errors{class=...}. */

@@ -39,7 +39,7 @@ struct fake {
 	bool silent[5][4][256];	  /* no answer for these addresses */
 	int script[16];		  /* errors for the next reads (0 = normal) */
 	int nscript, iscript;
-	int flushes;
+	int flushes, drains;
 	struct req req[MAXREQ];
 	int nreq;
 	struct ev ev[MAXEV];
@@ -83,6 +83,13 @@ static int fake_read(void *ctx, int unit, enum mb_area area, int addr, int count
 }
 
 static void fake_flush(void *ctx) { ((struct fake *)ctx)->flushes++; }
+static void fake_drain(void *ctx, int64_t ms)
+{
+	struct fake *f = ctx;
+
+	f->drains++;
+	f->now += ms / 10 * MS; /* the rest of a late answer arrives */
+}
 
 static int fake_emit(void *arg, const struct sg_reading *rd)
 {
@@ -154,7 +161,9 @@ static struct rig *rig_new(void)
 	r->p.dev = r->dev;
 	r->p.retries = 1;
 	r->p.bad_events = true;
-	r->p.io = (struct mb_io){.ctx = r->f, .read = fake_read, .flush = fake_flush};
+	r->p.io = (struct mb_io){.ctx = r->f, .read = fake_read, .flush = fake_flush,
+				 .drain = fake_drain};
+	r->p.drain_ms = 100;
 	r->p.cb = (struct mb_poll_cb){.arg = r->f, .emit = fake_emit, .error = fake_error,
 				      .now = fake_now};
 	for (int i = 0; i < 4; i++)
@@ -401,7 +410,17 @@ TEST(garbled_and_short_answers_are_retried_and_counted)
 	CHECK_EQ(last_ev(r->f, "x")->q, SG_Q_BAD);
 	CHECK_STR(last_ev(r->f, "x")->reason, "malformed");
 	CHECK_EQ(count_err(r->f, "malformed"), 1);
-	CHECK_EQ(r->f->flushes, 3);
+	/* garbled answers wait for the rest of the line, timeouts do not */
+	CHECK_EQ(r->f->drains, 3);
+	CHECK_EQ(r->f->flushes, 0);
+	r->f->script[4] = ETIMEDOUT;
+	r->f->script[5] = EMBBADDATA; /* the late answer to the first try */
+	r->f->nscript = 6;
+	rig_step(r);
+	CHECK_STR(last_ev(r->f, "x")->reason, "timeout"); /* the cause wins */
+	CHECK_EQ(r->f->flushes, 1);
+	CHECK_EQ(r->f->drains, 4);
+	CHECK_EQ(count_err(r->f, "timeout"), 1);
 	rig_step(r);
 	CHECK_EQ(last_ev(r->f, "x")->q, SG_Q_GOOD);
 	rig_free(r);
