@@ -13,7 +13,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
-PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod
+PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers \
