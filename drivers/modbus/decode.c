@@ -15,16 +15,19 @@
 
 #include "../../gateway/err.h"
 
-const char *const mb_type_names[] = {"u16", "i16", "u32", "i32", "u64",
-				     "i64", "f32", "f64", "bool", "bit",
-				     "string", NULL};
+const char *const mb_type_names[] = {"u16", "i16", "u32",  "i32", "u64",    "i64",
+				     "f32", "f64", "bool", "bit", "string", NULL};
 const char *const mb_order_names[] = {"ABCD", "CDAB", "BADC", "DCBA", NULL};
 
 int mb_type_regs(enum mb_type t, int string_regs)
 {
 	switch (t) {
-	case MB_T_U32: case MB_T_I32: case MB_T_F32: return 2;
-	case MB_T_U64: case MB_T_I64: case MB_T_F64: return 4;
+	case MB_T_U32:
+	case MB_T_I32:
+	case MB_T_F32: return 2;
+	case MB_T_U64:
+	case MB_T_I64:
+	case MB_T_F64: return 4;
 	case MB_T_STRING: return string_regs;
 	default: return 1;
 	}
@@ -55,8 +58,8 @@ void mb_be_to_words(const uint8_t *be, int n, enum mb_order o, uint16_t *w)
 {
 	for (int i = 0; i < n; i++) {
 		uint8_t hi = be[2 * i], lo = be[2 * i + 1];
-		uint16_t x = order_byte_swap(o) ? (uint16_t)(lo << 8 | hi)
-						: (uint16_t)(hi << 8 | lo);
+		uint16_t x =
+		    order_byte_swap(o) ? (uint16_t)(lo << 8 | hi) : (uint16_t)(hi << 8 | lo);
 
 		w[order_word_swap(o) ? n - 1 - i : i] = x;
 	}
@@ -71,8 +74,7 @@ static uint64_t be_uint(const uint8_t *b, int nbytes)
 	return v;
 }
 
-static void decode_string(const uint8_t *be, int n, char *buf, size_t cap,
-			  struct sg_value *v)
+static void decode_string(const uint8_t *be, int n, char *buf, size_t cap, struct sg_value *v)
 {
 	size_t len = 0;
 
@@ -87,19 +89,20 @@ static void decode_string(const uint8_t *be, int n, char *buf, size_t cap,
 	v->s.len = len;
 }
 
-int mb_decode(enum mb_type t, enum mb_order o, const uint16_t *w, int n,
-	      int bit, char *strbuf, size_t strcap, struct sg_value *v)
+int mb_decode(enum mb_type t, enum mb_order o, const uint16_t *w, int n, int bit, char *strbuf,
+	      size_t strcap, struct sg_value *v)
 {
 	uint8_t be[2 * MB_STRING_MAX_REGS];
 	uint64_t u;
 
-	if (n < 1 || n > MB_STRING_MAX_REGS ||
-	    (t != MB_T_STRING && n != mb_type_regs(t, n)))
+	if (n < 1 || n > MB_STRING_MAX_REGS || (t != MB_T_STRING && n != mb_type_regs(t, n)))
 		return SG_EINVAL;
 	mb_words_to_be(w, n, o, be);
 	u = t == MB_T_STRING ? 0 : be_uint(be, 2 * n);
 	switch (t) {
-	case MB_T_U16: case MB_T_U32: case MB_T_U64:
+	case MB_T_U16:
+	case MB_T_U32:
+	case MB_T_U64:
 		v->type = SG_VAL_UINT;
 		v->u = u;
 		break;
@@ -175,15 +178,14 @@ static int64_t enc_int(double x, int bits)
 	return x > (double)hi ? hi : (int64_t)x;
 }
 
-int mb_encode(enum mb_type t, enum mb_order o, double num, const char *text,
-	      int bit, uint16_t *w, int n)
+int mb_encode(enum mb_type t, enum mb_order o, double num, const char *text, int bit, uint16_t *w,
+	      int n)
 {
 	uint8_t be[2 * MB_STRING_MAX_REGS] = {0};
 	uint8_t cur[2 * MB_STRING_MAX_REGS];
 	uint64_t u = 0;
 
-	if (n < 1 || n > MB_STRING_MAX_REGS ||
-	    (t != MB_T_STRING && n != mb_type_regs(t, n)))
+	if (n < 1 || n > MB_STRING_MAX_REGS || (t != MB_T_STRING && n != mb_type_regs(t, n)))
 		return SG_EINVAL;
 	switch (t) {
 	case MB_T_U16: u = enc_uint(num, 65536.0, UINT16_MAX); break;

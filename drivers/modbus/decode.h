@@ -24,8 +24,17 @@
 #include "../driver.h"
 
 enum mb_type {
-	MB_T_U16, MB_T_I16, MB_T_U32, MB_T_I32, MB_T_U64, MB_T_I64,
-	MB_T_F32, MB_T_F64, MB_T_BOOL, MB_T_BIT, MB_T_STRING,
+	MB_T_U16,
+	MB_T_I16,
+	MB_T_U32,
+	MB_T_I32,
+	MB_T_U64,
+	MB_T_I64,
+	MB_T_F32,
+	MB_T_F64,
+	MB_T_BOOL,
+	MB_T_BIT,
+	MB_T_STRING,
 };
 /* NULL-terminated names, in enum order (config enums). */
 extern const char *const mb_type_names[];
@@ -52,14 +61,14 @@ void mb_be_to_words(const uint8_t *be, int n, enum mb_order o, uint16_t *w);
  * as SG_VAL_UINT / SG_VAL_INT, floats as SG_VAL_DOUBLE, bool and bit as
  * SG_VAL_BOOL.  Returns SG_OK or SG_EINVAL (bad n or bit).
  */
-int mb_decode(enum mb_type t, enum mb_order o, const uint16_t *w, int n,
-	      int bit, char *strbuf, size_t strcap, struct sg_value *v);
+int mb_decode(enum mb_type t, enum mb_order o, const uint16_t *w, int n, int bit, char *strbuf,
+	      size_t strcap, struct sg_value *v);
 
 /* Encode (the simulator, tests): a number for numeric types, bool for
  * BOOL/BIT (a BIT sets or clears one bit of *w, keeping the others), text
  * for STRING (padded with NULs).  Integers are rounded and saturated. */
-int mb_encode(enum mb_type t, enum mb_order o, double num, const char *text,
-	      int bit, uint16_t *w, int n);
+int mb_encode(enum mb_type t, enum mb_order o, double num, const char *text, int bit, uint16_t *w,
+	      int n);
 
 /* Apply scale and offset: an identity keeps integers exact, anything else
  * yields a double rounded to 15 significant digits.  Bool, string and

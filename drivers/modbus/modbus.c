@@ -63,8 +63,8 @@ struct mb_conf {
 	struct sg_cfg_list devices;
 };
 
-static int mb_point_check(struct sg_cfg_ctx *ctx, void *obj,
-			  const struct sg_cfg_pos *pos, const char *path)
+static int mb_point_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+			  const char *path)
 {
 	struct mb_point_conf *pc = obj;
 	int n;
@@ -92,48 +92,63 @@ static int mb_point_check(struct sg_cfg_ctx *ctx, void *obj,
 }
 
 static const struct sg_cfg_key mb_point_keys[] = {
-	{"id", SG_CFG_STR, offsetof(struct mb_point_conf, id), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-	 "Sensor id: the Kafka key of this point's events. Unique within the source."},
-	{"area", SG_CFG_ENUM, offsetof(struct mb_point_conf, area), "holding_register", 1, 0, mb_area_names, NULL, 0,
-	 "Modbus table: `coil` (FC 1), `discrete_input` (FC 2), `input_register` (FC 4), `holding_register` (FC 3)."},
-	{"address", SG_CFG_INT, offsetof(struct mb_point_conf, address), NULL, 0, 65535, NULL, NULL, SG_CFG_REQUIRED,
-	 "Zero-based address on the wire (register 40001 in the 1-based \"Modicon\" notation is holding_register 0)."},
-	{"type", SG_CFG_ENUM, offsetof(struct mb_point_conf, type), "u16", 1, 0, mb_type_names, NULL, 0,
-	 "Value type: u16/i16 (1 register), u32/i32/f32 (2), u64/i64/f64 (4), `bool` (register != 0, or a coil/input), `bit` (bit `bit` of one register), `string` (`count` registers, 2 characters each). Coils and discrete inputs are always bool."},
-	{"order", SG_CFG_ENUM, offsetof(struct mb_point_conf, order), "ABCD", 1, 0, mb_order_names, NULL, 0,
-	 "Byte order of the value, most significant byte first as the device stores it: `ABCD` big endian (Modbus default), `CDAB` words swapped, `BADC` bytes swapped within each word, `DCBA` little endian. See docs/modbus.md."},
-	{"bit", SG_CFG_INT, offsetof(struct mb_point_conf, bit), "0", 0, 15, NULL, NULL, 0,
-	 "For type `bit`: the bit number, 0 = least significant (after byte order)."},
-	{"count", SG_CFG_INT, offsetof(struct mb_point_conf, count), "1", 1, MB_STRING_MAX_REGS, NULL, NULL, 0,
-	 "For type `string`: number of registers (2 characters each)."},
-	{"scale", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, scale), "1", 1, 0, NULL, NULL, 0,
-	 "Multiply the raw value (value = raw * scale + offset); any scale or offset makes the value a double."},
-	{"offset", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, offset), "0", 1, 0, NULL, NULL, 0,
-	 "Added after scaling."},
-	{"unit", SG_CFG_STR, offsetof(struct mb_point_conf, unit), NULL, 1, 0, NULL, NULL, 0,
-	 "Unit of the scaled value (free text, e.g. `V`, `kWh`)."},
-	{"deadband", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, deadband), "0", 0, 1e300, NULL, NULL, 0,
-	 "With `emit: on_change`: a new value is an event only when it differs from the last emitted one by more than this (scaled units). 0 = any change."},
-	{"emit", SG_CFG_ENUM, offsetof(struct mb_point_conf, emit), "every_poll", 1, 0, mb_emits, NULL, 0,
-	 "`every_poll`: one event per successful read; `on_change`: only when the value moves past the deadband or the quality changes."},
-	{"interval", SG_CFG_DURATION, offsetof(struct mb_point_conf, interval_ms), "0", 0, 86400000, NULL, NULL, 0,
-	 "Poll interval of this point; 0 = the device's."},
+    {"id", SG_CFG_STR, offsetof(struct mb_point_conf, id), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
+     "Sensor id: the Kafka key of this point's events. Unique within the source."},
+    {"area", SG_CFG_ENUM, offsetof(struct mb_point_conf, area), "holding_register", 1, 0,
+     mb_area_names, NULL, 0,
+     "Modbus table: `coil` (FC 1), `discrete_input` (FC 2), `input_register` (FC 4), "
+     "`holding_register` (FC 3)."},
+    {"address", SG_CFG_INT, offsetof(struct mb_point_conf, address), NULL, 0, 65535, NULL, NULL,
+     SG_CFG_REQUIRED,
+     "Zero-based address on the wire (register 40001 in the 1-based \"Modicon\" notation is "
+     "holding_register 0)."},
+    {"type", SG_CFG_ENUM, offsetof(struct mb_point_conf, type), "u16", 1, 0, mb_type_names, NULL, 0,
+     "Value type: u16/i16 (1 register), u32/i32/f32 (2), u64/i64/f64 (4), `bool` (register != 0, "
+     "or a coil/input), `bit` (bit `bit` of one register), `string` (`count` registers, 2 "
+     "characters each). Coils and discrete inputs are always bool."},
+    {"order", SG_CFG_ENUM, offsetof(struct mb_point_conf, order), "ABCD", 1, 0, mb_order_names,
+     NULL, 0,
+     "Byte order of the value, most significant byte first as the device stores it: `ABCD` big "
+     "endian (Modbus default), `CDAB` words swapped, `BADC` bytes swapped within each word, `DCBA` "
+     "little endian. See docs/modbus.md."},
+    {"bit", SG_CFG_INT, offsetof(struct mb_point_conf, bit), "0", 0, 15, NULL, NULL, 0,
+     "For type `bit`: the bit number, 0 = least significant (after byte order)."},
+    {"count", SG_CFG_INT, offsetof(struct mb_point_conf, count), "1", 1, MB_STRING_MAX_REGS, NULL,
+     NULL, 0, "For type `string`: number of registers (2 characters each)."},
+    {"scale", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, scale), "1", 1, 0, NULL, NULL, 0,
+     "Multiply the raw value (value = raw * scale + offset); any scale or offset makes the value a "
+     "double."},
+    {"offset", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, offset), "0", 1, 0, NULL, NULL, 0,
+     "Added after scaling."},
+    {"unit", SG_CFG_STR, offsetof(struct mb_point_conf, unit), NULL, 1, 0, NULL, NULL, 0,
+     "Unit of the scaled value (free text, e.g. `V`, `kWh`)."},
+    {"deadband", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, deadband), "0", 0, 1e300, NULL, NULL,
+     0,
+     "With `emit: on_change`: a new value is an event only when it differs from the last emitted "
+     "one by more than this (scaled units). 0 = any change."},
+    {"emit", SG_CFG_ENUM, offsetof(struct mb_point_conf, emit), "every_poll", 1, 0, mb_emits, NULL,
+     0,
+     "`every_poll`: one event per successful read; `on_change`: only when the value moves past the "
+     "deadband or the quality changes."},
+    {"interval", SG_CFG_DURATION, offsetof(struct mb_point_conf, interval_ms), "0", 0, 86400000,
+     NULL, NULL, 0, "Poll interval of this point; 0 = the device's."},
 };
-static const struct sg_cfg_table mb_point_table = SG_CFG_TABLE(
-	"points[]", "One value read from a device.", struct mb_point_conf, mb_point_keys, mb_point_check);
+static const struct sg_cfg_table mb_point_table =
+    SG_CFG_TABLE("points[]", "One value read from a device.", struct mb_point_conf, mb_point_keys,
+		 mb_point_check);
 
 static const struct sg_cfg_key mb_dev_keys[] = {
-	{"name", SG_CFG_STR, offsetof(struct mb_dev_conf, name), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-	 "Device name, used in log lines."},
-	{"unit_id", SG_CFG_INT, offsetof(struct mb_dev_conf, unit_id), "1", 0, 255, NULL, NULL, 0,
-	 "Modbus unit (slave) id: 1-247 on a serial bus; TCP devices often ignore it (use 1 or 255)."},
-	{"interval", SG_CFG_DURATION, offsetof(struct mb_dev_conf, interval_ms), "0", 0, 86400000, NULL, NULL, 0,
-	 "Poll interval of this device's points; 0 = the source's `interval`."},
-	{"points", SG_CFG_LIST, offsetof(struct mb_dev_conf, points), NULL, 1, 0, NULL, &mb_point_table, SG_CFG_REQUIRED,
-	 "The values to read."},
+    {"name", SG_CFG_STR, offsetof(struct mb_dev_conf, name), NULL, 1, 0, NULL, NULL,
+     SG_CFG_REQUIRED, "Device name, used in log lines."},
+    {"unit_id", SG_CFG_INT, offsetof(struct mb_dev_conf, unit_id), "1", 0, 255, NULL, NULL, 0,
+     "Modbus unit (slave) id: 1-247 on a serial bus; TCP devices often ignore it (use 1 or 255)."},
+    {"interval", SG_CFG_DURATION, offsetof(struct mb_dev_conf, interval_ms), "0", 0, 86400000, NULL,
+     NULL, 0, "Poll interval of this device's points; 0 = the source's `interval`."},
+    {"points", SG_CFG_LIST, offsetof(struct mb_dev_conf, points), NULL, 1, 0, NULL, &mb_point_table,
+     SG_CFG_REQUIRED, "The values to read."},
 };
 static const struct sg_cfg_table mb_dev_table = SG_CFG_TABLE(
-	"devices[]", "One Modbus device (unit id) on the bus.", struct mb_dev_conf, mb_dev_keys, NULL);
+    "devices[]", "One Modbus device (unit id) on the bus.", struct mb_dev_conf, mb_dev_keys, NULL);
 
 /* The first point id used twice on this bus, or NULL. */
 static const char *mb_dup_id(const struct mb_conf *c)
@@ -158,61 +173,81 @@ static const char *mb_dup_id(const struct mb_conf *c)
 	return dup;
 }
 
-static int mb_check(struct sg_cfg_ctx *ctx, void *obj,
-		    const struct sg_cfg_pos *pos, const char *path)
+static int mb_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+		    const char *path)
 {
 	struct mb_conf *c = obj;
 	const struct mb_dev_conf *d = c->devices.items;
 	const char *dup;
 
 	if (c->transport == 1 && !c->device) {
-		sg_cfg_error(ctx, pos, path, "transport rtu needs `device` (a serial port such as /dev/ttyUSB0)");
+		sg_cfg_error(ctx, pos, path,
+			     "transport rtu needs `device` (a serial port such as /dev/ttyUSB0)");
 		return SG_ECONFIG;
 	}
 	for (size_t i = 0; c->transport == 1 && i < c->devices.n; i++)
 		if (d[i].unit_id < 1 || d[i].unit_id > 247) {
-			sg_cfg_error(ctx, pos, path, "device %s: unit_id %lld is not 1-247, as a serial bus needs",
+			sg_cfg_error(ctx, pos, path,
+				     "device %s: unit_id %lld is not 1-247, as a serial bus needs",
 				     d[i].name ? d[i].name : "?", (long long)d[i].unit_id);
 			return SG_ECONFIG;
 		}
 	if ((dup = mb_dup_id(c))) {
-		sg_cfg_error(ctx, pos, path, "duplicate point id '%s' (ids are Kafka keys: one per value)", dup);
+		sg_cfg_error(ctx, pos, path,
+			     "duplicate point id '%s' (ids are Kafka keys: one per value)", dup);
 		return SG_ECONFIG;
 	}
 	return SG_OK;
 }
 
 static const struct sg_cfg_key mb_keys[] = {
-	{"transport", SG_CFG_ENUM, offsetof(struct mb_conf, transport), "tcp", 1, 0, mb_transports, NULL, 0,
-	 "`tcp` (Modbus TCP: `host`, `port`) or `rtu` (serial line: `device`, `baud`, ...)."},
-	{"host", SG_CFG_STR, offsetof(struct mb_conf, host), "127.0.0.1", 1, 0, NULL, NULL, 0, "TCP: host name or address."},
-	{"port", SG_CFG_INT, offsetof(struct mb_conf, port), "502", 1, 65535, NULL, NULL, 0, "TCP: port."},
-	{"device", SG_CFG_STR, offsetof(struct mb_conf, device), NULL, 1, 0, NULL, NULL, 0, "RTU: serial device, e.g. `/dev/ttyUSB0`."},
-	{"baud", SG_CFG_INT, offsetof(struct mb_conf, baud), "9600", 50, 4000000, NULL, NULL, 0, "RTU: bits per second."},
-	{"parity", SG_CFG_ENUM, offsetof(struct mb_conf, parity), "N", 1, 0, mb_parities, NULL, 0, "RTU: `N` none, `E` even, `O` odd."},
-	{"data_bits", SG_CFG_INT, offsetof(struct mb_conf, data_bits), "8", 5, 8, NULL, NULL, 0, "RTU: data bits."},
-	{"stop_bits", SG_CFG_INT, offsetof(struct mb_conf, stop_bits), "1", 1, 2, NULL, NULL, 0, "RTU: stop bits."},
-	{"rs485", SG_CFG_BOOL, offsetof(struct mb_conf, rs485), "false", 1, 0, NULL, NULL, 0,
-	 "RTU: switch the port to RS-485 mode (TIOCSRS485); leave false for USB adapters that handle direction themselves."},
-	{"response_timeout", SG_CFG_DURATION, offsetof(struct mb_conf, response_timeout_ms), "500ms", 10, 60000, NULL, NULL, 0,
-	 "How long to wait for the first byte of an answer. A dead device costs this much per poll cycle."},
-	{"byte_timeout", SG_CFG_DURATION, offsetof(struct mb_conf, byte_timeout_ms), "100ms", 1, 10000, NULL, NULL, 0,
-	 "Longest silence inside one answer."},
-	{"retries", SG_CFG_INT, offsetof(struct mb_conf, retries), "1", 0, 10, NULL, NULL, 0,
-	 "Extra attempts after a timeout or a garbled answer, while the device is known to answer (a device that stopped answering gets one probe per cycle)."},
-	{"reconnect_after", SG_CFG_INT, offsetof(struct mb_conf, reconnect_after), "3", 0, 1000, NULL, NULL, 0,
-	 "TCP: reconnect after this many timeouts in a row with no answer from any device (a half-open connection); 0 = never. Ignored on RTU."},
-	{"max_gap", SG_CFG_INT, offsetof(struct mb_conf, max_gap), "0", 0, 124, NULL, NULL, 0,
-	 "Unused registers (or bits) that may be read to join two points into one request. A device that rejects a gap with ILLEGAL DATA ADDRESS gets its points read one by one."},
-	{"interval", SG_CFG_DURATION, offsetof(struct mb_conf, interval_ms), "1s", 10, 86400000, NULL, NULL, 0,
-	 "Default poll interval. Polls are drift-free: tick k is due at start + k * interval."},
-	{"bad_events", SG_CFG_BOOL, offsetof(struct mb_conf, bad_events), "true", 1, 0, NULL, NULL, 0,
-	 "When a read fails, emit an event with quality `bad`, no value and a reason (`timeout`, `exception 2 (illegal data address)`, ...) once per transition. Errors are counted either way."},
-	{"devices", SG_CFG_LIST, offsetof(struct mb_conf, devices), NULL, 1, 0, NULL, &mb_dev_table, SG_CFG_REQUIRED,
-	 "The devices on this bus, polled in turn."},
+    {"transport", SG_CFG_ENUM, offsetof(struct mb_conf, transport), "tcp", 1, 0, mb_transports,
+     NULL, 0, "`tcp` (Modbus TCP: `host`, `port`) or `rtu` (serial line: `device`, `baud`, ...)."},
+    {"host", SG_CFG_STR, offsetof(struct mb_conf, host), "127.0.0.1", 1, 0, NULL, NULL, 0,
+     "TCP: host name or address."},
+    {"port", SG_CFG_INT, offsetof(struct mb_conf, port), "502", 1, 65535, NULL, NULL, 0,
+     "TCP: port."},
+    {"device", SG_CFG_STR, offsetof(struct mb_conf, device), NULL, 1, 0, NULL, NULL, 0,
+     "RTU: serial device, e.g. `/dev/ttyUSB0`."},
+    {"baud", SG_CFG_INT, offsetof(struct mb_conf, baud), "9600", 50, 4000000, NULL, NULL, 0,
+     "RTU: bits per second."},
+    {"parity", SG_CFG_ENUM, offsetof(struct mb_conf, parity), "N", 1, 0, mb_parities, NULL, 0,
+     "RTU: `N` none, `E` even, `O` odd."},
+    {"data_bits", SG_CFG_INT, offsetof(struct mb_conf, data_bits), "8", 5, 8, NULL, NULL, 0,
+     "RTU: data bits."},
+    {"stop_bits", SG_CFG_INT, offsetof(struct mb_conf, stop_bits), "1", 1, 2, NULL, NULL, 0,
+     "RTU: stop bits."},
+    {"rs485", SG_CFG_BOOL, offsetof(struct mb_conf, rs485), "false", 1, 0, NULL, NULL, 0,
+     "RTU: switch the port to RS-485 mode (TIOCSRS485); leave false for USB adapters that handle "
+     "direction themselves."},
+    {"response_timeout", SG_CFG_DURATION, offsetof(struct mb_conf, response_timeout_ms), "500ms",
+     10, 60000, NULL, NULL, 0,
+     "How long to wait for the first byte of an answer. A dead device costs this much per poll "
+     "cycle."},
+    {"byte_timeout", SG_CFG_DURATION, offsetof(struct mb_conf, byte_timeout_ms), "100ms", 1, 10000,
+     NULL, NULL, 0, "Longest silence inside one answer."},
+    {"retries", SG_CFG_INT, offsetof(struct mb_conf, retries), "1", 0, 10, NULL, NULL, 0,
+     "Extra attempts after a timeout or a garbled answer, while the device is known to answer (a "
+     "device that stopped answering gets one probe per cycle)."},
+    {"reconnect_after", SG_CFG_INT, offsetof(struct mb_conf, reconnect_after), "3", 0, 1000, NULL,
+     NULL, 0,
+     "TCP: reconnect after this many timeouts in a row with no answer from any device (a half-open "
+     "connection); 0 = never. Ignored on RTU."},
+    {"max_gap", SG_CFG_INT, offsetof(struct mb_conf, max_gap), "0", 0, 124, NULL, NULL, 0,
+     "Unused registers (or bits) that may be read to join two points into one request. A device "
+     "that rejects a gap with ILLEGAL DATA ADDRESS gets its points read one by one."},
+    {"interval", SG_CFG_DURATION, offsetof(struct mb_conf, interval_ms), "1s", 10, 86400000, NULL,
+     NULL, 0,
+     "Default poll interval. Polls are drift-free: tick k is due at start + k * interval."},
+    {"bad_events", SG_CFG_BOOL, offsetof(struct mb_conf, bad_events), "true", 1, 0, NULL, NULL, 0,
+     "When a read fails, emit an event with quality `bad`, no value and a reason (`timeout`, "
+     "`exception 2 (illegal data address)`, ...) once per transition. Errors are counted either "
+     "way."},
+    {"devices", SG_CFG_LIST, offsetof(struct mb_conf, devices), NULL, 1, 0, NULL, &mb_dev_table,
+     SG_CFG_REQUIRED, "The devices on this bus, polled in turn."},
 };
-static const struct sg_cfg_table mb_table = SG_CFG_TABLE(
-	"modbus", "One Modbus bus.", struct mb_conf, mb_keys, mb_check);
+static const struct sg_cfg_table mb_table =
+    SG_CFG_TABLE("modbus", "One Modbus bus.", struct mb_conf, mb_keys, mb_check);
 
 struct mbd {
 	struct sg_source *src;
@@ -221,8 +256,7 @@ struct mbd {
 	struct mb_link *link;
 	struct mb_poller p;
 	struct mb_stats pub; /* what the counters already show */
-	struct sg_counter *m_requests, *m_retries, *m_skipped, *m_late,
-		*m_isolated;
+	struct sg_counter *m_requests, *m_retries, *m_skipped, *m_late, *m_isolated;
 };
 
 static int mbd_emit(void *arg, const struct sg_reading *rd)
@@ -259,7 +293,8 @@ static void mbd_build(struct mbd *m)
 		m->p.dev[i].name = dc[i].name;
 		m->p.dev[i].unit_id = (int)dc[i].unit_id;
 		for (size_t j = 0; j < dc[i].points.n; j++, k++) {
-			const struct mb_point_conf *pc = (struct mb_point_conf *)dc[i].points.items + j;
+			const struct mb_point_conf *pc =
+			    (struct mb_point_conf *)dc[i].points.items + j;
 			struct mb_point *pt = &m->p.pt[k];
 
 			pt->id = pc->id;
@@ -270,7 +305,8 @@ static void mbd_build(struct mbd *m)
 			pt->type = (enum mb_type)pc->type;
 			pt->order = (enum mb_order)pc->order;
 			pt->bit = (int)pc->bit;
-			pt->nregs = mb_area_is_bits(pt->area) ? 1 : mb_type_regs(pt->type, (int)pc->count);
+			pt->nregs =
+			    mb_area_is_bits(pt->area) ? 1 : mb_type_regs(pt->type, (int)pc->count);
 			pt->scale = pc->scale;
 			pt->offset = pc->offset;
 			pt->deadband = pc->deadband;
@@ -281,8 +317,7 @@ static void mbd_build(struct mbd *m)
 	}
 }
 
-static int mbd_init(struct sg_source *src, const void *conf, void **state,
-		    struct sg_errbuf *eb)
+static int mbd_init(struct sg_source *src, const void *conf, void **state, struct sg_errbuf *eb)
 {
 	const struct mb_conf *c = conf;
 	struct mbd *m = sg_xcalloc(1, sizeof(*m));
@@ -290,13 +325,17 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state,
 
 	m->src = src;
 	m->c = c;
-	m->lc = (struct mb_link_conf){
-		.rtu = c->transport == 1, .host = c->host, .port = (int)c->port,
-		.device = c->device, .baud = (int)c->baud,
-		.parity = mb_parities[c->parity][0], .data_bits = (int)c->data_bits,
-		.stop_bits = (int)c->stop_bits, .rs485 = c->rs485,
-		.response_timeout_ms = c->response_timeout_ms,
-		.byte_timeout_ms = c->byte_timeout_ms};
+	m->lc = (struct mb_link_conf){.rtu = c->transport == 1,
+				      .host = c->host,
+				      .port = (int)c->port,
+				      .device = c->device,
+				      .baud = (int)c->baud,
+				      .parity = mb_parities[c->parity][0],
+				      .data_bits = (int)c->data_bits,
+				      .stop_bits = (int)c->stop_bits,
+				      .rs485 = c->rs485,
+				      .response_timeout_ms = c->response_timeout_ms,
+				      .byte_timeout_ms = c->byte_timeout_ms};
 	mbd_build(m);
 	m->p.who = sg_source_name(src);
 	m->p.retries = (int)c->retries;
@@ -304,8 +343,8 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state,
 	m->p.bad_events = c->bad_events;
 	m->p.reconnect_after = c->transport == 0 ? (int)c->reconnect_after : 0;
 	m->p.drain_ms = c->response_timeout_ms;
-	m->p.cb = (struct mb_poll_cb){.arg = src, .emit = mbd_emit,
-				      .error = mbd_error, .stopping = mbd_stopping};
+	m->p.cb = (struct mb_poll_cb){
+	    .arg = src, .emit = mbd_emit, .error = mbd_error, .stopping = mbd_stopping};
 	rc = mb_poll_init(&m->p, eb);
 	if (rc != SG_OK) {
 		mb_poll_free(&m->p);
@@ -319,8 +358,8 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state,
 	m->m_skipped = sg_source_counter(src, "modbus_skipped");
 	m->m_late = sg_source_counter(src, "modbus_late_ticks");
 	m->m_isolated = sg_source_counter(src, "modbus_isolated_blocks");
-	sg_info(m->p.who, "%zu points on %zu devices in %zu requests per cycle",
-		m->p.npt, m->p.ndev, m->p.plan.n);
+	sg_info(m->p.who, "%zu points on %zu devices in %zu requests per cycle", m->p.npt,
+		m->p.ndev, m->p.plan.n);
 	*state = m;
 	return SG_OK;
 }
@@ -391,13 +430,13 @@ static void mbd_fini(void *state)
 }
 
 const struct sg_driver sg_driver_modbus = {
-	.name = "modbus",
-	.help = "Modbus TCP and RTU master: several devices per bus, coalesced reads, "
-		"byte/word order decoding, deadband and quality. See docs/modbus.md.",
-	.conf = &mb_table,
-	.init = mbd_init,
-	.start = mbd_start,
-	.step = mbd_step,
-	.stop = mbd_stop,
-	.fini = mbd_fini,
+    .name = "modbus",
+    .help = "Modbus TCP and RTU master: several devices per bus, coalesced reads, "
+	    "byte/word order decoding, deadband and quality. See docs/modbus.md.",
+    .conf = &mb_table,
+    .init = mbd_init,
+    .start = mbd_start,
+    .step = mbd_step,
+    .stop = mbd_stop,
+    .fini = mbd_fini,
 };

@@ -10,8 +10,7 @@
 #include "../../gateway/err.h"
 #include "../../gateway/util.h"
 
-const char *const mb_area_names[] = {"coil", "discrete_input",
-				     "input_register", "holding_register",
+const char *const mb_area_names[] = {"coil", "discrete_input", "input_register", "holding_register",
 				     NULL};
 
 static const struct mb_span *sort_sp; /* qsort has no context argument */
@@ -34,8 +33,7 @@ static int span_cmp(const void *a, const void *b)
 	return *(const int *)a < *(const int *)b ? -1 : 1;
 }
 
-static struct mb_block *plan_push(struct mb_plan *pl, const struct mb_span *s,
-				  int npts_cap)
+static struct mb_block *plan_push(struct mb_plan *pl, const struct mb_span *s, int npts_cap)
 {
 	struct mb_block *b;
 
@@ -61,12 +59,10 @@ static struct mb_block *plan_push(struct mb_plan *pl, const struct mb_span *s,
 
 static bool same_group(const struct mb_span *a, const struct mb_span *b)
 {
-	return a->dev == b->dev && a->area == b->area &&
-	       a->interval_ns == b->interval_ns;
+	return a->dev == b->dev && a->area == b->area && a->interval_ns == b->interval_ns;
 }
 
-int mb_plan_build(struct mb_plan *pl, const struct mb_span *sp, size_t n,
-		  int max_gap)
+int mb_plan_build(struct mb_plan *pl, const struct mb_span *sp, size_t n, int max_gap)
 {
 	int *idx = sg_xcalloc(n ? n : 1, sizeof(int));
 	struct mb_block *cur = NULL;
@@ -122,7 +118,8 @@ int mb_plan_isolate(struct mb_plan *pl, size_t bi, const struct mb_span *sp)
 
 		/* Points with the very same range share one block. */
 		for (int j = 0; j < made && !b; j++) {
-			struct mb_block *c = j == 0 ? &pl->b[bi] : &pl->b[pl->n - (size_t)(made - j)];
+			struct mb_block *c =
+			    j == 0 ? &pl->b[bi] : &pl->b[pl->n - (size_t)(made - j)];
 			if (c->addr == s->addr && c->count == s->count)
 				b = c;
 		}

@@ -46,7 +46,7 @@ struct mb_block {
 	int64_t interval_ns;
 	int *pts; /* indices into the span array */
 	int npts;
-	bool isolated; /* result of a split: never merged again */
+	bool isolated;     /* result of a split: never merged again */
 	uint32_t timeouts; /* consecutive timeouts (a suspect block) */
 	/* schedule: tick k is due at start_ns + k * interval_ns */
 	int64_t start_ns;
@@ -61,8 +61,7 @@ struct mb_plan {
 /* Build the blocks for n spans.  max_gap: items (registers or bits) that
  * may be read and discarded to join two points.  SG_OK or SG_EINVAL (a
  * span wider than one request or past address 65535). */
-int mb_plan_build(struct mb_plan *pl, const struct mb_span *sp, size_t n,
-		  int max_gap);
+int mb_plan_build(struct mb_plan *pl, const struct mb_span *sp, size_t n, int max_gap);
 /* Split block bi into one block per distinct point range, appended at the
  * end (bi keeps the first).  The schedule is copied.  Returns the number
  * of blocks that replace bi (1 if there was nothing to split). */

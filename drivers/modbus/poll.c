@@ -21,14 +21,17 @@ int mb_poll_init(struct mb_poller *p, struct sg_errbuf *eb)
 	for (size_t i = 0; i < p->npt; i++) {
 		struct mb_point *pt = &p->pt[i];
 
-		p->sp[i] = (struct mb_span){.dev = pt->dev, .area = pt->area,
-					    .addr = pt->addr, .count = pt->nregs,
+		p->sp[i] = (struct mb_span){.dev = pt->dev,
+					    .area = pt->area,
+					    .addr = pt->addr,
+					    .count = pt->nregs,
 					    .interval_ns = pt->interval_ns};
 		if (pt->type == MB_T_STRING)
 			pt->last_str = sg_xcalloc((size_t)pt->nregs * 2 + 1, 1);
 	}
 	if (mb_plan_build(&p->plan, p->sp, p->npt, p->max_gap) != SG_OK)
-		return sg_errf(eb, SG_EINVAL, "a point lies past address 65535 or is wider than one request");
+		return sg_errf(eb, SG_EINVAL,
+			       "a point lies past address 65535 or is wider than one request");
 	return SG_OK;
 }
 
@@ -62,9 +65,8 @@ static int64_t poll_now(struct mb_poller *p)
 	return p->cb.now ? p->cb.now(p->cb.arg) : sg_now_mono_ns();
 }
 
-static int poll_emit(struct mb_poller *p, struct mb_point *pt,
-		     const struct sg_value *v, enum sg_quality q,
-		     const char *reason, int64_t mono)
+static int poll_emit(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
+		     enum sg_quality q, const char *reason, int64_t mono)
 {
 	struct sg_reading rd = {0};
 	int rc;
@@ -100,8 +102,8 @@ static bool point_unchanged(const struct mb_point *pt, const struct sg_value *v)
 	return d == pt->last_num;
 }
 
-static void point_good(struct mb_poller *p, struct mb_point *pt,
-		       const struct sg_value *v, int64_t mono)
+static void point_good(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
+		       int64_t mono)
 {
 	double d = 0;
 
@@ -120,8 +122,7 @@ static void point_good(struct mb_poller *p, struct mb_point *pt,
 	}
 }
 
-static void point_bad(struct mb_poller *p, struct mb_point *pt,
-		      const char *reason, int64_t mono)
+static void point_bad(struct mb_poller *p, struct mb_point *pt, const char *reason, int64_t mono)
 {
 	struct sg_value none = {.type = SG_VAL_NONE};
 
@@ -141,8 +142,8 @@ void mb_poll_all_bad(struct mb_poller *p, const char *reason)
 		point_bad(p, &p->pt[i], reason, now);
 }
 
-static void block_decode(struct mb_poller *p, const struct mb_block *b,
-			 const uint16_t *regs, const uint8_t *bits, int64_t mono)
+static void block_decode(struct mb_poller *p, const struct mb_block *b, const uint16_t *regs,
+			 const uint8_t *bits, int64_t mono)
 {
 	char sbuf[2 * MB_STRING_MAX_REGS + 1];
 
@@ -155,8 +156,8 @@ static void block_decode(struct mb_poller *p, const struct mb_block *b,
 		if (mb_area_is_bits(b->area)) {
 			v.type = SG_VAL_BOOL;
 			v.b = bits[off] != 0;
-		} else if (mb_decode(pt->type, pt->order, regs + off, pt->nregs,
-				     pt->bit, sbuf, sizeof(sbuf), &v) != SG_OK) {
+		} else if (mb_decode(pt->type, pt->order, regs + off, pt->nregs, pt->bit, sbuf,
+				     sizeof(sbuf), &v) != SG_OK) {
 			point_bad(p, pt, "cannot decode", mono);
 			continue;
 		}
@@ -165,8 +166,8 @@ static void block_decode(struct mb_poller *p, const struct mb_block *b,
 	}
 }
 
-static void block_bad(struct mb_poller *p, const struct mb_block *b,
-		      const char *reason, int64_t mono)
+static void block_bad(struct mb_poller *p, const struct mb_block *b, const char *reason,
+		      int64_t mono)
 {
 	for (int i = 0; i < b->npts; i++)
 		point_bad(p, &p->pt[b->pts[i]], reason, mono);
@@ -174,9 +175,8 @@ static void block_bad(struct mb_poller *p, const struct mb_block *b,
 
 /* Read block bi with retries.  Returns the error class (MB_E_NONE on
  * success); *exc the exception code; *lost if the link is gone. */
-static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b,
-				   uint16_t *regs, uint8_t *bits, int *exc,
-				   int *lost)
+static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b, uint16_t *regs,
+				   uint8_t *bits, int *exc, int *lost)
 {
 	struct mb_device *d = &p->dev[b->dev];
 	int tries = d->offline || b->timeouts ? 1 : 1 + p->retries;
@@ -190,8 +190,7 @@ static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b
 			p->st.retries++;
 		p->st.requests++;
 		errno = 0;
-		rc = p->io.read(p->io.ctx, d->unit_id, b->area, b->addr,
-				b->count, regs, bits);
+		rc = p->io.read(p->io.ctx, d->unit_id, b->area, b->addr, b->count, regs, bits);
 		if (rc == b->count)
 			return MB_E_NONE;
 		cls = rc < 0 ? mb_classify(errno, exc, lost) : MB_E_MALFORMED;
@@ -238,17 +237,15 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 		p->st.skipped++;
 		block_bad(p, b, "timeout", now);
 		sg_log_rl(&rl_skip, SG_LOG_DEBUG, p->who,
-			  "device %s (unit %d) not answering: skipped %s %d..%d",
-			  d->name, d->unit_id, mb_area_names[b->area], b->addr,
-			  b->addr + b->count - 1);
+			  "device %s (unit %d) not answering: skipped %s %d..%d", d->name,
+			  d->unit_id, mb_area_names[b->area], b->addr, b->addr + b->count - 1);
 		return SG_OK;
 	}
 	cls = block_read(p, b, regs, bits, &exc, &lost);
 	now = poll_now(p);
 	if (cls == MB_E_NONE || cls == MB_E_EXCEPTION) {
 		if (d->offline)
-			sg_info(p->who, "device %s (unit %d) answers again", d->name,
-				d->unit_id);
+			sg_info(p->who, "device %s (unit %d) answers again", d->name, d->unit_id);
 		d->offline = false;
 		d->gen_answered = p->gen;
 		b->timeouts = 0;
@@ -263,18 +260,17 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 	if (lost)
 		return SG_EIO;
 	fail_reason(cls, exc, reason, sizeof(reason));
-	sg_log_rl(&rl_fail, SG_LOG_WARN, p->who,
-		  "device %s (unit %d) %s %d..%d: %s", d->name, d->unit_id,
-		  mb_area_names[b->area], b->addr, b->addr + b->count - 1, reason);
+	sg_log_rl(&rl_fail, SG_LOG_WARN, p->who, "device %s (unit %d) %s %d..%d: %s", d->name,
+		  d->unit_id, mb_area_names[b->area], b->addr, b->addr + b->count - 1, reason);
 	if (cls == MB_E_EXCEPTION && exc == 2 && !b->isolated && b->npts > 1) {
 		int made = mb_plan_isolate(&p->plan, bi, p->sp);
 
 		if (made > 1) {
 			p->st.isolated++;
-			sg_warn(p->who, "device %s (unit %d): %s block rejected; "
+			sg_warn(p->who,
+				"device %s (unit %d): %s block rejected; "
 				"polling its %d point ranges one by one",
-				d->name, d->unit_id,
-				mb_area_names[p->plan.b[bi].area], made);
+				d->name, d->unit_id, mb_area_names[p->plan.b[bi].area], made);
 			return SG_OK; /* the new blocks are due: run at once */
 		}
 	}
@@ -282,8 +278,8 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 		b->timeouts++;
 		if (d->gen_answered != p->gen) { /* silent all this step */
 			if (!d->offline) {
-				sg_warn(p->who, "device %s (unit %d) not answering",
-					d->name, d->unit_id);
+				sg_warn(p->who, "device %s (unit %d) not answering", d->name,
+					d->unit_id);
 				d->gen_offline = p->gen;
 			}
 			d->offline = true;

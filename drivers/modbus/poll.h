@@ -80,7 +80,7 @@ struct mb_poll_cb {
 	void (*error)(void *arg, const char *cls);
 	bool (*stopping)(void *arg);
 	int64_t (*now)(void *arg); /* monotonic ns */
-	int64_t wall_off;	   /* wall clock - monotonic clock */
+	int64_t wall_off;          /* wall clock - monotonic clock */
 };
 
 struct mb_stats {

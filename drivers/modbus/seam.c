@@ -13,8 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const mb_errclass_names[] = {"none", "timeout", "exception",
-					 "crc", "malformed", "io"};
+const char *const mb_errclass_names[] = {"none", "timeout", "exception", "crc", "malformed", "io"};
 
 struct mb_link {
 	modbus_t *mb;
@@ -32,23 +31,29 @@ enum mb_errclass mb_classify(int err, int *exc, int *lost)
 	}
 	if (err == EMBBADCRC)
 		return MB_E_CRC;
-	if (err == EMBBADDATA || err == EMBMDATA || err == EMBBADSLAVE ||
-	    err == EMBBADEXC || err == EMBUNKEXC)
+	if (err == EMBBADDATA || err == EMBMDATA || err == EMBBADSLAVE || err == EMBBADEXC ||
+	    err == EMBUNKEXC)
 		return MB_E_MALFORMED;
-	if (err == ECONNRESET || err == EPIPE || err == EBADF ||
-	    err == ENOTCONN || err == ECONNREFUSED || err == EIO ||
-	    err == ENXIO || err == ENODEV)
+	if (err == ECONNRESET || err == EPIPE || err == EBADF || err == ENOTCONN ||
+	    err == ECONNREFUSED || err == EIO || err == ENXIO || err == ENODEV)
 		*lost = 1;
 	return MB_E_IO;
 }
 
 const char *mb_exception_name(int code)
 {
-	static const char *const names[] = {
-		"", "illegal function", "illegal data address",
-		"illegal data value", "server device failure", "acknowledge",
-		"server device busy", "negative acknowledge", "memory parity error",
-		"", "gateway path unavailable", "gateway target failed to respond"};
+	static const char *const names[] = {"",
+					    "illegal function",
+					    "illegal data address",
+					    "illegal data value",
+					    "server device failure",
+					    "acknowledge",
+					    "server device busy",
+					    "negative acknowledge",
+					    "memory parity error",
+					    "",
+					    "gateway path unavailable",
+					    "gateway target failed to respond"};
 
 	if (code > 0 && code < (int)(sizeof(names) / sizeof(names[0])))
 		return names[code];
@@ -75,27 +80,23 @@ struct mb_link *mb_link_open(const struct mb_link_conf *c, char *err, size_t n)
 		return NULL;
 	}
 	snprintf(port, sizeof(port), "%d", c->port);
-	l->mb = c->rtu ? modbus_new_rtu(c->device, c->baud, c->parity,
-					c->data_bits, c->stop_bits)
+	l->mb = c->rtu ? modbus_new_rtu(c->device, c->baud, c->parity, c->data_bits, c->stop_bits)
 		       : modbus_new_tcp_pi(c->host, port);
 	if (!l->mb) {
-		snprintf(err, n, "cannot create the context: %s",
-			 modbus_strerror(errno));
+		snprintf(err, n, "cannot create the context: %s", modbus_strerror(errno));
 		goto err;
 	}
 	modbus_set_error_recovery(l->mb, MODBUS_ERROR_RECOVERY_NONE);
 	set_timeout(l->mb, c->response_timeout_ms, 0);
 	set_timeout(l->mb, c->byte_timeout_ms, 1);
 	if (modbus_connect(l->mb) != 0) {
-		snprintf(err, n, "cannot connect to %s%s%s: %s",
-			 c->rtu ? c->device : c->host, c->rtu ? "" : ":",
-			 c->rtu ? "" : port, modbus_strerror(errno));
+		snprintf(err, n, "cannot connect to %s%s%s: %s", c->rtu ? c->device : c->host,
+			 c->rtu ? "" : ":", c->rtu ? "" : port, modbus_strerror(errno));
 		goto err;
 	}
-	if (c->rtu && c->rs485 &&
-	    modbus_rtu_set_serial_mode(l->mb, MODBUS_RTU_RS485) != 0) {
-		snprintf(err, n, "cannot switch %s to RS-485 mode: %s",
-			 c->device, modbus_strerror(errno));
+	if (c->rtu && c->rs485 && modbus_rtu_set_serial_mode(l->mb, MODBUS_RTU_RS485) != 0) {
+		snprintf(err, n, "cannot switch %s to RS-485 mode: %s", c->device,
+			 modbus_strerror(errno));
 		goto err;
 	}
 	return l;
@@ -115,8 +116,8 @@ void mb_link_close(struct mb_link *l)
 	free(l);
 }
 
-static int link_read(void *ctx, int unit, enum mb_area area, int addr,
-		     int count, uint16_t *regs, uint8_t *bits)
+static int link_read(void *ctx, int unit, enum mb_area area, int addr, int count, uint16_t *regs,
+		     uint8_t *bits)
 {
 	struct mb_link *l = ctx;
 
@@ -155,6 +156,6 @@ static void link_drain(void *ctx, int64_t wait_ms)
 
 struct mb_io mb_link_io(struct mb_link *l)
 {
-	return (struct mb_io){.ctx = l, .read = link_read, .flush = link_flush,
-			      .drain = link_drain};
+	return (struct mb_io){
+	    .ctx = l, .read = link_read, .flush = link_flush, .drain = link_drain};
 }

@@ -22,8 +22,8 @@ struct mb_io {
 	void *ctx;
 	/* Read `count` items at `addr` from `unit`: registers into regs,
 	 * bits (one byte each, 0 or 1) into bits. */
-	int (*read)(void *ctx, int unit, enum mb_area area, int addr,
-		    int count, uint16_t *regs, uint8_t *bits);
+	int (*read)(void *ctx, int unit, enum mb_area area, int addr, int count, uint16_t *regs,
+		    uint8_t *bits);
 	/* Discard whatever is pending on the line (after a timeout, so a
 	 * late reply is not taken for the next one). */
 	void (*flush)(void *ctx);
@@ -36,11 +36,11 @@ struct mb_io {
 /* Error classes, as counted in errors{class=...}. */
 enum mb_errclass {
 	MB_E_NONE,
-	MB_E_TIMEOUT,	/* no answer within the response timeout */
+	MB_E_TIMEOUT,   /* no answer within the response timeout */
 	MB_E_EXCEPTION, /* the device answered with an exception */
-	MB_E_CRC,	/* RTU checksum mismatch */
+	MB_E_CRC,       /* RTU checksum mismatch */
 	MB_E_MALFORMED, /* answer of the wrong length, slave or function */
-	MB_E_IO,	/* the connection or the serial port failed */
+	MB_E_IO,        /* the connection or the serial port failed */
 };
 extern const char *const mb_errclass_names[];
 
@@ -66,8 +66,7 @@ struct mb_link_conf {
 
 struct mb_link;
 /* Create and connect.  NULL on failure with a message in err (size n). */
-struct mb_link *mb_link_open(const struct mb_link_conf *c, char *err,
-			     size_t n);
+struct mb_link *mb_link_open(const struct mb_link_conf *c, char *err, size_t n);
 void mb_link_close(struct mb_link *l);
 /* An mb_io that reads through the link. */
 struct mb_io mb_link_io(struct mb_link *l);

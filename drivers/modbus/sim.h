@@ -51,8 +51,8 @@ extern const struct sg_cfg_table mbs_table;
 /* Load a standalone YAML file (or, when file is NULL, the text) against
  * table t into obj (zeroed by the caller).  SG_OK, or SG_ECONFIG with the
  * messages in *errors (caller frees). */
-int mb_cfg_load(const struct sg_cfg_table *t, const char *file,
-		const char *text, void *obj, char **errors);
+int mb_cfg_load(const struct sg_cfg_table *t, const char *file, const char *text, void *obj,
+		char **errors);
 
 /* One unit's tables (the full 0..65535 range of each area) and which
  * addresses the map defines (strict mode answers the rest with ILLEGAL
@@ -77,8 +77,8 @@ struct mbs_unit *mbs_unit_find(struct mbs *s, int id);
 /* Refresh the time-varying values of unit u at monotonic time now. */
 void mbs_update(struct mbs *s, struct mbs_unit *u, int64_t now_ns);
 /* The first fault matching a request, or NULL. */
-const struct mbs_fault *mbs_fault_find(const struct mbs *s, int unit,
-				       enum mb_area a, int addr, int count);
+const struct mbs_fault *mbs_fault_find(const struct mbs *s, int unit, enum mb_area a, int addr,
+				       int count);
 /* True if every address in [addr, addr+count) is defined. */
 bool mbs_defined(const struct mbs_unit *u, enum mb_area a, int addr, int count);
 

@@ -14,11 +14,10 @@
 #include "../../gateway/cfg_internal.h"
 #include "sim.h"
 
-static const char *const mbs_kinds[] = {"constant", "sine", "counter",
-					"ramp", "toggle", NULL};
+static const char *const mbs_kinds[] = {"constant", "sine", "counter", "ramp", "toggle", NULL};
 
-static int mbs_reg_check(struct sg_cfg_ctx *ctx, void *obj,
-			 const struct sg_cfg_pos *pos, const char *path)
+static int mbs_reg_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+			 const char *path)
 {
 	struct mbs_reg *r = obj;
 	int n;
@@ -41,65 +40,96 @@ static int mbs_reg_check(struct sg_cfg_ctx *ctx, void *obj,
 }
 
 static const struct sg_cfg_key mbs_reg_keys[] = {
-	{"unit", SG_CFG_INT, offsetof(struct mbs_reg, unit), "0", 0, 255, NULL, NULL, 0, "Unit id serving this value; 0 = every unit."},
-	{"area", SG_CFG_ENUM, offsetof(struct mbs_reg, area), "holding_register", 1, 0, mb_area_names, NULL, 0, "Modbus table."},
-	{"address", SG_CFG_INT, offsetof(struct mbs_reg, address), NULL, 0, 65535, NULL, NULL, SG_CFG_REQUIRED, "Zero-based address."},
-	{"type", SG_CFG_ENUM, offsetof(struct mbs_reg, type), "u16", 1, 0, mb_type_names, NULL, 0, "Value type, as in the driver."},
-	{"order", SG_CFG_ENUM, offsetof(struct mbs_reg, order), "ABCD", 1, 0, mb_order_names, NULL, 0, "Byte order, as in the driver."},
-	{"bit", SG_CFG_INT, offsetof(struct mbs_reg, bit), "0", 0, 15, NULL, NULL, 0, "For type bit."},
-	{"count", SG_CFG_INT, offsetof(struct mbs_reg, count), "1", 1, MB_STRING_MAX_REGS, NULL, NULL, 0, "For type string: registers."},
-	{"kind", SG_CFG_ENUM, offsetof(struct mbs_reg, kind), "constant", 1, 0, mbs_kinds, NULL, 0,
-	 "`constant` (value or text; clients may write it), `sine` (min..max over period), `counter` (value + step per period), `ramp` (min to max over period, then again), `toggle` (0/1 every half period)."},
-	{"value", SG_CFG_DOUBLE, offsetof(struct mbs_reg, value), "0", 1, 0, NULL, NULL, 0, "Constant value; start of a counter."},
-	{"text", SG_CFG_STR, offsetof(struct mbs_reg, text), NULL, 1, 0, NULL, NULL, 0, "Text of a string."},
-	{"min", SG_CFG_DOUBLE, offsetof(struct mbs_reg, min), "0", 1, 0, NULL, NULL, 0, "Lower bound of sine and ramp."},
-	{"max", SG_CFG_DOUBLE, offsetof(struct mbs_reg, max), "100", 1, 0, NULL, NULL, 0, "Upper bound of sine and ramp."},
-	{"step", SG_CFG_DOUBLE, offsetof(struct mbs_reg, step), "1", 1, 0, NULL, NULL, 0, "Counter increment per period."},
-	{"period", SG_CFG_DURATION, offsetof(struct mbs_reg, period_ms), "10s", 1, 86400000, NULL, NULL, 0, "Period of sine, ramp, toggle; counter tick."},
+    {"unit", SG_CFG_INT, offsetof(struct mbs_reg, unit), "0", 0, 255, NULL, NULL, 0,
+     "Unit id serving this value; 0 = every unit."},
+    {"area", SG_CFG_ENUM, offsetof(struct mbs_reg, area), "holding_register", 1, 0, mb_area_names,
+     NULL, 0, "Modbus table."},
+    {"address", SG_CFG_INT, offsetof(struct mbs_reg, address), NULL, 0, 65535, NULL, NULL,
+     SG_CFG_REQUIRED, "Zero-based address."},
+    {"type", SG_CFG_ENUM, offsetof(struct mbs_reg, type), "u16", 1, 0, mb_type_names, NULL, 0,
+     "Value type, as in the driver."},
+    {"order", SG_CFG_ENUM, offsetof(struct mbs_reg, order), "ABCD", 1, 0, mb_order_names, NULL, 0,
+     "Byte order, as in the driver."},
+    {"bit", SG_CFG_INT, offsetof(struct mbs_reg, bit), "0", 0, 15, NULL, NULL, 0, "For type bit."},
+    {"count", SG_CFG_INT, offsetof(struct mbs_reg, count), "1", 1, MB_STRING_MAX_REGS, NULL, NULL,
+     0, "For type string: registers."},
+    {"kind", SG_CFG_ENUM, offsetof(struct mbs_reg, kind), "constant", 1, 0, mbs_kinds, NULL, 0,
+     "`constant` (value or text; clients may write it), `sine` (min..max over period), `counter` "
+     "(value + step per period), `ramp` (min to max over period, then again), `toggle` (0/1 every "
+     "half period)."},
+    {"value", SG_CFG_DOUBLE, offsetof(struct mbs_reg, value), "0", 1, 0, NULL, NULL, 0,
+     "Constant value; start of a counter."},
+    {"text", SG_CFG_STR, offsetof(struct mbs_reg, text), NULL, 1, 0, NULL, NULL, 0,
+     "Text of a string."},
+    {"min", SG_CFG_DOUBLE, offsetof(struct mbs_reg, min), "0", 1, 0, NULL, NULL, 0,
+     "Lower bound of sine and ramp."},
+    {"max", SG_CFG_DOUBLE, offsetof(struct mbs_reg, max), "100", 1, 0, NULL, NULL, 0,
+     "Upper bound of sine and ramp."},
+    {"step", SG_CFG_DOUBLE, offsetof(struct mbs_reg, step), "1", 1, 0, NULL, NULL, 0,
+     "Counter increment per period."},
+    {"period", SG_CFG_DURATION, offsetof(struct mbs_reg, period_ms), "10s", 1, 86400000, NULL, NULL,
+     0, "Period of sine, ramp, toggle; counter tick."},
 };
 static const struct sg_cfg_table mbs_reg_table = SG_CFG_TABLE(
-	"registers[]", "One simulated value.", struct mbs_reg, mbs_reg_keys, mbs_reg_check);
+    "registers[]", "One simulated value.", struct mbs_reg, mbs_reg_keys, mbs_reg_check);
 
 static const struct sg_cfg_key mbs_fault_keys[] = {
-	{"unit", SG_CFG_INT, offsetof(struct mbs_fault, unit), "0", 0, 255, NULL, NULL, 0, "Unit id; 0 = every unit."},
-	{"area", SG_CFG_ENUM, offsetof(struct mbs_fault, area), "holding_register", 1, 0, mb_area_names, NULL, 0, "Modbus table."},
-	{"from", SG_CFG_INT, offsetof(struct mbs_fault, from), "0", 0, 65535, NULL, NULL, 0, "First address of the range."},
-	{"to", SG_CFG_INT, offsetof(struct mbs_fault, to), "65535", 0, 65535, NULL, NULL, 0, "Last address of the range (inclusive)."},
-	{"delay", SG_CFG_DURATION, offsetof(struct mbs_fault, delay_ms), "0", 0, 60000, NULL, NULL, 0, "Answer this much later."},
-	{"exception", SG_CFG_INT, offsetof(struct mbs_fault, exception), "0", 0, 255, NULL, NULL, 0, "Answer with this exception code (2 = illegal data address, 4 = server device failure)."},
-	{"no_answer", SG_CFG_BOOL, offsetof(struct mbs_fault, no_answer), "false", 1, 0, NULL, NULL, 0, "Do not answer at all (a timeout for the client)."},
+    {"unit", SG_CFG_INT, offsetof(struct mbs_fault, unit), "0", 0, 255, NULL, NULL, 0,
+     "Unit id; 0 = every unit."},
+    {"area", SG_CFG_ENUM, offsetof(struct mbs_fault, area), "holding_register", 1, 0, mb_area_names,
+     NULL, 0, "Modbus table."},
+    {"from", SG_CFG_INT, offsetof(struct mbs_fault, from), "0", 0, 65535, NULL, NULL, 0,
+     "First address of the range."},
+    {"to", SG_CFG_INT, offsetof(struct mbs_fault, to), "65535", 0, 65535, NULL, NULL, 0,
+     "Last address of the range (inclusive)."},
+    {"delay", SG_CFG_DURATION, offsetof(struct mbs_fault, delay_ms), "0", 0, 60000, NULL, NULL, 0,
+     "Answer this much later."},
+    {"exception", SG_CFG_INT, offsetof(struct mbs_fault, exception), "0", 0, 255, NULL, NULL, 0,
+     "Answer with this exception code (2 = illegal data address, 4 = server device failure)."},
+    {"no_answer", SG_CFG_BOOL, offsetof(struct mbs_fault, no_answer), "false", 1, 0, NULL, NULL, 0,
+     "Do not answer at all (a timeout for the client)."},
 };
-static const struct sg_cfg_table mbs_fault_table = SG_CFG_TABLE(
-	"faults[]", "A fault injected into requests that touch an address range.", struct mbs_fault, mbs_fault_keys, NULL);
+static const struct sg_cfg_table mbs_fault_table =
+    SG_CFG_TABLE("faults[]", "A fault injected into requests that touch an address range.",
+		 struct mbs_fault, mbs_fault_keys, NULL);
 
 static const struct sg_cfg_key mbs_keys[] = {
-	{"units", SG_CFG_STRLIST, offsetof(struct mbs_conf, units), NULL, 1, 0, NULL, NULL, 0,
-	 "Unit ids this server answers (default [1]); requests to others get no answer, like a dead slave."},
-	{"strict", SG_CFG_BOOL, offsetof(struct mbs_conf, strict), "true", 1, 0, NULL, NULL, 0,
-	 "Answer requests touching an address no register defines with exception 2 (illegal data address), as most devices do; false serves zeros."},
-	{"registers", SG_CFG_LIST, offsetof(struct mbs_conf, registers), NULL, 1, 0, NULL, &mbs_reg_table, 0, "The register map."},
-	{"faults", SG_CFG_LIST, offsetof(struct mbs_conf, faults), NULL, 1, 0, NULL, &mbs_fault_table, 0, "Injected faults."},
+    {"units", SG_CFG_STRLIST, offsetof(struct mbs_conf, units), NULL, 1, 0, NULL, NULL, 0,
+     "Unit ids this server answers (default [1]); requests to others get no answer, like a dead "
+     "slave."},
+    {"strict", SG_CFG_BOOL, offsetof(struct mbs_conf, strict), "true", 1, 0, NULL, NULL, 0,
+     "Answer requests touching an address no register defines with exception 2 (illegal data "
+     "address), as most devices do; false serves zeros."},
+    {"registers", SG_CFG_LIST, offsetof(struct mbs_conf, registers), NULL, 1, 0, NULL,
+     &mbs_reg_table, 0, "The register map."},
+    {"faults", SG_CFG_LIST, offsetof(struct mbs_conf, faults), NULL, 1, 0, NULL, &mbs_fault_table,
+     0, "Injected faults."},
 };
 const struct sg_cfg_table mbs_table = SG_CFG_TABLE(
-	"sim modbus", "The register map of `sensorgate sim modbus`.", struct mbs_conf, mbs_keys, NULL);
+    "sim modbus", "The register map of `sensorgate sim modbus`.", struct mbs_conf, mbs_keys, NULL);
 
 const char mbs_default_yaml[] =
-	"units: [1, 2]\n"
-	"registers:\n"
-	"  # unit 1: an energy meter, floats in CDAB order\n"
-	"  - {unit: 1, area: input_register, address: 0, type: f32, order: CDAB, kind: sine, min: 228, max: 232, period: 60s}\n"
-	"  - {unit: 1, area: input_register, address: 2, type: f32, order: CDAB, kind: sine, min: 4, max: 6, period: 20s}\n"
-	"  - {unit: 1, area: input_register, address: 4, type: f32, order: CDAB, kind: constant, value: 50}\n"
-	"  - {unit: 1, area: input_register, address: 6, type: u32, kind: counter, value: 120000, step: 1, period: 1s}\n"
-	"  - {unit: 1, area: holding_register, address: 0, type: string, count: 8, text: SG-METER-1}\n"
-	"  # unit 2: an I/O module\n"
-	"  - {unit: 2, area: coil, address: 0, kind: toggle, period: 10s}\n"
-	"  - {unit: 2, area: discrete_input, address: 0, kind: toggle, period: 4s}\n"
-	"  - {unit: 2, area: holding_register, address: 0, type: i16, kind: sine, min: -40, max: 85, period: 120s}\n"
-	"  - {unit: 2, area: holding_register, address: 1, type: u16, kind: constant, value: 7}\n";
+    "units: [1, 2]\n"
+    "registers:\n"
+    "  # unit 1: an energy meter, floats in CDAB order\n"
+    "  - {unit: 1, area: input_register, address: 0, type: f32, order: CDAB, kind: sine, min: 228, "
+    "max: 232, period: 60s}\n"
+    "  - {unit: 1, area: input_register, address: 2, type: f32, order: CDAB, kind: sine, min: 4, "
+    "max: 6, period: 20s}\n"
+    "  - {unit: 1, area: input_register, address: 4, type: f32, order: CDAB, kind: constant, "
+    "value: 50}\n"
+    "  - {unit: 1, area: input_register, address: 6, type: u32, kind: counter, value: 120000, "
+    "step: 1, period: 1s}\n"
+    "  - {unit: 1, area: holding_register, address: 0, type: string, count: 8, text: SG-METER-1}\n"
+    "  # unit 2: an I/O module\n"
+    "  - {unit: 2, area: coil, address: 0, kind: toggle, period: 10s}\n"
+    "  - {unit: 2, area: discrete_input, address: 0, kind: toggle, period: 4s}\n"
+    "  - {unit: 2, area: holding_register, address: 0, type: i16, kind: sine, min: -40, max: 85, "
+    "period: 120s}\n"
+    "  - {unit: 2, area: holding_register, address: 1, type: u16, kind: constant, value: 7}\n";
 
-int mb_cfg_load(const struct sg_cfg_table *t, const char *file,
-		const char *text, void *obj, char **errors)
+int mb_cfg_load(const struct sg_cfg_table *t, const char *file, const char *text, void *obj,
+		char **errors)
 {
 	const char *name = file ? file : "<built-in>";
 	struct sg_cfg_ctx ctx = {.file = name};
@@ -150,8 +180,7 @@ static int mbs_add_unit(struct mbs *s, int id, char *err, size_t n)
 	for (int a = 0; a < 4; a++)
 		u->defined[a] = calloc(65536, 1);
 	s->nu++;
-	if (!u->map || !u->defined[0] || !u->defined[1] || !u->defined[2] ||
-	    !u->defined[3]) {
+	if (!u->map || !u->defined[0] || !u->defined[1] || !u->defined[2] || !u->defined[3]) {
 		snprintf(err, n, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -181,7 +210,9 @@ int mbs_init(struct mbs *s, const struct mbs_conf *c, char *err, size_t n)
 	for (size_t i = 0; i < c->registers.n; i++)
 		for (size_t k = 0; k < s->nu; k++) {
 			struct mbs_unit *u = &s->u[k];
-			int cnt = mb_area_is_bits(r[i].area) ? 1 : mb_type_regs(r[i].type, (int)r[i].count);
+			int cnt = mb_area_is_bits(r[i].area)
+				      ? 1
+				      : mb_type_regs(r[i].type, (int)r[i].count);
 
 			if (r[i].unit && r[i].unit != u->id)
 				continue;
@@ -238,8 +269,8 @@ static void mbs_store(struct mbs_unit *u, const struct mbs_reg *r, double v)
 	else if (r->area == MB_A_DISCRETE)
 		m->tab_input_bits[a] = v != 0;
 	else
-		mb_encode((enum mb_type)r->type, (enum mb_order)r->order, v, r->text,
-			  (int)r->bit, tab + a, mb_type_regs((enum mb_type)r->type, (int)r->count));
+		mb_encode((enum mb_type)r->type, (enum mb_order)r->order, v, r->text, (int)r->bit,
+			  tab + a, mb_type_regs((enum mb_type)r->type, (int)r->count));
 }
 
 void mbs_update(struct mbs *s, struct mbs_unit *u, int64_t now_ns)
@@ -257,8 +288,8 @@ void mbs_update(struct mbs *s, struct mbs_unit *u, int64_t now_ns)
 	}
 }
 
-const struct mbs_fault *mbs_fault_find(const struct mbs *s, int unit,
-				       enum mb_area a, int addr, int count)
+const struct mbs_fault *mbs_fault_find(const struct mbs *s, int unit, enum mb_area a, int addr,
+				       int count)
 {
 	const struct mbs_fault *f = s->c->faults.items;
 

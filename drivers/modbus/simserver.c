@@ -35,9 +35,13 @@ static void sim_on_signal(int sig)
 static bool fc_area(int fc, enum mb_area *a)
 {
 	switch (fc) {
-	case 1: case 5: case 15: *a = MB_A_COIL; return true;
+	case 1:
+	case 5:
+	case 15: *a = MB_A_COIL; return true;
 	case 2: *a = MB_A_DISCRETE; return true;
-	case 3: case 6: case 16: *a = MB_A_HOLDING; return true;
+	case 3:
+	case 6:
+	case 16: *a = MB_A_HOLDING; return true;
 	case 4: *a = MB_A_INPUT; return true;
 	default: return false;
 	}
@@ -69,7 +73,9 @@ static int sim_handle(struct mbs *s, modbus_t *ctx, const uint8_t *req, int len)
 	if (f && f->exception)
 		return modbus_reply_exception(ctx, req, (unsigned)f->exception) < 0 ? -1 : 0;
 	if (s->c->strict && !mbs_defined(u, a, addr, count))
-		return modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS) < 0 ? -1 : 0;
+		return modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS) < 0
+			   ? -1
+			   : 0;
 	mbs_update(s, u, sg_now_mono_ns());
 	return modbus_reply(ctx, req, len, u->map) < 0 ? -1 : 0;
 }
@@ -230,10 +236,10 @@ int sg_mb_sim_main(int argc, char **argv);
 int sg_mb_sim_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
-		{"host", required_argument, NULL, 'H'},	  {"device", required_argument, NULL, 'd'},
-		{"baud", required_argument, NULL, 'b'},	  {"parity", required_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0}};
+	    {"config", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
+	    {"host", required_argument, NULL, 'H'},   {"device", required_argument, NULL, 'd'},
+	    {"baud", required_argument, NULL, 'b'},   {"parity", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	const char *file = NULL, *host = "127.0.0.1", *dev = NULL;
 	int port = 5020, baud = 9600, o, rc;
 	char parity = 'N', *errors = NULL, err[256];

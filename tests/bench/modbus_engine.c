@@ -19,8 +19,8 @@
 static int64_t bench_now_ns;
 static long bench_reqs, bench_events;
 
-static int bench_read(void *ctx, int unit, enum mb_area area, int addr, int n,
-		      uint16_t *regs, uint8_t *bits)
+static int bench_read(void *ctx, int unit, enum mb_area area, int addr, int n, uint16_t *regs,
+		      uint8_t *bits)
 {
 	(void)ctx, (void)unit, (void)area, (void)bits;
 	for (int i = 0; i < n; i++)
@@ -30,7 +30,10 @@ static int bench_read(void *ctx, int unit, enum mb_area area, int addr, int n,
 	return n;
 }
 
-static void bench_flush(void *ctx) { (void)ctx; }
+static void bench_flush(void *ctx)
+{
+	(void)ctx;
+}
 
 static int bench_emit(void *arg, const struct sg_reading *rd)
 {
@@ -39,8 +42,15 @@ static int bench_emit(void *arg, const struct sg_reading *rd)
 	return 0;
 }
 
-static void bench_error(void *arg, const char *cls) { (void)arg, (void)cls; }
-static int64_t bench_now(void *arg) { (void)arg; return bench_now_ns; }
+static void bench_error(void *arg, const char *cls)
+{
+	(void)arg, (void)cls;
+}
+static int64_t bench_now(void *arg)
+{
+	(void)arg;
+	return bench_now_ns;
+}
 
 int main(int argc, char **argv)
 {
@@ -57,8 +67,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < n; i++) /* one point per request: gaps of one register */
-		pt[i] = (struct mb_point){.id = "p", .addr = 2 * i, .type = MB_T_U16, .nregs = 1,
-					  .scale = 1, .every_poll = true, .interval_ns = 10000000};
+		pt[i] = (struct mb_point){.id = "p",
+					  .addr = 2 * i,
+					  .type = MB_T_U16,
+					  .nregs = 1,
+					  .scale = 1,
+					  .every_poll = true,
+					  .interval_ns = 10000000};
 	p.io = (struct mb_io){.read = bench_read, .flush = bench_flush};
 	p.cb = (struct mb_poll_cb){.emit = bench_emit, .error = bench_error, .now = bench_now};
 	if (mb_poll_init(&p, &eb) != 0) {

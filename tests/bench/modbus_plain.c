@@ -60,8 +60,8 @@ int main(int argc, char **argv)
 		}
 		t = now_s();
 	} while (t - t0 < secs);
-	printf("plain libmodbus: %ld requests in %.2f s = %.0f requests/s (%ld failed)\n",
-	       ok, t - t0, (double)ok / (t - t0), fail);
+	printf("plain libmodbus: %ld requests in %.2f s = %.0f requests/s (%ld failed)\n", ok,
+	       t - t0, (double)ok / (t - t0), fail);
 	modbus_close(mb);
 	modbus_free(mb);
 	return 0;

@@ -30,111 +30,111 @@ struct vec {
 #define D MB_O_DCBA
 
 static const struct vec vecs[] = {
-	/* u16 0x1234 = 4660: only the byte swap matters */
-	{MB_T_U16, A, {0x1234}, 1, 0, K_U, .u = 4660},
-	{MB_T_U16, C, {0x1234}, 1, 0, K_U, .u = 4660},
-	{MB_T_U16, B, {0x3412}, 1, 0, K_U, .u = 4660},
-	{MB_T_U16, D, {0x3412}, 1, 0, K_U, .u = 4660},
-	{MB_T_U16, A, {0xffff}, 1, 0, K_U, .u = 65535},
-	/* i16 -2 = 0xfffe, -32768 = 0x8000, 300 = 0x012c */
-	{MB_T_I16, A, {0xfffe}, 1, 0, K_I, .i = -2},
-	{MB_T_I16, C, {0xfffe}, 1, 0, K_I, .i = -2},
-	{MB_T_I16, B, {0xfeff}, 1, 0, K_I, .i = -2},
-	{MB_T_I16, D, {0xfeff}, 1, 0, K_I, .i = -2},
-	{MB_T_I16, B, {0x0080}, 1, 0, K_I, .i = -32768},
-	{MB_T_I16, A, {0x012c}, 1, 0, K_I, .i = 300},
-	/* u32 0x12345678 = 305419896 */
-	{MB_T_U32, A, {0x1234, 0x5678}, 2, 0, K_U, .u = 305419896},
-	{MB_T_U32, C, {0x5678, 0x1234}, 2, 0, K_U, .u = 305419896},
-	{MB_T_U32, B, {0x3412, 0x7856}, 2, 0, K_U, .u = 305419896},
-	{MB_T_U32, D, {0x7856, 0x3412}, 2, 0, K_U, .u = 305419896},
-	{MB_T_U32, C, {0xffff, 0xffff}, 2, 0, K_U, .u = 4294967295u},
-	/* i32 -123456789 = 0xf8a432eb */
-	{MB_T_I32, A, {0xf8a4, 0x32eb}, 2, 0, K_I, .i = -123456789},
-	{MB_T_I32, C, {0x32eb, 0xf8a4}, 2, 0, K_I, .i = -123456789},
-	{MB_T_I32, B, {0xa4f8, 0xeb32}, 2, 0, K_I, .i = -123456789},
-	{MB_T_I32, D, {0xeb32, 0xa4f8}, 2, 0, K_I, .i = -123456789},
-	{MB_T_I32, A, {0x0001, 0x0000}, 2, 0, K_I, .i = 65536},
-	{MB_T_I32, C, {0x0000, 0x0001}, 2, 0, K_I, .i = 65536},
-	/* u64 0x0102030405060708 = 72623859790382856 */
-	{MB_T_U64, A, {0x0102, 0x0304, 0x0506, 0x0708}, 4, 0, K_U, .u = 0x0102030405060708ull},
-	{MB_T_U64, C, {0x0708, 0x0506, 0x0304, 0x0102}, 4, 0, K_U, .u = 0x0102030405060708ull},
-	{MB_T_U64, B, {0x0201, 0x0403, 0x0605, 0x0807}, 4, 0, K_U, .u = 0x0102030405060708ull},
-	{MB_T_U64, D, {0x0807, 0x0605, 0x0403, 0x0201}, 4, 0, K_U, .u = 0x0102030405060708ull},
-	{MB_T_U64, A, {0xffff, 0xffff, 0xffff, 0xffff}, 4, 0, K_U, .u = UINT64_MAX},
-	/* i64 -2 = 0xfffffffffffffffe; -1e15 = 0xfffc72815b398000 */
-	{MB_T_I64, A, {0xffff, 0xffff, 0xffff, 0xfffe}, 4, 0, K_I, .i = -2},
-	{MB_T_I64, C, {0xfffe, 0xffff, 0xffff, 0xffff}, 4, 0, K_I, .i = -2},
-	{MB_T_I64, B, {0xffff, 0xffff, 0xffff, 0xfeff}, 4, 0, K_I, .i = -2},
-	{MB_T_I64, D, {0xfeff, 0xffff, 0xffff, 0xffff}, 4, 0, K_I, .i = -2},
-	{MB_T_I64, A, {0xfffc, 0x7281, 0x5b39, 0x8000}, 4, 0, K_I, .i = -1000000000000000LL},
-	{MB_T_I64, C, {0x8000, 0x5b39, 0x7281, 0xfffc}, 4, 0, K_I, .i = -1000000000000000LL},
-	{MB_T_I64, B, {0xfcff, 0x8172, 0x395b, 0x0080}, 4, 0, K_I, .i = -1000000000000000LL},
-	{MB_T_I64, D, {0x0080, 0x395b, 0x8172, 0xfcff}, 4, 0, K_I, .i = -1000000000000000LL},
-	/* f32 230.5 = 0x43668000, -1.5 = 0xbfc00000 */
-	{MB_T_F32, A, {0x4366, 0x8000}, 2, 0, K_D, .d = 230.5},
-	{MB_T_F32, C, {0x8000, 0x4366}, 2, 0, K_D, .d = 230.5},
-	{MB_T_F32, B, {0x6643, 0x0080}, 2, 0, K_D, .d = 230.5},
-	{MB_T_F32, D, {0x0080, 0x6643}, 2, 0, K_D, .d = 230.5},
-	{MB_T_F32, A, {0xbfc0, 0x0000}, 2, 0, K_D, .d = -1.5},
-	{MB_T_F32, C, {0x0000, 0xbfc0}, 2, 0, K_D, .d = -1.5},
-	{MB_T_F32, B, {0xc0bf, 0x0000}, 2, 0, K_D, .d = -1.5},
-	{MB_T_F32, D, {0x0000, 0xc0bf}, 2, 0, K_D, .d = -1.5},
-	{MB_T_F32, A, {0x7fc0, 0x0000}, 2, 0, K_D, .d = NAN},
-	{MB_T_F32, C, {0x0000, 0x7fc0}, 2, 0, K_D, .d = NAN},
-	{MB_T_F32, B, {0xc07f, 0x0000}, 2, 0, K_D, .d = NAN},
-	{MB_T_F32, D, {0x0000, 0xc07f}, 2, 0, K_D, .d = NAN},
-	{MB_T_F32, A, {0x7f80, 0x0000}, 2, 0, K_D, .d = INFINITY},
-	{MB_T_F32, C, {0x0000, 0x7f80}, 2, 0, K_D, .d = INFINITY},
-	{MB_T_F32, B, {0x807f, 0x0000}, 2, 0, K_D, .d = INFINITY},
-	{MB_T_F32, D, {0x0000, 0x807f}, 2, 0, K_D, .d = INFINITY},
-	{MB_T_F32, A, {0xff80, 0x0000}, 2, 0, K_D, .d = -INFINITY},
-	{MB_T_F32, C, {0x0000, 0xff80}, 2, 0, K_D, .d = -INFINITY},
-	{MB_T_F32, B, {0x80ff, 0x0000}, 2, 0, K_D, .d = -INFINITY},
-	{MB_T_F32, D, {0x0000, 0x80ff}, 2, 0, K_D, .d = -INFINITY},
-	/* f64 pi = 0x400921fb54442d18, -2.5 = 0xc004000000000000 */
-	{MB_T_F64, A, {0x4009, 0x21fb, 0x5444, 0x2d18}, 4, 0, K_D, .d = 3.141592653589793},
-	{MB_T_F64, C, {0x2d18, 0x5444, 0x21fb, 0x4009}, 4, 0, K_D, .d = 3.141592653589793},
-	{MB_T_F64, B, {0x0940, 0xfb21, 0x4454, 0x182d}, 4, 0, K_D, .d = 3.141592653589793},
-	{MB_T_F64, D, {0x182d, 0x4454, 0xfb21, 0x0940}, 4, 0, K_D, .d = 3.141592653589793},
-	{MB_T_F64, A, {0xc004, 0, 0, 0}, 4, 0, K_D, .d = -2.5},
-	{MB_T_F64, C, {0, 0, 0, 0xc004}, 4, 0, K_D, .d = -2.5},
-	{MB_T_F64, B, {0x04c0, 0, 0, 0}, 4, 0, K_D, .d = -2.5},
-	{MB_T_F64, D, {0, 0, 0, 0x04c0}, 4, 0, K_D, .d = -2.5},
-	{MB_T_F64, A, {0x7ff8, 0, 0, 0}, 4, 0, K_D, .d = NAN},
-	{MB_T_F64, C, {0, 0, 0, 0x7ff8}, 4, 0, K_D, .d = NAN},
-	{MB_T_F64, B, {0xf87f, 0, 0, 0}, 4, 0, K_D, .d = NAN},
-	{MB_T_F64, D, {0, 0, 0, 0xf87f}, 4, 0, K_D, .d = NAN},
-	{MB_T_F64, A, {0x7ff0, 0, 0, 0}, 4, 0, K_D, .d = INFINITY},
-	{MB_T_F64, C, {0, 0, 0, 0x7ff0}, 4, 0, K_D, .d = INFINITY},
-	{MB_T_F64, B, {0xf07f, 0, 0, 0}, 4, 0, K_D, .d = INFINITY},
-	{MB_T_F64, D, {0, 0, 0, 0xf07f}, 4, 0, K_D, .d = INFINITY},
-	{MB_T_F64, A, {0xfff0, 0, 0, 0}, 4, 0, K_D, .d = -INFINITY},
-	{MB_T_F64, C, {0, 0, 0, 0xfff0}, 4, 0, K_D, .d = -INFINITY},
-	{MB_T_F64, B, {0xf0ff, 0, 0, 0}, 4, 0, K_D, .d = -INFINITY},
-	{MB_T_F64, D, {0, 0, 0, 0xf0ff}, 4, 0, K_D, .d = -INFINITY},
-	/* bool: register != 0 */
-	{MB_T_BOOL, A, {0x0000}, 1, 0, K_B, .u = 0},
-	{MB_T_BOOL, A, {0x0001}, 1, 0, K_B, .u = 1},
-	{MB_T_BOOL, C, {0x8000}, 1, 0, K_B, .u = 1},
-	{MB_T_BOOL, B, {0x0100}, 1, 0, K_B, .u = 1},
-	{MB_T_BOOL, D, {0x0001}, 1, 0, K_B, .u = 1},
-	/* bit N of the register, after the byte swap */
-	{MB_T_BIT, A, {0x0001}, 1, 0, K_B, .u = 1},
-	{MB_T_BIT, A, {0x0001}, 1, 8, K_B, .u = 0},
-	{MB_T_BIT, C, {0x8000}, 1, 15, K_B, .u = 1},
-	{MB_T_BIT, B, {0x0100}, 1, 0, K_B, .u = 1},
-	{MB_T_BIT, B, {0x0001}, 1, 8, K_B, .u = 1},
-	{MB_T_BIT, D, {0x0100}, 1, 0, K_B, .u = 1},
-	{MB_T_BIT, D, {0x0100}, 1, 8, K_B, .u = 0},
-	/* strings: "ABCD", NUL- and space-padded */
-	{MB_T_STRING, A, {0x4142, 0x4344}, 2, 0, K_S, .s = "ABCD"},
-	{MB_T_STRING, C, {0x4344, 0x4142}, 2, 0, K_S, .s = "ABCD"},
-	{MB_T_STRING, B, {0x4241, 0x4443}, 2, 0, K_S, .s = "ABCD"},
-	{MB_T_STRING, D, {0x4443, 0x4241}, 2, 0, K_S, .s = "ABCD"},
-	{MB_T_STRING, A, {0x4142, 0x0000, 0x4344}, 3, 0, K_S, .s = "AB"},
-	{MB_T_STRING, A, {0x4142, 0x2020}, 2, 0, K_S, .s = "AB"},
-	{MB_T_STRING, B, {0x4241, 0x0043}, 2, 0, K_S, .s = "ABC"},
+    /* u16 0x1234 = 4660: only the byte swap matters */
+    {MB_T_U16, A, {0x1234}, 1, 0, K_U, .u = 4660},
+    {MB_T_U16, C, {0x1234}, 1, 0, K_U, .u = 4660},
+    {MB_T_U16, B, {0x3412}, 1, 0, K_U, .u = 4660},
+    {MB_T_U16, D, {0x3412}, 1, 0, K_U, .u = 4660},
+    {MB_T_U16, A, {0xffff}, 1, 0, K_U, .u = 65535},
+    /* i16 -2 = 0xfffe, -32768 = 0x8000, 300 = 0x012c */
+    {MB_T_I16, A, {0xfffe}, 1, 0, K_I, .i = -2},
+    {MB_T_I16, C, {0xfffe}, 1, 0, K_I, .i = -2},
+    {MB_T_I16, B, {0xfeff}, 1, 0, K_I, .i = -2},
+    {MB_T_I16, D, {0xfeff}, 1, 0, K_I, .i = -2},
+    {MB_T_I16, B, {0x0080}, 1, 0, K_I, .i = -32768},
+    {MB_T_I16, A, {0x012c}, 1, 0, K_I, .i = 300},
+    /* u32 0x12345678 = 305419896 */
+    {MB_T_U32, A, {0x1234, 0x5678}, 2, 0, K_U, .u = 305419896},
+    {MB_T_U32, C, {0x5678, 0x1234}, 2, 0, K_U, .u = 305419896},
+    {MB_T_U32, B, {0x3412, 0x7856}, 2, 0, K_U, .u = 305419896},
+    {MB_T_U32, D, {0x7856, 0x3412}, 2, 0, K_U, .u = 305419896},
+    {MB_T_U32, C, {0xffff, 0xffff}, 2, 0, K_U, .u = 4294967295u},
+    /* i32 -123456789 = 0xf8a432eb */
+    {MB_T_I32, A, {0xf8a4, 0x32eb}, 2, 0, K_I, .i = -123456789},
+    {MB_T_I32, C, {0x32eb, 0xf8a4}, 2, 0, K_I, .i = -123456789},
+    {MB_T_I32, B, {0xa4f8, 0xeb32}, 2, 0, K_I, .i = -123456789},
+    {MB_T_I32, D, {0xeb32, 0xa4f8}, 2, 0, K_I, .i = -123456789},
+    {MB_T_I32, A, {0x0001, 0x0000}, 2, 0, K_I, .i = 65536},
+    {MB_T_I32, C, {0x0000, 0x0001}, 2, 0, K_I, .i = 65536},
+    /* u64 0x0102030405060708 = 72623859790382856 */
+    {MB_T_U64, A, {0x0102, 0x0304, 0x0506, 0x0708}, 4, 0, K_U, .u = 0x0102030405060708ull},
+    {MB_T_U64, C, {0x0708, 0x0506, 0x0304, 0x0102}, 4, 0, K_U, .u = 0x0102030405060708ull},
+    {MB_T_U64, B, {0x0201, 0x0403, 0x0605, 0x0807}, 4, 0, K_U, .u = 0x0102030405060708ull},
+    {MB_T_U64, D, {0x0807, 0x0605, 0x0403, 0x0201}, 4, 0, K_U, .u = 0x0102030405060708ull},
+    {MB_T_U64, A, {0xffff, 0xffff, 0xffff, 0xffff}, 4, 0, K_U, .u = UINT64_MAX},
+    /* i64 -2 = 0xfffffffffffffffe; -1e15 = 0xfffc72815b398000 */
+    {MB_T_I64, A, {0xffff, 0xffff, 0xffff, 0xfffe}, 4, 0, K_I, .i = -2},
+    {MB_T_I64, C, {0xfffe, 0xffff, 0xffff, 0xffff}, 4, 0, K_I, .i = -2},
+    {MB_T_I64, B, {0xffff, 0xffff, 0xffff, 0xfeff}, 4, 0, K_I, .i = -2},
+    {MB_T_I64, D, {0xfeff, 0xffff, 0xffff, 0xffff}, 4, 0, K_I, .i = -2},
+    {MB_T_I64, A, {0xfffc, 0x7281, 0x5b39, 0x8000}, 4, 0, K_I, .i = -1000000000000000LL},
+    {MB_T_I64, C, {0x8000, 0x5b39, 0x7281, 0xfffc}, 4, 0, K_I, .i = -1000000000000000LL},
+    {MB_T_I64, B, {0xfcff, 0x8172, 0x395b, 0x0080}, 4, 0, K_I, .i = -1000000000000000LL},
+    {MB_T_I64, D, {0x0080, 0x395b, 0x8172, 0xfcff}, 4, 0, K_I, .i = -1000000000000000LL},
+    /* f32 230.5 = 0x43668000, -1.5 = 0xbfc00000 */
+    {MB_T_F32, A, {0x4366, 0x8000}, 2, 0, K_D, .d = 230.5},
+    {MB_T_F32, C, {0x8000, 0x4366}, 2, 0, K_D, .d = 230.5},
+    {MB_T_F32, B, {0x6643, 0x0080}, 2, 0, K_D, .d = 230.5},
+    {MB_T_F32, D, {0x0080, 0x6643}, 2, 0, K_D, .d = 230.5},
+    {MB_T_F32, A, {0xbfc0, 0x0000}, 2, 0, K_D, .d = -1.5},
+    {MB_T_F32, C, {0x0000, 0xbfc0}, 2, 0, K_D, .d = -1.5},
+    {MB_T_F32, B, {0xc0bf, 0x0000}, 2, 0, K_D, .d = -1.5},
+    {MB_T_F32, D, {0x0000, 0xc0bf}, 2, 0, K_D, .d = -1.5},
+    {MB_T_F32, A, {0x7fc0, 0x0000}, 2, 0, K_D, .d = NAN},
+    {MB_T_F32, C, {0x0000, 0x7fc0}, 2, 0, K_D, .d = NAN},
+    {MB_T_F32, B, {0xc07f, 0x0000}, 2, 0, K_D, .d = NAN},
+    {MB_T_F32, D, {0x0000, 0xc07f}, 2, 0, K_D, .d = NAN},
+    {MB_T_F32, A, {0x7f80, 0x0000}, 2, 0, K_D, .d = INFINITY},
+    {MB_T_F32, C, {0x0000, 0x7f80}, 2, 0, K_D, .d = INFINITY},
+    {MB_T_F32, B, {0x807f, 0x0000}, 2, 0, K_D, .d = INFINITY},
+    {MB_T_F32, D, {0x0000, 0x807f}, 2, 0, K_D, .d = INFINITY},
+    {MB_T_F32, A, {0xff80, 0x0000}, 2, 0, K_D, .d = -INFINITY},
+    {MB_T_F32, C, {0x0000, 0xff80}, 2, 0, K_D, .d = -INFINITY},
+    {MB_T_F32, B, {0x80ff, 0x0000}, 2, 0, K_D, .d = -INFINITY},
+    {MB_T_F32, D, {0x0000, 0x80ff}, 2, 0, K_D, .d = -INFINITY},
+    /* f64 pi = 0x400921fb54442d18, -2.5 = 0xc004000000000000 */
+    {MB_T_F64, A, {0x4009, 0x21fb, 0x5444, 0x2d18}, 4, 0, K_D, .d = 3.141592653589793},
+    {MB_T_F64, C, {0x2d18, 0x5444, 0x21fb, 0x4009}, 4, 0, K_D, .d = 3.141592653589793},
+    {MB_T_F64, B, {0x0940, 0xfb21, 0x4454, 0x182d}, 4, 0, K_D, .d = 3.141592653589793},
+    {MB_T_F64, D, {0x182d, 0x4454, 0xfb21, 0x0940}, 4, 0, K_D, .d = 3.141592653589793},
+    {MB_T_F64, A, {0xc004, 0, 0, 0}, 4, 0, K_D, .d = -2.5},
+    {MB_T_F64, C, {0, 0, 0, 0xc004}, 4, 0, K_D, .d = -2.5},
+    {MB_T_F64, B, {0x04c0, 0, 0, 0}, 4, 0, K_D, .d = -2.5},
+    {MB_T_F64, D, {0, 0, 0, 0x04c0}, 4, 0, K_D, .d = -2.5},
+    {MB_T_F64, A, {0x7ff8, 0, 0, 0}, 4, 0, K_D, .d = NAN},
+    {MB_T_F64, C, {0, 0, 0, 0x7ff8}, 4, 0, K_D, .d = NAN},
+    {MB_T_F64, B, {0xf87f, 0, 0, 0}, 4, 0, K_D, .d = NAN},
+    {MB_T_F64, D, {0, 0, 0, 0xf87f}, 4, 0, K_D, .d = NAN},
+    {MB_T_F64, A, {0x7ff0, 0, 0, 0}, 4, 0, K_D, .d = INFINITY},
+    {MB_T_F64, C, {0, 0, 0, 0x7ff0}, 4, 0, K_D, .d = INFINITY},
+    {MB_T_F64, B, {0xf07f, 0, 0, 0}, 4, 0, K_D, .d = INFINITY},
+    {MB_T_F64, D, {0, 0, 0, 0xf07f}, 4, 0, K_D, .d = INFINITY},
+    {MB_T_F64, A, {0xfff0, 0, 0, 0}, 4, 0, K_D, .d = -INFINITY},
+    {MB_T_F64, C, {0, 0, 0, 0xfff0}, 4, 0, K_D, .d = -INFINITY},
+    {MB_T_F64, B, {0xf0ff, 0, 0, 0}, 4, 0, K_D, .d = -INFINITY},
+    {MB_T_F64, D, {0, 0, 0, 0xf0ff}, 4, 0, K_D, .d = -INFINITY},
+    /* bool: register != 0 */
+    {MB_T_BOOL, A, {0x0000}, 1, 0, K_B, .u = 0},
+    {MB_T_BOOL, A, {0x0001}, 1, 0, K_B, .u = 1},
+    {MB_T_BOOL, C, {0x8000}, 1, 0, K_B, .u = 1},
+    {MB_T_BOOL, B, {0x0100}, 1, 0, K_B, .u = 1},
+    {MB_T_BOOL, D, {0x0001}, 1, 0, K_B, .u = 1},
+    /* bit N of the register, after the byte swap */
+    {MB_T_BIT, A, {0x0001}, 1, 0, K_B, .u = 1},
+    {MB_T_BIT, A, {0x0001}, 1, 8, K_B, .u = 0},
+    {MB_T_BIT, C, {0x8000}, 1, 15, K_B, .u = 1},
+    {MB_T_BIT, B, {0x0100}, 1, 0, K_B, .u = 1},
+    {MB_T_BIT, B, {0x0001}, 1, 8, K_B, .u = 1},
+    {MB_T_BIT, D, {0x0100}, 1, 0, K_B, .u = 1},
+    {MB_T_BIT, D, {0x0100}, 1, 8, K_B, .u = 0},
+    /* strings: "ABCD", NUL- and space-padded */
+    {MB_T_STRING, A, {0x4142, 0x4344}, 2, 0, K_S, .s = "ABCD"},
+    {MB_T_STRING, C, {0x4344, 0x4142}, 2, 0, K_S, .s = "ABCD"},
+    {MB_T_STRING, B, {0x4241, 0x4443}, 2, 0, K_S, .s = "ABCD"},
+    {MB_T_STRING, D, {0x4443, 0x4241}, 2, 0, K_S, .s = "ABCD"},
+    {MB_T_STRING, A, {0x4142, 0x0000, 0x4344}, 3, 0, K_S, .s = "AB"},
+    {MB_T_STRING, A, {0x4142, 0x2020}, 2, 0, K_S, .s = "AB"},
+    {MB_T_STRING, B, {0x4241, 0x0043}, 2, 0, K_S, .s = "ABC"},
 };
 
 static void check_vec(const struct vec *x, int idx)
@@ -144,8 +144,8 @@ static void check_vec(const struct vec *x, int idx)
 	int rc = mb_decode(x->t, x->o, x->w, x->n, x->bit, sbuf, sizeof(sbuf), &v);
 
 	if (rc != 0) {
-		t_fail(__FILE__, __LINE__, "vector %d (%s %s): rc %d", idx,
-		       mb_type_names[x->t], mb_order_names[x->o], rc);
+		t_fail(__FILE__, __LINE__, "vector %d (%s %s): rc %d", idx, mb_type_names[x->t],
+		       mb_order_names[x->o], rc);
 		return;
 	}
 	switch (x->k) {
@@ -191,10 +191,11 @@ TEST(decode_vectors_cover_every_type_and_order)
 		for (int o = MB_O_ABCD; o <= MB_O_DCBA; o++) {
 			int seen = 0;
 			for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
-				seen += vecs[i].t == (enum mb_type)t && vecs[i].o == (enum mb_order)o;
+				seen +=
+				    vecs[i].t == (enum mb_type)t && vecs[i].o == (enum mb_order)o;
 			if (!seen)
-				t_fail(__FILE__, __LINE__, "no vector for %s %s",
-				       mb_type_names[t], mb_order_names[o]);
+				t_fail(__FILE__, __LINE__, "no vector for %s %s", mb_type_names[t],
+				       mb_order_names[o]);
 		}
 }
 
@@ -214,8 +215,9 @@ TEST(encode_is_the_inverse)
 			continue;
 		CHECK_EQ(mb_encode(x->t, x->o, num, x->s, x->bit, w, x->n), 0);
 		if (memcmp(w, x->w, (size_t)x->n * 2))
-			t_fail(__FILE__, __LINE__, "vector %zu (%s %s): encode gave %04x %04x %04x %04x",
-			       i, mb_type_names[x->t], mb_order_names[x->o], w[0], w[1], w[2], w[3]);
+			t_fail(__FILE__, __LINE__,
+			       "vector %zu (%s %s): encode gave %04x %04x %04x %04x", i,
+			       mb_type_names[x->t], mb_order_names[x->o], w[0], w[1], w[2], w[3]);
 	}
 }
 

@@ -12,8 +12,8 @@
 
 static struct mb_span span(int dev, enum mb_area a, int addr, int count)
 {
-	return (struct mb_span){.dev = dev, .area = a, .addr = addr,
-				.count = count, .interval_ns = 1000 * MS};
+	return (struct mb_span){
+	    .dev = dev, .area = a, .addr = addr, .count = count, .interval_ns = 1000 * MS};
 }
 
 TEST(contiguous_points_make_one_request)

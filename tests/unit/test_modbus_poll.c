@@ -13,9 +13,9 @@
 #include "../../drivers/modbus/poll.h"
 #include "t.h"
 
-#define MS 1000000LL
+#define MS     1000000LL
 #define MAXREQ 4096
-#define MAXEV 4096
+#define MAXEV  4096
 
 struct req {
 	int unit, area, addr, count;
@@ -36,8 +36,8 @@ struct fake {
 	uint16_t regs[5][4][256];
 	bool dead[5];
 	bool bad_addr[5][4][256]; /* ILLEGAL DATA ADDRESS */
-	bool silent[5][4][256];	  /* no answer for these addresses */
-	int script[16];		  /* errors for the next reads (0 = normal) */
+	bool silent[5][4][256];   /* no answer for these addresses */
+	int script[16];           /* errors for the next reads (0 = normal) */
 	int nscript, iscript;
 	int flushes, drains;
 	struct req req[MAXREQ];
@@ -48,8 +48,8 @@ struct fake {
 	int nerr;
 };
 
-static int fake_read(void *ctx, int unit, enum mb_area area, int addr, int count,
-		     uint16_t *regs, uint8_t *bits)
+static int fake_read(void *ctx, int unit, enum mb_area area, int addr, int count, uint16_t *regs,
+		     uint8_t *bits)
 {
 	struct fake *f = ctx;
 	int e = f->iscript < f->nscript ? f->script[f->iscript++] : 0;
@@ -82,7 +82,10 @@ static int fake_read(void *ctx, int unit, enum mb_area area, int addr, int count
 	return count;
 }
 
-static void fake_flush(void *ctx) { ((struct fake *)ctx)->flushes++; }
+static void fake_flush(void *ctx)
+{
+	((struct fake *)ctx)->flushes++;
+}
 static void fake_drain(void *ctx, int64_t ms)
 {
 	struct fake *f = ctx;
@@ -113,7 +116,10 @@ static void fake_error(void *arg, const char *cls)
 		snprintf(f->errs[f->nerr++], sizeof(f->errs[0]), "%s", cls);
 }
 
-static int64_t fake_now(void *arg) { return ((struct fake *)arg)->now; }
+static int64_t fake_now(void *arg)
+{
+	return ((struct fake *)arg)->now;
+}
 
 static int count_err(struct fake *f, const char *cls)
 {
@@ -161,24 +167,30 @@ static struct rig *rig_new(void)
 	r->p.dev = r->dev;
 	r->p.retries = 1;
 	r->p.bad_events = true;
-	r->p.io = (struct mb_io){.ctx = r->f, .read = fake_read, .flush = fake_flush,
-				 .drain = fake_drain};
+	r->p.io = (struct mb_io){
+	    .ctx = r->f, .read = fake_read, .flush = fake_flush, .drain = fake_drain};
 	r->p.drain_ms = 100;
-	r->p.cb = (struct mb_poll_cb){.arg = r->f, .emit = fake_emit, .error = fake_error,
-				      .now = fake_now};
+	r->p.cb = (struct mb_poll_cb){
+	    .arg = r->f, .emit = fake_emit, .error = fake_error, .now = fake_now};
 	for (int i = 0; i < 4; i++)
 		r->dev[i] = (struct mb_device){.name = "dev", .unit_id = i + 1};
 	return r;
 }
 
-static struct mb_point *rig_point(struct rig *r, const char *id, int dev,
-				  enum mb_area a, int addr, enum mb_type t)
+static struct mb_point *rig_point(struct rig *r, const char *id, int dev, enum mb_area a, int addr,
+				  enum mb_type t)
 {
 	struct mb_point *pt = &r->pt[r->p.npt++];
 
-	*pt = (struct mb_point){.id = id, .dev = dev, .area = a, .addr = addr,
-				.type = t, .nregs = mb_area_is_bits(a) ? 1 : mb_type_regs(t, 1),
-				.scale = 1, .every_poll = true, .interval_ns = 1000 * MS,
+	*pt = (struct mb_point){.id = id,
+				.dev = dev,
+				.area = a,
+				.addr = addr,
+				.type = t,
+				.nregs = mb_area_is_bits(a) ? 1 : mb_type_regs(t, 1),
+				.scale = 1,
+				.every_poll = true,
+				.interval_ns = 1000 * MS,
 				.q = SG_Q_UNCERTAIN};
 	if ((size_t)dev + 1 > r->p.ndev)
 		r->p.ndev = (size_t)dev + 1;
@@ -252,8 +264,9 @@ TEST(schedule_stays_on_the_grid)
 
 		/* on the grid, at most one other request (7 ms) late */
 		if (off > 7 * MS)
-			t_fail(__FILE__, __LINE__, "request %d (unit %d) at +%lld ms is off the grid",
-			       i, q->unit, (long long)((q->t - t0) / MS));
+			t_fail(__FILE__, __LINE__,
+			       "request %d (unit %d) at +%lld ms is off the grid", i, q->unit,
+			       (long long)((q->t - t0) / MS));
 	}
 	rig_free(r);
 }
@@ -358,7 +371,7 @@ TEST(exception_then_recovery_ignores_deadband)
 	rig_step(r);
 	CHECK_EQ(count_err(r->f, "exception"), 1);
 	CHECK_STR(last_ev(r->f, "t")->reason, "exception 4 (server device failure)");
-	CHECK_EQ(r->f->nreq, 2); /* an exception is an answer: no retry */
+	CHECK_EQ(r->f->nreq, 2);              /* an exception is an answer: no retry */
 	r->f->regs[1][MB_A_HOLDING][0] = 510; /* inside the deadband */
 	rig_step(r);
 	CHECK_EQ(last_ev(r->f, "t")->q, SG_Q_GOOD);
@@ -396,9 +409,9 @@ TEST(garbled_and_short_answers_are_retried_and_counted)
 	rig_point(r, "x", 0, MB_A_HOLDING, 0, MB_T_U32);
 	r->f->regs[1][MB_A_HOLDING][1] = 7;
 	rig_start(r);
-	r->f->script[0] = EMBBADCRC;	/* retried, then fine */
+	r->f->script[0] = EMBBADCRC; /* retried, then fine */
 	r->f->script[1] = 0;
-	r->f->script[2] = -1;		/* short, then garbled: both tries fail */
+	r->f->script[2] = -1; /* short, then garbled: both tries fail */
 	r->f->script[3] = EMBBADDATA;
 	r->f->nscript = 4;
 	rig_step(r);
