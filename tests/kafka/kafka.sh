@@ -27,11 +27,15 @@ CACHE=${SENSORGATE_CACHE:-$HOME/.cache/sensorgate}
 START_TIMEOUT=${SENSORGATE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${SENSORGATE_KAFKA_STOP_TIMEOUT:-30}
 JAVA=${JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/}java}
-# Broker JVM: small heap, serial GC (cheap on 2 cores), quick JIT warm-up.
+# Broker JVM: small heap, serial GC (cheap on 2 cores).  Full JIT is kept so
+# benchmarks are not limited by the broker; add -XX:TieredStopAtLevel=1 to
+# SENSORGATE_KAFKA_JAVA_OPTS for a ~1-3 s faster start.
 BROKER_JAVA_OPTS=${SENSORGATE_KAFKA_JAVA_OPTS:-"-Xms256m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true"}
 # Short-lived admin tools: start-up time is all that matters.
 TOOL_JAVA_OPTS="-Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true"
 PROBE_TOPIC=sensorgate-probe
+FAIL_REASON=""
+FAIL_NODES=()
 HOST=127.0.0.1
 
 say()  { printf 'kafka: %s\n' "$*"; }
@@ -81,8 +85,8 @@ if [ -z "$DIR" ]; then
     DIR=$CACHE/kafka-local
     USER_MODE=1
 fi
-mkdir -p "$DIR"
-DIR=$(cd "$DIR" && pwd)
+[ "$cmd" = start ] && mkdir -p "$DIR"
+if [ -d "$DIR" ]; then DIR=$(cd "$DIR" && pwd); fi
 [ "$USER_MODE" -eq 1 ] || DIR_OPT=" --dir $DIR"
 ENV_FILE=$DIR/cluster.env
 PIDS_FILE=$DIR/pids
@@ -150,7 +154,7 @@ PY
                 out="$out $p"
             fi
         done
-        echo $out
+        echo "${out# }"
     fi
 }
 
@@ -172,7 +176,7 @@ is_node_pid() {
     local n=$1 pid=$2
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
     [ -r "/proc/$pid/cmdline" ] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$(node_conf "$n")"
+    tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$(node_conf "$n")"
 }
 
 node_running() { is_node_pid "$1" "$(pid_of "$1")"; }
@@ -183,7 +187,7 @@ show_logs() {  # last log lines of the given nodes, on stderr
         f=$(node_log "$n")
         [ -f "$f" ] || continue
         printf -- '---- last lines of %s ----\n' "$f" >&2
-        tail -n "${SENSORGATE_KAFKA_LOG_LINES:-30}" "$f" >&2
+        tail -n "${SENSORGATE_KAFKA_LOG_LINES:-40}" "$f" >&2
     done
 }
 
@@ -289,9 +293,17 @@ start_node() {  # start_node NODE   (background JVM, pid recorded)
 }
 
 # Stop the given nodes: SIGTERM, wait up to STOP_TIMEOUT s, then SIGKILL.
+#
+# When a whole multi-node cluster is stopped, a node whose broker part is
+# still waiting for the controller to approve its controlled shutdown can be
+# left without a controller quorum (the other nodes' controllers are gone);
+# it would then wait minutes.  Such a node gets QUORUM_GRACE seconds after
+# the quorum is lost and is then killed (its data is recovered on restart).
+QUORUM_GRACE=${SENSORGATE_KAFKA_QUORUM_GRACE:-8}
 stop_nodes() {
-    local n pid deadline alive
-    local -a live=()
+    local n pid deadline running lost_since="" t
+    local majority=$(( BROKERS / 2 + 1 ))
+    local -a live=() left=()
     for n in "$@"; do
         pid=$(pid_of "$n")
         if is_node_pid "$n" "$pid"; then
@@ -304,25 +316,39 @@ stop_nodes() {
     [ ${#live[@]} -gt 0 ] || return 0
     deadline=$(( $(date +%s) + STOP_TIMEOUT ))
     while :; do
-        alive=0
+        left=()
         for n in "${live[@]}"; do
-            is_node_pid "$n" "$(pid_of "$n")" && alive=1
+            node_running "$n" && left+=("$n")
         done
-        [ "$alive" -eq 1 ] || break
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            for n in "${live[@]}"; do
-                pid=$(pid_of "$n")
-                if is_node_pid "$n" "$pid"; then
-                    warn "node $n (pid $pid) did not stop within ${STOP_TIMEOUT}s; killing it"
-                    kill -KILL "$pid" 2>/dev/null || true
-                fi
+        [ ${#left[@]} -gt 0 ] || break
+        t=$(date +%s)
+        running=0
+        for n in $(node_ids); do node_running "$n" && running=$((running + 1)); done
+        if [ "$BROKERS" -gt 1 ] && [ "$running" -lt "$majority" ]; then
+            lost_since=${lost_since:-$t}
+        fi
+        if [ -n "$lost_since" ] && [ $((t - lost_since)) -ge "$QUORUM_GRACE" ]; then
+            for n in "${left[@]}"; do
+                say "node $n still waits for the (stopped) controller quorum; killing it"
+                kill -KILL "$(pid_of "$n")" 2>/dev/null || true
             done
-            sleep 0.5
+            break
+        fi
+        if [ "$t" -ge "$deadline" ]; then
+            for n in "${left[@]}"; do
+                warn "node $n (pid $(pid_of "$n")) did not stop within ${STOP_TIMEOUT}s; killing it"
+                kill -KILL "$(pid_of "$n")" 2>/dev/null || true
+            done
             break
         fi
         sleep 0.3
     done
-    for n in "${live[@]}"; do set_pid "$n" ""; done
+    # Wait for killed processes to be gone (ports released) before returning.
+    for n in "${live[@]}"; do
+        pid=$(pid_of "$n")
+        while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        set_pid "$n" ""
+    done
 }
 
 # Metadata as seen by one address, in kcat's plain-text form ("" on failure).
@@ -332,14 +358,16 @@ metadata() {  # metadata ADDR [TOPIC]
     kcat "${args[@]}" 2>/dev/null || true
 }
 
-# True when node N answers metadata itself and the cluster shows all
-# BROKERS brokers (so topics with the full replication factor can be made).
-node_serving() {
-    local n=$1 md count
+# True when node N answers metadata itself (it does so only once it is
+# registered and unfenced), lists itself, and the metadata shows at least
+# MIN brokers (BROKERS on a full start, so that topics with the full
+# replication factor can be made).
+node_serving() {  # node_serving NODE MIN
+    local n=$1 min=$2 md count
     port_in_use "$(broker_port "$n")" || return 1   # cheap check before kcat
     md=$(metadata "$HOST:$(broker_port "$n")")
     count=$(sed -n 's/^ *\([0-9][0-9]*\) brokers:.*/\1/p' <<<"$md" | head -n 1)
-    [ "${count:-0}" -ge "$BROKERS" ] && grep -q "broker $n at " <<<"$md"
+    [ "${count:-0}" -ge "$min" ] && grep -q "broker $n at " <<<"$md"
 }
 
 # Produce one record to the probe topic with acks=all; true on delivery.
@@ -357,34 +385,47 @@ probe_metadata_ok() {
         ! grep -qE 'leader -1|Broker: |Local: ' <<<"$md"
 }
 
-# Wait until the given nodes serve and a record can be produced.
-wait_ready() {  # wait_ready T0 NODE...
-    local t0=$1 n ok
+# Wait until the given nodes serve.  Mode "cluster" (start): all BROKERS
+# brokers must be in the metadata and a record must be produced with
+# acks=all.  Mode "node" (start-broker): the node itself must serve; other
+# nodes may be down, so nothing is produced.
+wait_ready() {  # wait_ready cluster|node NODE...
+    local mode=$1 n ok min=1
     shift
+    [ "$mode" = cluster ] && min=$BROKERS
     local deadline=$(( $(date +%s) + START_TIMEOUT ))
     while :; do
         for n in "$@"; do
             if ! node_running "$n"; then
-                show_logs "$n"
-                warn "node $n exited during start-up (log: $(node_log "$n"))"
+                FAIL_REASON="node $n exited during start-up"
+                FAIL_NODES=("$n")
                 return 1
             fi
         done
         ok=1
-        for n in "$@"; do node_serving "$n" || { ok=0; break; }; done
-        if [ "$ok" -eq 1 ] && probe_produce && probe_metadata_ok; then
-            return 0
+        for n in "$@"; do node_serving "$n" "$min" || { ok=0; break; }; done
+        if [ "$ok" -eq 1 ]; then
+            [ "$mode" = node ] && return 0
+            probe_produce && probe_metadata_ok && return 0
         fi
         if [ "$(date +%s)" -ge "$deadline" ]; then
-            show_logs "$@"
-            if [ -s "$DIR/logs/probe.err" ]; then
-                printf -- '---- last produce probe error ----\n' >&2
-                tail -n 5 "$DIR/logs/probe.err" >&2
-            fi
+            FAIL_REASON="not ready within ${START_TIMEOUT}s"
+            FAIL_NODES=("$@")
             return 1
         fi
         sleep 0.25
     done
+}
+
+# Report a failed wait_ready: reason, log tails, last probe error.
+start_failed() {
+    warn "ERROR: Kafka start failed: $FAIL_REASON (full logs: $DIR/logs); last log lines:"
+    show_logs "${FAIL_NODES[@]}"
+    if [ -s "$DIR/logs/probe.err" ]; then
+        printf -- '---- last produce probe error (kcat) ----\n' >&2
+        tail -n 5 "$DIR/logs/probe.err" >&2
+    fi
+    warn "ERROR: Kafka start failed: $FAIL_REASON; stopping the node(s) started"
 }
 
 # ----------------------------------------------------------------- commands
@@ -409,6 +450,11 @@ cmd_start() {
         else
             BROKER_PORTS=$(free_ports "$BROKERS")
         fi
+        for n in $BROKER_PORTS; do
+            if port_in_use "$n"; then
+                die "port $HOST:$n is already in use by another program (another Kafka? 'make kafka-status'; or pick --port)"
+            fi
+        done
         # Controller ports are always picked freely (they are internal).
         local all
         all=$(free_ports $((BROKERS * 2)))
@@ -472,8 +518,8 @@ ENV
     for n in "${todo[@]}"; do start_node "$n"; done
     bootstrap_list >"$DIR/bootstrap"
 
-    if ! wait_ready "$t0" "${todo[@]}"; then
-        warn "Kafka did not become ready within ${START_TIMEOUT}s (logs: $DIR/logs); stopping it"
+    if ! wait_ready cluster "${todo[@]}"; then
+        start_failed
         stop_nodes "${todo[@]}"
         exit 1
     fi
@@ -487,7 +533,9 @@ cmd_stop() {
         load_env
         local t0
         t0=$(now)
-        stop_nodes $(node_ids)
+        local -a ids
+        mapfile -t ids < <(node_ids)
+        stop_nodes "${ids[@]}"
         say "stopped ($DIR) in $(elapsed "$t0")s"
     fi
     if [ "$OPT_CLEAN" -eq 1 ]; then
@@ -531,8 +579,10 @@ cmd_status() {
 
 node_arg() {
     [ -n "$NODE_ARG" ] || die "$cmd needs a node number (1..$BROKERS)"
-    [ "$NODE_ARG" -ge 1 ] && [ "$NODE_ARG" -le "$BROKERS" ] ||
+    case "$NODE_ARG" in *[!0-9]*) die "node must be a number" ;; esac
+    if [ "$NODE_ARG" -lt 1 ] || [ "$NODE_ARG" -gt "$BROKERS" ]; then
         die "node must be between 1 and $BROKERS"
+    fi
 }
 
 cmd_kill_broker() {
@@ -573,8 +623,8 @@ cmd_start_broker() {
         KAFKA_LIBS=$(SENSORGATE_KAFKA_VERSION=$KAFKA_VERSION kafka_libs)
     format_node "$n" || die "formatting storage of node $n failed"
     start_node "$n"
-    if ! wait_ready "$t0" "$n"; then
-        warn "node $n did not become ready within ${START_TIMEOUT}s; stopping it"
+    if ! wait_ready node "$n"; then
+        start_failed
         stop_nodes "$n"
         exit 1
     fi
