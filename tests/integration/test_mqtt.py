@@ -229,20 +229,22 @@ def test_gateway_down_persistent_session(tmp_path, kafka_mock, protocol, version
     check_order(recs, topics, 5000)
 
 
-def test_broker_restart_mid_stream(tmp_path, kafka_mock):
+@pytest.mark.parametrize("protocol,version", [("3.1.1", "mqttv311"), ("5", "mqttv5")])
+def test_broker_restart_mid_stream(tmp_path, kafka_mock, protocol, version):
     """The broker restarts while it is delivering: whatever it had accepted
     (persisted on its way down) arrives; redelivery may duplicate, never
     lose, and order per topic holds for first copies."""
     kafka_mock.cmd("topic load 16")
     broker = Mosquitto(tmp_path).start()
-    gw = Gateway(tmp_path, conf(kafka_mock.bootstrap, broker.port, RAW_RULE)).start()
+    gw = Gateway(tmp_path, conf(kafka_mock.bootstrap, broker.port, RAW_RULE,
+                                protocol=protocol)).start()
     gw.wait_log(r"subscribed \"load/#\"")
     topics = ["load/a", "load/b", "load/c", "load/d"]
-    publish_parallel(broker, topics, [str(i) for i in range(5000)])
+    publish_parallel(broker, topics, [str(i) for i in range(5000)], version=version)
     broker.restart()  # right away: the gateway is still draining the queue
     gw.wait_log(r"connection lost|reconnecting", timeout=20)
     gw.wait_log(r"session resumed", timeout=30)
-    publish_parallel(broker, topics, [str(i) for i in range(5000, 10000)])
+    publish_parallel(broker, topics, [str(i) for i in range(5000, 10000)], version=version)
     wait_spooled(gw, 40000, timeout=60)
     gw.wait_drained(timeout=60, min_seq=40000)
     time.sleep(1)
@@ -371,3 +373,39 @@ def test_sim_mqtt_publisher(tmp_path, sg_bin):
     assert topic == "sim/dev-0/reading"
     j = json.loads(payload)
     assert j["device"] == "dev-0" and j["seq"] == 0 and "value" in j
+
+
+def test_full_spool_backpressure(tmp_path, kafka_mock):
+    """Kafka down, a small spool with when_full: block: the driver blocks in
+    the append, stops reading, the broker queues the rest (and may drop the
+    connection after 1.5 keepalives).  When Kafka returns every message
+    arrives, in order per topic, and nothing was lost after its ack."""
+    kafka_mock.cmd("topic load 16")
+    broker = Mosquitto(tmp_path).start()
+    c = conf(kafka_mock.bootstrap, broker.port, RAW_RULE, extra="    keepalive: 5s\n")
+    c = c.replace("max_bytes: 1GiB", "max_bytes: 512KiB, when_full: block, max_record_bytes: 64KiB") \
+         .replace("segment_bytes: 8MiB", "segment_bytes: 128KiB")
+    gw = Gateway(tmp_path, c).start()
+    gw.wait_log(r"subscribed \"load/#\"")
+    kafka_mock.cmd("down")
+    topics = ["load/a", "load/b"]
+    publish_parallel(broker, topics, [str(i) for i in range(10000)])
+    time.sleep(10)  # blocked longer than 1.5 x keepalive
+    held = spooled(gw)
+    assert gw.running()
+    assert held < 20000, f"spool did not fill: {held}"
+    kafka_mock.cmd("up")
+    wait_spooled(gw, 20000, timeout=120)
+    gw.wait_drained(timeout=120, min_seq=20000)
+    time.sleep(0.5)
+    assert gw.stop() == 0
+    assert "lost after ack 0" in gw.log()
+    recs = read_topic(kafka_mock.bootstrap, "load", count=20000, timeout=60)
+    keys = by_key(recs)
+    for t in topics:
+        vals = [int(r["value"]) for r in keys[t]]
+        assert set(vals) == set(range(10000)), f"{t}: lost {sorted(set(range(10000)) - set(vals))[:10]}"
+        first = list(dict.fromkeys(vals))
+        assert first == list(range(10000)), f"{t}: order broken"
+    print(f"\nfull spool: {held} events held while Kafka was down, "
+          f"{len(recs) - 20000} duplicates after it returned")
