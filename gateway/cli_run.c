@@ -156,10 +156,16 @@ int sg_cli_run(int argc, char **argv)
 		}
 		bootstrap = sg_mock_bootstrap(mock);
 		run_embedded_topics(&conf, mock);
-		sg_info("main", "embedded Kafka cluster (%lld brokers) at %s  -- read it with: "
-			"kcat -C -b %s -t %s -f '%%k %%s\\n'",
-			(long long)conf.kafka.embedded_brokers, bootstrap, bootstrap,
-			conf.kafka.topic);
+		{
+			const struct sg_source_conf *s0 = conf.sources.items;
+			char topic[256];
+			sg_topic_expand(conf.sources.n && s0->topic ? s0->topic : conf.kafka.topic,
+					conf.gateway.id, conf.sources.n ? s0->name : "SOURCE", "SENSOR",
+					topic, sizeof(topic));
+			sg_info("main", "embedded Kafka cluster (%lld brokers) at %s  -- read it with: "
+				"kcat -C -b %s -t %s -f '%%k %%s\\n'",
+				(long long)conf.kafka.embedded_brokers, bootstrap, bootstrap, topic);
+		}
 		printf("embedded kafka bootstrap=%s\n", bootstrap);
 		fflush(stdout);
 	}

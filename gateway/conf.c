@@ -21,7 +21,7 @@
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const fsync_words[] = {"always", "never", NULL};
 static const char *const full_words[] = {"block", "drop_oldest", "drop_newest", NULL};
-static const char *const delivery_words[] = {"at_least_once", NULL};
+static const char *const delivery_words[] = {"at_least_once", "exactly_once", NULL};
 static const char *const view_words[] = {"auto", "live", "lines", "off", NULL};
 
 static bool conf_id_ok(const char *s)
@@ -111,13 +111,19 @@ static const struct sg_cfg_key kafka_keys[] = {
 	{"bootstrap", SG_CFG_STR, offsetof(struct sg_kafka_conf, bootstrap), "localhost:9092", 1, 0, NULL, NULL, 0,
 	 "Broker list `host:port,...`, or `embedded` to run a mock Kafka cluster inside the gateway (demo, no install needed)."},
 	{"delivery", SG_CFG_ENUM, offsetof(struct sg_kafka_conf, delivery), "at_least_once", 1, 0, delivery_words, NULL, 0,
-	 "Delivery mode: idempotent producer, acks=all; duplicates only for records in flight at a crash (same event id)."},
+	 "`at_least_once`: idempotent producer, acks=all; duplicates only for records in flight at a crash (same event id). `exactly_once`: transactions, each with a checkpoint record; read_committed consumers see every event once, also across crashes."},
 	{"topic", SG_CFG_STR, offsetof(struct sg_kafka_conf, topic), "sensorgate.{source}", 1, 0, NULL, NULL, 0,
 	 "Default topic template; `{gateway}`, `{source}` and `{sensor}` are replaced."},
 	{"properties", SG_CFG_MAP, offsetof(struct sg_kafka_conf, properties), NULL, 1, 0, NULL, NULL, 0,
 	 "librdkafka properties passed through as is (for example `security.protocol`, `sasl.password: ${KAFKA_PASSWORD}`). The gateway's own settings (idempotence, acks) cannot be weakened here."},
 	{"max_in_flight", SG_CFG_INT, offsetof(struct sg_kafka_conf, max_in_flight), "100000", 1, 10000000, NULL, NULL, 0,
 	 "Most records handed to librdkafka and not yet acknowledged (bounds memory)."},
+	{"checkpoint_topic", SG_CFG_STR, offsetof(struct sg_kafka_conf, checkpoint_topic), "sensorgate.checkpoints", 1, 0, NULL, NULL, 0,
+	 "exactly_once: compacted topic holding each gateway's last committed seq (key: gateway id)."},
+	{"transaction_records", SG_CFG_INT, offsetof(struct sg_kafka_conf, txn_max_records), "10000", 1, 1000000, NULL, NULL, 0,
+	 "exactly_once: most records in one transaction."},
+	{"transaction_interval", SG_CFG_DURATION, offsetof(struct sg_kafka_conf, txn_interval_ms), "100ms", 1, 60000, NULL, NULL, 0,
+	 "exactly_once: longest time a transaction stays open collecting records (bounds latency)."},
 	{"embedded_brokers", SG_CFG_INT, offsetof(struct sg_kafka_conf, embedded_brokers), "3", 1, 9, NULL, NULL, 0,
 	 "Brokers in the embedded mock cluster."},
 	{"embedded_partitions", SG_CFG_INT, offsetof(struct sg_kafka_conf, embedded_partitions), "3", 1, 64, NULL, NULL, 0,

@@ -17,7 +17,7 @@
 struct sg_driver;
 
 enum sg_when_full { SG_FULL_BLOCK, SG_FULL_DROP_OLDEST, SG_FULL_DROP_NEWEST };
-enum sg_delivery { SG_DELIVERY_AT_LEAST_ONCE };
+enum sg_delivery { SG_DELIVERY_AT_LEAST_ONCE, SG_DELIVERY_EXACTLY_ONCE };
 /* spool.fsync special values (stored as negative numbers). */
 #define SG_FSYNC_ALWAYS (-1)
 #define SG_FSYNC_NEVER (-2)
@@ -46,6 +46,9 @@ struct sg_kafka_conf {
 	struct sg_cfg_map properties;
 	int64_t max_in_flight;
 	int64_t embedded_brokers;
+	char *checkpoint_topic;
+	int64_t txn_max_records;
+	int64_t txn_interval_ms;
 	int64_t embedded_partitions;
 };
 

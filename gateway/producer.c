@@ -21,54 +21,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "event.h"
 #include "log.h"
-#include "metrics.h"
-
-enum slot_state { SLOT_FREE, SLOT_SENT, SLOT_DONE, SLOT_RETRY };
-
-struct slot {
-	uint64_t seq;
-	int64_t ts_ns;
-	uint8_t state;
-};
-
-struct sg_producer {
-	const struct sg_conf *conf;
-	char *bootstrap;
-	struct sg_spool *sp;
-	rd_kafka_t *rk;
-	int qpipe[2]; /* librdkafka main queue -> readable */
-	pthread_t thr;
-	bool running;
-	_Atomic bool stop;
-	_Atomic int64_t stop_deadline; /* monotonic ns */
-
-	struct slot *ring;
-	size_t cap, head, count; /* count = slots in use from head */
-	uint64_t released;	 /* highest seq released (acked) */
-	bool need_rewind, fatal;
-	uint64_t *skip; /* seqs already delivered, skipped after a rewind */
-	size_t nskip, skip_pos;
-
-	struct sg_buf rec;    /* the current record from the spool */
-	uint64_t rec_seq;
-	bool have_rec;	      /* rec read but not yet produced (queue full) */
-
-	uint64_t fault_fatal_after; /* test hook: SENSORGATE_FAULT_FATAL_AFTER */
-	uint64_t nproduced;
-
-	struct sg_counter *m_produced, *m_delivered, *m_retry, *m_rejected,
-		*m_restarts, *m_inflight, *m_oldest_age, *m_kafka_errors;
-};
+#include "producer_internal.h"
 
 static const char *const reserved_props[] = {
 	"enable.idempotence", "acks", "request.required.acks",
-	"dr_msg_cb", "bootstrap.servers", NULL};
+	"dr_msg_cb", "bootstrap.servers", "transactional.id", NULL};
 
 /* --- librdkafka callbacks (run on the producer thread, from poll) ------ */
 
-static bool err_permanent(rd_kafka_resp_err_t e)
+bool prod_err_permanent(rd_kafka_resp_err_t e)
 {
 	switch (e) {
 	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
@@ -86,7 +48,7 @@ static bool err_permanent(rd_kafka_resp_err_t e)
 	}
 }
 
-static void prod_reject(struct sg_producer *p, uint64_t seq, const void *payload,
+void prod_reject(struct sg_producer *p, uint64_t seq, const void *payload,
 			size_t len, const char *topic, const char *why)
 {
 	static struct sg_log_rl rl;
@@ -108,6 +70,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct slot *s;
 
 	(void)rk;
+	if (p->txn) {
+		prod_txn_dr(p, m);
+		return;
+	}
 	if (idx >= p->cap)
 		return;
 	s = &p->ring[idx];
@@ -118,7 +84,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		s->state = SLOT_DONE;
 		sg_counter_add(p->m_delivered, 1);
 		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
-	} else if (m->err && err_permanent(m->err)) {
+	} else if (m->err && prod_err_permanent(m->err)) {
 		prod_reject(p, s->seq, m->payload, m->len,
 			    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 		s->state = SLOT_DONE;
@@ -184,7 +150,10 @@ static rd_kafka_conf_t *prod_conf(const struct sg_conf *c, const char *bootstrap
 	/* Our defaults first; the user's properties may change them. */
 	rc |= conf_set(kc, "client.id", cid, eb);
 	rc |= conf_set(kc, "linger.ms", "5", eb);
-	rc |= conf_set(kc, "message.timeout.ms", "600000", eb);
+	/* Transactions must finish within transaction.timeout.ms (60 s by
+	 * default), and no message may outlive its transaction. */
+	rc |= conf_set(kc, "message.timeout.ms",
+		       c->kafka.delivery == SG_DELIVERY_EXACTLY_ONCE ? "55000" : "600000", eb);
 	rc |= conf_set(kc, "partitioner", "murmur2_random", eb);
 	rc |= conf_set(kc, "queue.buffering.max.messages", num, eb);
 	for (size_t i = 0; rc == SG_OK && i < props->n; i++) {
@@ -206,6 +175,12 @@ static rd_kafka_conf_t *prod_conf(const struct sg_conf *c, const char *bootstrap
 		rc = conf_set(kc, "enable.idempotence", "true", eb);
 	if (rc == SG_OK)
 		rc = conf_set(kc, "acks", "all", eb);
+	if (rc == SG_OK && c->kafka.delivery == SG_DELIVERY_EXACTLY_ONCE) {
+		/* Stable across restarts, so a restarted gateway fences its
+		 * previous incarnation's open transaction. */
+		snprintf(cid, sizeof(cid), "sensorgate-%s", c->gateway.id);
+		rc = conf_set(kc, "transactional.id", cid, eb);
+	}
 	if (rc != SG_OK) {
 		rd_kafka_conf_destroy(kc);
 		return NULL;
@@ -229,7 +204,7 @@ int sg_producer_check_props(const struct sg_conf *conf, struct sg_errbuf *eb)
 	return SG_OK;
 }
 
-static int prod_create(struct sg_producer *p, struct sg_errbuf *eb)
+int prod_create(struct sg_producer *p, struct sg_errbuf *eb)
 {
 	rd_kafka_conf_t *kc = prod_conf(p->conf, p->bootstrap, p, eb);
 	rd_kafka_queue_t *q;
@@ -249,7 +224,7 @@ static int prod_create(struct sg_producer *p, struct sg_errbuf *eb)
 	return SG_OK;
 }
 
-static void prod_destroy(struct sg_producer *p)
+void prod_destroy(struct sg_producer *p)
 {
 	if (!p->rk)
 		return;
@@ -271,6 +246,7 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap,
 	p->sp = sp;
 	p->bootstrap = sg_strdup(bootstrap ? bootstrap : conf->kafka.bootstrap);
 	p->cap = (size_t)conf->kafka.max_in_flight;
+	p->txn = conf->kafka.delivery == SG_DELIVERY_EXACTLY_ONCE;
 	p->ring = sg_xcalloc(p->cap, sizeof(*p->ring));
 	sg_buf_init(&p->rec);
 	p->qpipe[0] = p->qpipe[1] = -1;
@@ -356,16 +332,36 @@ static bool prod_skip(struct sg_producer *p, uint64_t seq)
 	return p->skip_pos < p->nskip && p->skip[p->skip_pos] == seq;
 }
 
+rd_kafka_resp_err_t prod_produce(struct sg_producer *p, const struct sg_record *r,
+				 void *opaque)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->nheaders);
+	rd_kafka_resp_err_t err;
+	size_t pos = 0, nl, vl;
+	const char *name;
+	const void *val;
+	char topic[256];
+
+	snprintf(topic, sizeof(topic), "%.*s", (int)r->topic_len, r->topic);
+	while (sg_record_header_next(r, &pos, &name, &nl, &val, &vl))
+		rd_kafka_header_add(hdrs, name, (ssize_t)nl, val, (ssize_t)vl);
+	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+				RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS),
+				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	if (err)
+		rd_kafka_headers_destroy(hdrs); /* ownership passes only on success */
+	return err;
+}
+
 /* Produce one record.  SG_OK, SG_EAGAIN (local queue full: retry later). */
 static int prod_send(struct sg_producer *p)
 {
 	struct sg_record r;
-	rd_kafka_headers_t *hdrs;
 	rd_kafka_resp_err_t err;
 	char topic[256];
-	size_t pos = 0, nl, vl, slot;
-	const char *name;
-	const void *val;
+	size_t slot;
 
 	if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK) {
 		prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-",
@@ -373,25 +369,12 @@ static int prod_send(struct sg_producer *p)
 		goto done_now;
 	}
 	snprintf(topic, sizeof(topic), "%.*s", (int)r.topic_len, r.topic);
-	hdrs = rd_kafka_headers_new(r.nheaders);
-	while (sg_record_header_next(&r, &pos, &name, &nl, &val, &vl))
-		rd_kafka_header_add(hdrs, name, (ssize_t)nl, val, (ssize_t)vl);
 	slot = (p->head + p->count) % p->cap;
-	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
-				RD_KAFKA_V_KEY(r.key, r.key_len),
-				RD_KAFKA_V_VALUE((void *)r.value, r.value_len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_TIMESTAMP(r.ts_ns / SG_NS_PER_MS),
-				RD_KAFKA_V_HEADERS(hdrs),
-				RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(slot + 1)),
-				RD_KAFKA_V_END);
-	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-		rd_kafka_headers_destroy(hdrs);
+	err = prod_produce(p, &r, (void *)(uintptr_t)(slot + 1));
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return SG_EAGAIN;
-	}
 	if (err) {
-		rd_kafka_headers_destroy(hdrs);
-		if (err_permanent(err)) {
+		if (prod_err_permanent(err)) {
 			prod_reject(p, p->rec_seq, r.value, r.value_len, topic,
 				    rd_kafka_err2str(err));
 			goto done_now;
@@ -509,7 +492,7 @@ static void *prod_main(void *arg)
 
 int sg_producer_start(struct sg_producer *p)
 {
-	if (pthread_create(&p->thr, NULL, prod_main, p) != 0)
+	if (pthread_create(&p->thr, NULL, p->txn ? prod_txn_main : prod_main, p) != 0)
 		return SG_ERR;
 	p->running = true;
 	return SG_OK;
@@ -550,6 +533,8 @@ void sg_producer_free(struct sg_producer *p)
 		close(p->qpipe[1]);
 	sg_buf_free(&p->rec);
 	free(p->skip);
+	free(p->rejected);
+	free(p->txn_ts);
 	free(p->ring);
 	free(p->bootstrap);
 	free(p);

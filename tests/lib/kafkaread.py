@@ -25,12 +25,13 @@ def _kcat_read(bootstrap, topic, extra=()):
     return recs, p
 
 
-def read_topic(bootstrap, topic, count=None, timeout=60):
+def read_topic(bootstrap, topic, count=None, timeout=60, read_committed=False):
     """All records of topic from the beginning.  With count, retry until at
     least count records are there or timeout passes."""
     deadline = time.time() + timeout
+    extra = ("-X", "isolation.level=read_committed") if read_committed else ()
     while True:
-        recs, p = _kcat_read(bootstrap, topic)
+        recs, p = _kcat_read(bootstrap, topic, extra)
         if count is None or len(recs) >= count or time.time() > deadline:
             return recs
         time.sleep(0.5)
