@@ -18,6 +18,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,6 @@ from gateway import Gateway, sg_bin
 from kafkaread import read_topic
 
 HERE = Path(__file__).resolve().parent
-SYS_PY = "/usr/bin/python3"  # Debian's python, where python3-pymodbus lives
 
 # One value of every type and order: (id, register entry for the sim,
 # point entry for the driver, expected JSON value).
@@ -325,18 +325,27 @@ def test_simulator_config_errors(tmp_path):
     assert p.returncode == 2 and re.search(r"map\.yaml:3:\d+: registers\[0\]\.kind: 'sawtooth' is not one of", p.stderr), p.stderr
 
 
-def have_pymodbus():
-    return subprocess.run([SYS_PY, "-c", "import pymodbus.server"], capture_output=True).returncode == 0
+def pymodbus_python():
+    """A python that has pymodbus: $SG_PYMODBUS_PYTHON, Debian's (where
+    python3-pymodbus lives), or the one running the tests."""
+    for py in (os.environ.get("SG_PYMODBUS_PYTHON"), "/usr/bin/python3", sys.executable):
+        if py and os.path.exists(py) and subprocess.run(
+                [py, "-c", "import pymodbus.server"], capture_output=True).returncode == 0:
+            return py
+    return None
 
 
-@pytest.mark.skipif(not have_pymodbus(), reason="python3-pymodbus not installed")
+PYMODBUS_PY = pymodbus_python()
+
+
+@pytest.mark.skipif(not PYMODBUS_PY, reason="pymodbus not installed (python3-pymodbus)")
 def test_driver_reads_pymodbus(tmp_path):
     port = free_port()
     hr = [0xFFFF, 0xF6FF, 0x3412, 0x7856, 0x32EB, 0xF8A4, 0, 0x0100, 0, 0]  # u16, i16 BADC, u32 BADC, i32 CDAB, u64
     hr += [0] * (21 - len(hr)) + [0x5347, 0x2D50, 0x594D, 0x4200]  # "SG-PYMB"
     spec = {"1": {"hr": hr, "ir": [0x8000, 0x4366, 0xBFC0, 0x0000], "co": [0, 0, 0, 0, 0, 1]},
             "2": {"hr": [1234]}}
-    srv = subprocess.Popen([SYS_PY, str(HERE / "modbus_pyserver.py"), str(port), json.dumps(spec)],
+    srv = subprocess.Popen([PYMODBUS_PY, str(HERE / "modbus_pyserver.py"), str(port), json.dumps(spec)],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert srv.stdout.readline().strip() == "ready"
