@@ -41,7 +41,7 @@ static void map_error(struct mq_map *m, const char *cls)
 	sg_counter_add(sg_metric("errors", labels, false), 1);
 }
 
-int mq_map_init(struct mq_map *m, struct sg_source *src, const struct mq_conf *c,
+int mq_map_init(struct mq_map *m, struct sg_source *src, const char *name, const struct mq_conf *c,
 		struct sg_errbuf *eb)
 {
 	const struct mq_rule_conf *rc = c->rules.items;
@@ -49,7 +49,7 @@ int mq_map_init(struct mq_map *m, struct sg_source *src, const struct mq_conf *c
 	memset(m, 0, sizeof(*m));
 	m->src = src;
 	m->c = c;
-	m->name = src ? sg_source_name(src) : "mqtt";
+	m->name = name;
 	m->emit = sg_source_emit;
 	m->rules = sg_xcalloc(c->rules.n ? c->rules.n : 1, sizeof(*m->rules));
 	m->nrules = c->rules.n;

@@ -37,24 +37,6 @@
 #define MQ_MAX_UPROPS  32
 #define MQ_READ_BUDGET 512 /* messages per step before others get a turn */
 
-enum mq_state { MQ_DOWN, MQ_CONNECTING, MQ_UP };
-
-struct mq {
-	struct sg_source *src;
-	const struct mq_conf *c;
-	const char *name;
-	struct mosquitto *mosq;
-	mosquitto_property *props; /* CONNECT properties (MQTT 5) */
-	char client_id[256];
-	struct mq_map map;
-	enum mq_state st;
-	int64_t next_try_ns, connect_ns, next_misc_ns;
-	int attempts;
-	uint64_t rng, delivered;
-	int *sub_mids;
-	struct sg_counter *m_connects, *m_conn_fail;
-};
-
 static pthread_once_t mq_lib_once = PTHREAD_ONCE_INIT;
 static void mq_lib_init(void)
 {
@@ -86,7 +68,7 @@ static void mq_schedule(struct mq *m, int64_t now)
 static void mq_down(struct mq *m, int64_t now, const char *why)
 {
 	if (m->st != MQ_DOWN)
-		mosquitto_disconnect(m->mosq);
+		m->lib->disconnect(m->mosq);
 	m->st = MQ_DOWN;
 	mq_schedule(m, now);
 	sg_warn(m->name, "%s; reconnecting to %s:%d in %lld ms", why, m->c->host, (int)m->c->port,
@@ -95,8 +77,8 @@ static void mq_down(struct mq *m, int64_t now, const char *why)
 
 /* --- libmosquitto callbacks (source thread, inside loop_read/write) ---- */
 
-static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
-		       const mosquitto_property *props)
+void mq_cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
+		   const mosquitto_property *props)
 {
 	struct mq *m = ud;
 	const struct mq_sub_conf *subs = m->c->subscriptions.items;
@@ -116,7 +98,7 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 						      : mosquitto_connack_string(rc),
 			 auth ? " (check username and password)" : "");
 		sg_error(m->name, "%s (user %s)", why, m->c->username ? m->c->username : "<none>");
-		mq_down(m, sg_now_mono_ns(), "not connected");
+		mq_down(m, m->now_ns, "not connected");
 		return;
 	}
 	m->st = MQ_UP;
@@ -135,14 +117,14 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 			dup |= !strcmp(rules[k].filter, f);
 		if (dup)
 			continue;
-		rc = mosquitto_subscribe_v5(mosq, &m->sub_mids[i], f, qos, opts, NULL);
+		rc = m->lib->subscribe(mosq, &m->sub_mids[i], f, qos, opts);
 		if (rc != MOSQ_ERR_SUCCESS)
 			sg_error(m->name, "subscribe \"%s\": %s", f, mosquitto_strerror(rc));
 	}
 }
 
-static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted,
-			 const mosquitto_property *props)
+void mq_cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted,
+		     const mosquitto_property *props)
 {
 	struct mq *m = ud;
 	const struct mq_sub_conf *subs = m->c->subscriptions.items;
@@ -207,8 +189,8 @@ static size_t read_uprops(struct mq *m, const mosquitto_property *props, struct 
 	return n;
 }
 
-static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *mm,
-		       const mosquitto_property *props)
+void mq_cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *mm,
+		   const mosquitto_property *props)
 {
 	struct mq *m = ud;
 	struct sg_header h[MQ_MAX_UPROPS];
@@ -283,9 +265,9 @@ static int mq_setup(struct mq *m, struct sg_errbuf *eb)
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 			     c->protocol == MQ_PROTO_5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
 	mosquitto_int_option(m->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, (int)c->receive_maximum);
-	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
-	mosquitto_subscribe_v5_callback_set(m->mosq, on_subscribe);
-	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	mosquitto_connect_v5_callback_set(m->mosq, mq_cb_connect);
+	mosquitto_subscribe_v5_callback_set(m->mosq, mq_cb_subscribe);
+	mosquitto_message_v5_callback_set(m->mosq, mq_cb_message);
 	mosquitto_log_callback_set(m->mosq, on_log);
 	if (c->username &&
 	    (rc = mosquitto_username_pw_set(m->mosq, c->username, c->password)) != MOSQ_ERR_SUCCESS)
@@ -304,29 +286,60 @@ static int mq_setup(struct mq *m, struct sg_errbuf *eb)
 	return SG_OK;
 }
 
-static void mq_fini(void *state);
+/* The real library behind the seam. */
+static int real_connect(struct mosquitto *mosq, const char *host, int port, int keepalive,
+			const mosquitto_property *props)
+{
+	return mosquitto_connect_bind_v5(mosq, host, port, keepalive, NULL, props);
+}
+static int real_subscribe(struct mosquitto *mosq, int *mid, const char *sub, int qos, int opts)
+{
+	return mosquitto_subscribe_v5(mosq, mid, sub, qos, opts, NULL);
+}
+static int real_loop_read(struct mosquitto *mosq)
+{
+	return mosquitto_loop_read(mosq, 1);
+}
+static int real_loop_write(struct mosquitto *mosq)
+{
+	return mosquitto_loop_write(mosq, 1);
+}
 
-static int mq_init(struct sg_source *src, const void *conf, void **state, struct sg_errbuf *eb)
+const struct mq_lib mq_lib_real = {
+    .connect = real_connect,
+    .subscribe = real_subscribe,
+    .disconnect = mosquitto_disconnect,
+    .loop_read = real_loop_read,
+    .loop_write = real_loop_write,
+    .loop_misc = mosquitto_loop_misc,
+    .socket = mosquitto_socket,
+    .want_write = mosquitto_want_write,
+};
+
+int mq_new(struct sg_source *src, const char *name, const struct mq_conf *c,
+	   const struct mq_lib *lib, struct mq **out, struct sg_errbuf *eb)
 {
 	struct mq *m = sg_xcalloc(1, sizeof(*m));
-	char host[128] = "host";
+	char host[128] = "host", labels[96];
 	int rc;
 
 	pthread_once(&mq_lib_once, mq_lib_init);
 	m->src = src;
-	m->c = conf;
-	m->name = sg_source_name(src);
+	m->c = c;
+	m->lib = lib;
+	m->name = name;
 	m->rng = (uint64_t)sg_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)m;
-	m->sub_mids = sg_xcalloc(m->c->rules.n + m->c->subscriptions.n + 1, sizeof(int));
-	if (m->c->client_id) {
-		snprintf(m->client_id, sizeof(m->client_id), "%s", m->c->client_id);
+	m->sub_mids = sg_xcalloc(c->rules.n + c->subscriptions.n + 1, sizeof(int));
+	if (c->client_id) {
+		snprintf(m->client_id, sizeof(m->client_id), "%s", c->client_id);
 	} else {
 		gethostname(host, sizeof(host) - 1);
-		snprintf(m->client_id, sizeof(m->client_id), "sensorgate-%s-%s", host, m->name);
+		snprintf(m->client_id, sizeof(m->client_id), "sensorgate-%s-%s", host, name);
 	}
-	m->m_connects = sg_source_counter(src, "mqtt_connects");
-	m->m_conn_fail = sg_source_counter(src, "mqtt_connect_failures");
-	if ((rc = mq_map_init(&m->map, src, m->c, eb)) != SG_OK) {
+	snprintf(labels, sizeof(labels), "source=\"%s\"", name);
+	m->m_connects = sg_metric("mqtt_connects", labels, false);
+	m->m_conn_fail = sg_metric("mqtt_connect_failures", labels, false);
+	if ((rc = mq_map_init(&m->map, src, name, c, eb)) != SG_OK) {
 		free(m->sub_mids);
 		free(m);
 		return rc;
@@ -335,11 +348,21 @@ static int mq_init(struct sg_source *src, const void *conf, void **state, struct
 		mq_fini(m);
 		return rc;
 	}
-	*state = m;
+	*out = m;
 	return SG_OK;
 }
 
-static int mq_start(void *state, struct sg_errbuf *eb)
+static int mq_init(struct sg_source *src, const void *conf, void **state, struct sg_errbuf *eb)
+{
+	struct mq *m;
+	int rc = mq_new(src, sg_source_name(src), conf, &mq_lib_real, &m, eb);
+
+	if (rc == SG_OK)
+		*state = m;
+	return rc;
+}
+
+int mq_start(void *state, struct sg_errbuf *eb)
 {
 	struct mq *m = state;
 
@@ -356,9 +379,10 @@ static void mq_try_connect(struct mq *m, int64_t now)
 
 	if (m->c->tls_insecure)
 		sg_error(m->name, "connecting with tls_insecure: true (host name NOT verified)");
+	m->map.last_rc = SG_OK;
 	errno = 0;
-	rc = mosquitto_connect_bind_v5(m->mosq, m->c->host, (int)m->c->port,
-				       (int)(m->c->keepalive_ms / 1000), NULL, m->props);
+	rc = m->lib->connect(m->mosq, m->c->host, (int)m->c->port, (int)(m->c->keepalive_ms / 1000),
+			     m->props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		char why[300];
 
@@ -379,37 +403,37 @@ static int mq_read(struct mq *m)
 {
 	for (int i = 0; i < MQ_READ_BUDGET; i++) {
 		uint64_t before = m->delivered;
-		int rc = mosquitto_loop_read(m->mosq, 1);
+		int rc = m->lib->loop_read(m->mosq);
 
 		if (rc != MOSQ_ERR_SUCCESS)
 			return rc;
 		if (m->delivered == before || m->st == MQ_DOWN || m->map.last_rc != SG_OK ||
-		    sg_source_stopping(m->src))
+		    (m->src && sg_source_stopping(m->src)))
 			break;
 	}
 	return MOSQ_ERR_SUCCESS;
 }
 
-static int mq_step(void *state, struct sg_wait *w)
+int mq_step(void *state, struct sg_wait *w)
 {
 	struct mq *m = state;
-	int64_t now = w->now_ns, limit;
+	int64_t now = m->now_ns = w->now_ns, limit;
 	short rev = 0;
 	int fd, rc = MOSQ_ERR_SUCCESS;
 
 	if (m->st == MQ_DOWN && now >= m->next_try_ns)
 		mq_try_connect(m, now);
-	fd = mosquitto_socket(m->mosq);
+	fd = m->lib->socket(m->mosq);
 	if (w->nfds == 1 && w->fds[0].fd == fd)
 		rev = w->fds[0].revents;
 	w->nfds = 0;
 	if (m->st != MQ_DOWN && fd >= 0) {
 		if (rev & (POLLIN | POLLHUP | POLLERR))
 			rc = mq_read(m);
-		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && mosquitto_want_write(m->mosq))
-			rc = mosquitto_loop_write(m->mosq, 1);
+		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && m->lib->want_write(m->mosq))
+			rc = m->lib->loop_write(m->mosq);
 		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && now >= m->next_misc_ns) {
-			rc = mosquitto_loop_misc(m->mosq);
+			rc = m->lib->loop_misc(m->mosq);
 			m->next_misc_ns = now + SG_NS_PER_S;
 		}
 		limit = m->c->keepalive_ms * SG_NS_PER_MS;
@@ -430,10 +454,10 @@ static int mq_step(void *state, struct sg_wait *w)
 			mq_down(m, now, "spool write failed");
 		}
 	}
-	fd = mosquitto_socket(m->mosq);
+	fd = m->lib->socket(m->mosq);
 	if (m->st != MQ_DOWN && fd >= 0) {
 		w->fds[0] = (struct pollfd){.fd = fd, .events = POLLIN};
-		if (mosquitto_want_write(m->mosq))
+		if (m->lib->want_write(m->mosq))
 			w->fds[0].events |= POLLOUT;
 		w->nfds = 1;
 		w->deadline_ns = m->next_misc_ns;
@@ -443,19 +467,19 @@ static int mq_step(void *state, struct sg_wait *w)
 	return SG_OK;
 }
 
-static void mq_stop(void *state)
+void mq_stop(void *state)
 {
 	struct mq *m = state;
 
 	if (m->st != MQ_DOWN) {
-		mosquitto_disconnect(m->mosq); /* the session stays on the broker */
-		mosquitto_loop_write(m->mosq, 1);
+		m->lib->disconnect(m->mosq); /* the session stays on the broker */
+		m->lib->loop_write(m->mosq);
 	}
 	m->st = MQ_DOWN;
 	mq_map_summary(&m->map);
 }
 
-static void mq_fini(void *state)
+void mq_fini(void *state)
 {
 	struct mq *m = state;
 

@@ -14,6 +14,7 @@
 #ifndef SG_MQTT_H
 #define SG_MQTT_H
 
+#include <mosquitto.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -172,7 +173,7 @@ struct mq_map {
 };
 
 /* Compile the rules of c.  Main thread (driver init). */
-int mq_map_init(struct mq_map *m, struct sg_source *src, const struct mq_conf *c,
+int mq_map_init(struct mq_map *m, struct sg_source *src, const char *name, const struct mq_conf *c,
 		struct sg_errbuf *eb);
 void mq_map_fini(struct mq_map *m);
 /* Log the counters in one line (at stop). */
@@ -181,6 +182,58 @@ void mq_map_summary(const struct mq_map *m);
  * flow control: SG_OK (stored, dropped by policy, dead-lettered or counted
  * as bad), or SG_EIO / SG_ENOSPC / SG_ESTOPPING when it was not stored. */
 int mq_map_message(struct mq_map *m, const struct mq_msg *msg);
+
+/* --- the driver and its library seam (mqtt.c) ---------------------------- */
+
+/* The libmosquitto calls that do I/O or change the connection, so driver
+ * tests can run the real driver against a fake (tests/unit). */
+struct mq_lib {
+	int (*connect)(struct mosquitto *mosq, const char *host, int port, int keepalive,
+		       const mosquitto_property *props);
+	int (*subscribe)(struct mosquitto *mosq, int *mid, const char *sub, int qos, int opts);
+	int (*disconnect)(struct mosquitto *mosq);
+	int (*loop_read)(struct mosquitto *mosq);
+	int (*loop_write)(struct mosquitto *mosq);
+	int (*loop_misc)(struct mosquitto *mosq);
+	int (*socket)(struct mosquitto *mosq);
+	bool (*want_write)(struct mosquitto *mosq);
+};
+extern const struct mq_lib mq_lib_real;
+
+enum mq_state { MQ_DOWN, MQ_CONNECTING, MQ_UP };
+
+struct mq {
+	struct sg_source *src;
+	const struct mq_conf *c;
+	const char *name;
+	const struct mq_lib *lib;
+	struct mosquitto *mosq;
+	mosquitto_property *props; /* CONNECT properties (MQTT 5) */
+	char client_id[256];
+	struct mq_map map;
+	enum mq_state st;
+	int64_t next_try_ns, connect_ns, next_misc_ns, now_ns;
+	int attempts;
+	uint64_t rng, delivered;
+	int *sub_mids;
+	struct sg_counter *m_connects, *m_conn_fail;
+};
+
+/* The driver's constructor (init without the core: src may be NULL) and
+ * callbacks; sg_driver_mqtt wraps them. */
+int mq_new(struct sg_source *src, const char *name, const struct mq_conf *c,
+	   const struct mq_lib *lib, struct mq **out, struct sg_errbuf *eb);
+int mq_start(void *state, struct sg_errbuf *eb);
+int mq_step(void *state, struct sg_wait *w);
+void mq_stop(void *state);
+void mq_fini(void *state);
+/* libmosquitto callbacks (the fake calls them as the library would). */
+void mq_cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
+		   const mosquitto_property *props);
+void mq_cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int *granted,
+		     const mosquitto_property *props);
+void mq_cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *mm,
+		   const mosquitto_property *props);
 
 /* `sensorgate sim mqtt` (simpub.c). */
 int sg_sim_mqtt(int argc, char **argv);

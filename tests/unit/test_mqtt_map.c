@@ -74,7 +74,7 @@ static void setup(size_t nrules, const char *dlq)
 	conf.rules.n = nrules;
 	conf.max_payload = 64;
 	conf.dead_letter_topic = (char *)dlq;
-	if (mq_map_init(&map, NULL, &conf, &eb) != SG_OK)
+	if (mq_map_init(&map, NULL, "mqtt", &conf, &eb) != SG_OK)
 		t_fail(__FILE__, __LINE__, "init: %s", eb.msg);
 	map.emit = fake_emit;
 }
