@@ -257,3 +257,19 @@ bool mb_value_num(const struct sg_value *v, double *out)
 	default: return false;
 	}
 }
+
+bool mb_fits(enum mb_type t, double raw)
+{
+	double r = floor(raw + 0.5);
+
+	switch (t) {
+	case MB_T_U16: return r >= 0 && r <= 65535;
+	case MB_T_I16: return r >= -32768 && r <= 32767;
+	case MB_T_U32: return r >= 0 && r <= 4294967295.0;
+	case MB_T_I32: return r >= -2147483648.0 && r <= 2147483647.0;
+	case MB_T_U64: return r >= 0 && r < 18446744073709551616.0;
+	case MB_T_I64: return r >= -9223372036854775808.0 && r < 9223372036854775808.0;
+	case MB_T_STRING: return false;
+	default: return !isnan(raw) || t == MB_T_F32 || t == MB_T_F64;
+	}
+}

@@ -75,6 +75,10 @@ int mb_encode(enum mb_type t, enum mb_order o, double num, const char *text, int
  * absent values pass through. */
 void mb_scale(struct sg_value *v, double scale, double offset);
 
+/* Does raw (already unscaled) fit type t once rounded?  Floats take any
+ * value (f32 saturates to infinity), bool and bit any number. */
+bool mb_fits(enum mb_type t, double raw);
+
 /* d rounded to 15 significant digits (no binary scaling artefacts). */
 double mb_round15(double d);
 

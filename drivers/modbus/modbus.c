@@ -9,6 +9,8 @@
  * returns SG_EIO when the link is lost so the core reconnects with
  * backoff, stop closes it.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,7 +255,12 @@ struct mbd {
 	struct sg_source *src;
 	const struct mb_conf *c;
 	struct mb_link_conf lc;
+	/* The link is used by the source thread (polls) and by write() from
+	 * any thread: mu serialises every request and guards link itself
+	 * (closed and reopened on reconnects). */
+	pthread_mutex_t mu;
 	struct mb_link *link;
+	struct mb_io lio; /* the link's own io, called under mu */
 	struct mb_poller p;
 	struct mb_stats pub; /* what the counters already show */
 	struct sg_counter *m_requests, *m_retries, *m_skipped, *m_late, *m_isolated;
@@ -272,6 +279,57 @@ static void mbd_error(void *arg, const char *cls)
 static bool mbd_stopping(void *arg)
 {
 	return sg_source_stopping(arg);
+}
+
+/* The poller's io: the link's, one request at a time under mu. */
+static int mbd_read(void *ctx, int unit, enum mb_area area, int addr, int count, uint16_t *regs,
+		    uint8_t *bits)
+{
+	struct mbd *m = ctx;
+	int rc = -1;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->link)
+		rc = m->lio.read(m->lio.ctx, unit, area, addr, count, regs, bits);
+	else
+		errno = ENOTCONN;
+	pthread_mutex_unlock(&m->mu);
+	return rc;
+}
+
+static int mbd_write_io(void *ctx, int unit, enum mb_area area, int addr, int count,
+			const uint16_t *regs, const uint8_t *bits)
+{
+	struct mbd *m = ctx;
+	int rc = -1;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->link)
+		rc = m->lio.write(m->lio.ctx, unit, area, addr, count, regs, bits);
+	else
+		errno = ENOTCONN;
+	pthread_mutex_unlock(&m->mu);
+	return rc;
+}
+
+static void mbd_flush(void *ctx)
+{
+	struct mbd *m = ctx;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->link)
+		m->lio.flush(m->lio.ctx);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void mbd_drain(void *ctx, int64_t wait_ms)
+{
+	struct mbd *m = ctx;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->link)
+		m->lio.drain(m->lio.ctx, wait_ms);
+	pthread_mutex_unlock(&m->mu);
 }
 
 /* Points and devices for the poll engine, from the config. */
@@ -343,10 +401,17 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state, struc
 	m->p.bad_events = c->bad_events;
 	m->p.reconnect_after = c->transport == 0 ? (int)c->reconnect_after : 0;
 	m->p.drain_ms = c->response_timeout_ms;
+	pthread_mutex_init(&m->mu, NULL);
+	m->p.io = (struct mb_io){.ctx = m,
+				 .read = mbd_read,
+				 .flush = mbd_flush,
+				 .drain = mbd_drain,
+				 .write = mbd_write_io};
 	m->p.cb = (struct mb_poll_cb){
 	    .arg = src, .emit = mbd_emit, .error = mbd_error, .stopping = mbd_stopping};
 	rc = mb_poll_init(&m->p, eb);
 	if (rc != SG_OK) {
+		pthread_mutex_destroy(&m->mu);
 		mb_poll_free(&m->p);
 		free(m->p.pt);
 		free(m->p.dev);
@@ -369,13 +434,18 @@ static int mbd_start(void *state, struct sg_errbuf *eb)
 	struct mbd *m = state;
 	char err[256];
 
+	struct mb_link *l;
+
 	m->p.cb.wall_off = sg_now_ns() - sg_now_mono_ns();
-	m->link = mb_link_open(&m->lc, err, sizeof(err));
-	if (!m->link) {
+	l = mb_link_open(&m->lc, err, sizeof(err)); /* may block: not under mu */
+	if (!l) {
 		mb_poll_all_bad(&m->p, "cannot connect");
 		return sg_errf(eb, SG_EIO, "%s", err);
 	}
-	m->p.io = mb_link_io(m->link);
+	pthread_mutex_lock(&m->mu);
+	m->link = l;
+	m->lio = mb_link_io(l);
+	pthread_mutex_unlock(&m->mu);
 	mb_poll_reset(&m->p, sg_now_mono_ns());
 	return SG_OK;
 }
@@ -412,8 +482,24 @@ static void mbd_stop(void *state)
 {
 	struct mbd *m = state;
 
+	pthread_mutex_lock(&m->mu);
 	mb_link_close(m->link);
 	m->link = NULL;
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* Actuation: set point `target` to v (any thread; waits for the request
+ * on the bus, if any, to finish). */
+static int mbd_write(void *state, const char *target, const struct sg_value *v,
+		     struct sg_errbuf *eb)
+{
+	struct mbd *m = state;
+	int rc = mb_poll_write(&m->p, target, v, eb);
+
+	if (rc != SG_OK)
+		sg_warn(m->p.who, "write %s: %s", target,
+			eb && eb->msg[0] ? eb->msg : sg_strerror(rc));
+	return rc;
 }
 
 static void mbd_fini(void *state)
@@ -423,6 +509,7 @@ static void mbd_fini(void *state)
 	if (!m)
 		return;
 	mb_link_close(m->link);
+	pthread_mutex_destroy(&m->mu);
 	mb_poll_free(&m->p);
 	free(m->p.pt);
 	free(m->p.dev);
@@ -439,4 +526,5 @@ const struct sg_driver sg_driver_modbus = {
     .step = mbd_step,
     .stop = mbd_stop,
     .fini = mbd_fini,
+    .write = mbd_write,
 };

@@ -366,3 +366,83 @@ int mb_poll_step(struct mb_poller *p, int64_t *next)
 	*next = nx;
 	return SG_OK;
 }
+
+/* The number in v (bools as 0/1), or false. */
+static bool write_num(const struct sg_value *v, double *out)
+{
+	return v->type != SG_VAL_STR && v->type != SG_VAL_BYTES && mb_value_num(v, out);
+}
+
+/* Registers for a holding-register point.  SG_OK or SG_EINVAL. */
+static int write_regs(struct mb_poller *p, const struct mb_point *pt, const struct sg_value *v,
+		      uint16_t *w, struct sg_errbuf *eb)
+{
+	char text[2 * MB_STRING_MAX_REGS + 1];
+	double d, raw;
+
+	if (pt->type == MB_T_STRING) {
+		if (v->type != SG_VAL_STR || v->s.len > (size_t)pt->nregs * 2)
+			return sg_errf(eb, SG_EINVAL, "%s: needs text of at most %d bytes", pt->id,
+				       pt->nregs * 2);
+		memset(text, 0, sizeof(text));
+		memcpy(text, v->s.p, v->s.len);
+		return mb_encode(MB_T_STRING, pt->order, 0, text, 0, w, pt->nregs);
+	}
+	if (!write_num(v, &d))
+		return sg_errf(eb, SG_EINVAL, "%s: needs a number or a bool", pt->id);
+	raw = pt->type == MB_T_BOOL || pt->type == MB_T_BIT ? d : (d - pt->offset) / pt->scale;
+	if (!mb_fits(pt->type, raw))
+		return sg_errf(eb, SG_EINVAL, "%s: %g does not fit a %s register value", pt->id, d,
+			       mb_type_names[pt->type]);
+	if (pt->type == MB_T_BIT) { /* read, change one bit, write back */
+		int exc, lost;
+
+		if (p->io.read(p->io.ctx, p->dev[pt->dev].unit_id, MB_A_HOLDING, pt->addr, 1, w,
+			       NULL) != 1) {
+			enum mb_errclass cls = mb_classify(errno, &exc, &lost);
+			return sg_errf(eb, lost ? SG_EIO : SG_EDRIVER,
+				       "%s: reading before the write: %s", pt->id,
+				       mb_errclass_names[cls]);
+		}
+	}
+	return mb_encode(pt->type, pt->order, raw, NULL, pt->bit, w, pt->nregs);
+}
+
+int mb_poll_write(struct mb_poller *p, const char *target, const struct sg_value *v,
+		  struct sg_errbuf *eb)
+{
+	const struct mb_point *pt = NULL;
+	uint16_t w[MB_STRING_MAX_REGS];
+	uint8_t bit = 0;
+	double d;
+	int rc, exc = 0, lost = 0;
+	char reason[80];
+
+	for (size_t i = 0; i < p->npt && !pt; i++)
+		if (!strcmp(p->pt[i].id, target))
+			pt = &p->pt[i];
+	if (!pt)
+		return sg_errf(eb, SG_ENOTFOUND, "no point '%s' on this bus", target);
+	if (!p->io.write)
+		return sg_errf(eb, SG_EINVAL, "this bus cannot write");
+	if (pt->area == MB_A_COIL) {
+		if (!write_num(v, &d))
+			return sg_errf(eb, SG_EINVAL, "%s: a coil needs a bool or a number",
+				       pt->id);
+		bit = d != 0;
+	} else if (pt->area == MB_A_HOLDING) {
+		if ((rc = write_regs(p, pt, v, w, eb)) != SG_OK)
+			return rc;
+	} else {
+		return sg_errf(eb, SG_EINVAL, "%s: a %s is read-only", pt->id,
+			       mb_area_names[pt->area]);
+	}
+	rc =
+	    p->io.write(p->io.ctx, p->dev[pt->dev].unit_id, pt->area, pt->addr, pt->nregs, w, &bit);
+	if (rc == pt->nregs)
+		return SG_OK;
+	enum mb_errclass cls = rc < 0 ? mb_classify(errno, &exc, &lost) : MB_E_MALFORMED;
+	p->cb.error(p->cb.arg, mb_errclass_names[cls]);
+	fail_reason(cls, exc, reason, sizeof(reason));
+	return sg_errf(eb, lost ? SG_EIO : SG_EDRIVER, "%s: write failed: %s", pt->id, reason);
+}

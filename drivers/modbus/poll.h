@@ -123,4 +123,18 @@ int mb_poll_step(struct mb_poller *p, int64_t *next);
 void mb_poll_all_bad(struct mb_poller *p, const char *reason);
 void mb_poll_free(struct mb_poller *p);
 
+/*
+ * Write v to the point with id `target` (actuation): a coil takes a bool
+ * or a number (non-zero = on); a holding register takes a number (scale
+ * and offset undone, rounded, range-checked for integer types), a bool,
+ * or text for a string; a `bit` point is read, changed and written back.
+ * Returns SG_OK, SG_ENOTFOUND (no such point), SG_EINVAL (read-only area
+ * or a value that does not fit), SG_EIO (connection lost) or SG_EDRIVER
+ * (timeout, exception; counted like a failed read).  Uses only the io and
+ * the points' configuration, so the driver may call it from another
+ * thread provided the io serialises access to the bus.
+ */
+int mb_poll_write(struct mb_poller *p, const char *target, const struct sg_value *v,
+		  struct sg_errbuf *eb);
+
 #endif

@@ -133,6 +133,25 @@ static int link_read(void *ctx, int unit, enum mb_area area, int addr, int count
 	return -1;
 }
 
+static int link_write(void *ctx, int unit, enum mb_area area, int addr, int count,
+		      const uint16_t *regs, const uint8_t *bits)
+{
+	struct mb_link *l = ctx;
+	int rc;
+
+	if (modbus_set_slave(l->mb, unit) != 0)
+		return -1;
+	if (area == MB_A_COIL)
+		rc = count == 1 ? modbus_write_bit(l->mb, addr, bits[0])
+				: modbus_write_bits(l->mb, addr, count, bits);
+	else if (area == MB_A_HOLDING)
+		rc = count == 1 ? modbus_write_register(l->mb, addr, regs[0])
+				: modbus_write_registers(l->mb, addr, count, regs);
+	else
+		return errno = EINVAL, -1;
+	return rc < 0 ? -1 : count;
+}
+
 static void link_flush(void *ctx)
 {
 	struct mb_link *l = ctx;
@@ -156,6 +175,9 @@ static void link_drain(void *ctx, int64_t wait_ms)
 
 struct mb_io mb_link_io(struct mb_link *l)
 {
-	return (struct mb_io){
-	    .ctx = l, .read = link_read, .flush = link_flush, .drain = link_drain};
+	return (struct mb_io){.ctx = l,
+			      .read = link_read,
+			      .flush = link_flush,
+			      .drain = link_drain,
+			      .write = link_write};
 }

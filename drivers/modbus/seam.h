@@ -31,6 +31,10 @@ struct mb_io {
 	 * to arrive (the real answer behind a late one), then flush.  NULL =
 	 * flush only. */
 	void (*drain)(void *ctx, int64_t wait_ms);
+	/* Write `count` coils (bits) or holding registers (regs) at addr:
+	 * the count written, or -1 with errno as for read. */
+	int (*write)(void *ctx, int unit, enum mb_area area, int addr, int count,
+		     const uint16_t *regs, const uint8_t *bits);
 };
 
 /* Error classes, as counted in errors{class=...}. */

@@ -290,3 +290,22 @@ TEST(scale_offset_and_rounding)
 	v = (struct sg_value){.type = SG_VAL_STR};
 	CHECK(!mb_value_num(&v, &d));
 }
+
+TEST(fits_checks_integer_ranges_after_rounding)
+{
+	CHECK(mb_fits(MB_T_U16, 65535.4));
+	CHECK(!mb_fits(MB_T_U16, 65535.5));
+	CHECK(!mb_fits(MB_T_U16, -0.6));
+	CHECK(mb_fits(MB_T_U16, -0.4));
+	CHECK(mb_fits(MB_T_I16, -32768));
+	CHECK(!mb_fits(MB_T_I16, 32768));
+	CHECK(mb_fits(MB_T_U32, 4294967295.0));
+	CHECK(!mb_fits(MB_T_I32, 2147483648.0));
+	CHECK(mb_fits(MB_T_I64, -9223372036854775808.0));
+	CHECK(!mb_fits(MB_T_I64, 9223372036854775808.0));
+	CHECK(!mb_fits(MB_T_U64, 18446744073709551616.0));
+	CHECK(!mb_fits(MB_T_U16, NAN));
+	CHECK(mb_fits(MB_T_F32, 1e300)); /* saturates to infinity */
+	CHECK(mb_fits(MB_T_F64, NAN));
+	CHECK(!mb_fits(MB_T_STRING, 0));
+}

@@ -82,6 +82,23 @@ static int fake_read(void *ctx, int unit, enum mb_area area, int addr, int count
 	return count;
 }
 
+static int fake_write(void *ctx, int unit, enum mb_area area, int addr, int count,
+		      const uint16_t *regs, const uint8_t *bits)
+{
+	struct fake *f = ctx;
+	int e = f->iscript < f->nscript ? f->script[f->iscript++] : 0;
+
+	if (f->nreq < MAXREQ)
+		f->req[f->nreq++] = (struct req){unit, area, addr, count, f->now};
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	for (int i = 0; i < count; i++)
+		f->regs[unit][area][addr + i] = mb_area_is_bits(area) ? bits[i] : regs[i];
+	return count;
+}
+
 static void fake_flush(void *ctx)
 {
 	((struct fake *)ctx)->flushes++;
@@ -167,8 +184,11 @@ static struct rig *rig_new(void)
 	r->p.dev = r->dev;
 	r->p.retries = 1;
 	r->p.bad_events = true;
-	r->p.io = (struct mb_io){
-	    .ctx = r->f, .read = fake_read, .flush = fake_flush, .drain = fake_drain};
+	r->p.io = (struct mb_io){.ctx = r->f,
+				 .read = fake_read,
+				 .flush = fake_flush,
+				 .drain = fake_drain,
+				 .write = fake_write};
 	r->p.drain_ms = 100;
 	r->p.cb = (struct mb_poll_cb){
 	    .arg = r->f, .emit = fake_emit, .error = fake_error, .now = fake_now};
@@ -552,5 +572,57 @@ TEST(silent_address_on_a_live_device_costs_only_its_block)
 		if (q->t - t0 > 1000 * MS && q->addr == 10)
 			CHECK((q->t - t0) % (1000 * MS) <= 4 * MS);
 	}
+	rig_free(r);
+}
+
+TEST(write_encodes_checks_and_reports)
+{
+	struct rig *r = rig_new();
+	struct mb_point *sp = rig_point(r, "sp", 0, MB_A_HOLDING, 0, MB_T_F32);
+	struct mb_point *lim = rig_point(r, "lim", 0, MB_A_HOLDING, 2, MB_T_I16);
+	struct mb_point *b = rig_point(r, "flag", 0, MB_A_HOLDING, 3, MB_T_BIT);
+	struct mb_point *s = rig_point(r, "label", 1, MB_A_HOLDING, 0, MB_T_STRING);
+	struct sg_value v = {.type = SG_VAL_DOUBLE, .d = 230.5};
+	struct sg_errbuf eb;
+
+	sp->order = MB_O_CDAB;
+	lim->scale = 0.1;
+	b->bit = 2;
+	s->nregs = 2;
+	rig_point(r, "relay", 0, MB_A_COIL, 7, MB_T_BOOL);
+	rig_point(r, "meter", 0, MB_A_INPUT, 0, MB_T_U16);
+	rig_start(r);
+	CHECK_EQ(mb_poll_write(&r->p, "sp", &v, &eb), 0);
+	CHECK_EQ(r->f->regs[1][MB_A_HOLDING][0], 0x8000);
+	CHECK_EQ(r->f->regs[1][MB_A_HOLDING][1], 0x4366);
+	v.d = -12.34; /* scale 0.1: raw -123 */
+	CHECK_EQ(mb_poll_write(&r->p, "lim", &v, &eb), 0);
+	CHECK_EQ(r->f->regs[1][MB_A_HOLDING][2], (uint16_t)-123);
+	v.d = 4000; /* raw 40000 does not fit an i16 */
+	CHECK_EQ(mb_poll_write(&r->p, "lim", &v, &eb), SG_EINVAL);
+	CHECK(strstr(eb.msg, "does not fit"));
+	r->f->regs[1][MB_A_HOLDING][3] = 0x8001;
+	v = (struct sg_value){.type = SG_VAL_BOOL, .b = true};
+	CHECK_EQ(mb_poll_write(&r->p, "flag", &v, &eb), 0); /* read, set bit 2, write */
+	CHECK_EQ(r->f->regs[1][MB_A_HOLDING][3], 0x8005);
+	CHECK_EQ(mb_poll_write(&r->p, "relay", &v, &eb), 0);
+	CHECK_EQ(r->f->regs[1][MB_A_COIL][7], 1);
+	v = (struct sg_value){.type = SG_VAL_STR, .s = {"OK", 2}};
+	CHECK_EQ(mb_poll_write(&r->p, "label", &v, &eb), 0);
+	CHECK_EQ(r->f->regs[2][MB_A_HOLDING][0], 0x4f4b);
+	CHECK_EQ(r->f->regs[2][MB_A_HOLDING][1], 0);
+	v.s.p = "TOO LONG";
+	v.s.len = 8;
+	CHECK_EQ(mb_poll_write(&r->p, "label", &v, &eb), SG_EINVAL);
+	CHECK_EQ(mb_poll_write(&r->p, "meter", &v, &eb), SG_EINVAL); /* read-only */
+	CHECK_EQ(mb_poll_write(&r->p, "nope", &v, &eb), SG_ENOTFOUND);
+	/* a device exception: reported and counted like a failed read */
+	v = (struct sg_value){.type = SG_VAL_UINT, .u = 1};
+	r->f->script[r->f->nscript++] = EMBXILVAL;
+	CHECK_EQ(mb_poll_write(&r->p, "relay", &v, &eb), SG_EDRIVER);
+	CHECK(strstr(eb.msg, "exception 3 (illegal data value)"));
+	CHECK_EQ(count_err(r->f, "exception"), 1);
+	r->f->script[r->f->nscript++] = ECONNRESET;
+	CHECK_EQ(mb_poll_write(&r->p, "relay", &v, &eb), SG_EIO);
 	rig_free(r);
 }
