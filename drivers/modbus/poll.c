@@ -219,7 +219,6 @@ static void fail_reason(enum mb_errclass cls, int exc, char *out, size_t n)
  * step, not advanced) or SG_EIO (connection lost). */
 static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 {
-	static struct sg_log_rl rl_fail, rl_skip;
 	uint16_t regs[MB_MAX_REGS];
 	uint8_t bits[MB_MAX_BITS];
 	struct mb_block *b = &p->plan.b[bi];
@@ -236,7 +235,7 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 			return SG_EAGAIN;
 		p->st.skipped++;
 		block_bad(p, b, "timeout", now);
-		sg_log_rl(&rl_skip, SG_LOG_DEBUG, p->who,
+		sg_log_rl(&p->rl_skip, SG_LOG_DEBUG, p->who,
 			  "device %s (unit %d) not answering: skipped %s %d..%d", d->name,
 			  d->unit_id, mb_area_names[b->area], b->addr, b->addr + b->count - 1);
 		return SG_OK;
@@ -245,7 +244,8 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 	now = poll_now(p);
 	if (cls == MB_E_NONE || cls == MB_E_EXCEPTION) {
 		if (d->offline)
-			sg_info(p->who, "device %s (unit %d) answers again", d->name, d->unit_id);
+			sg_log_rl(&p->rl_state, SG_LOG_INFO, p->who,
+				  "device %s (unit %d) answers again", d->name, d->unit_id);
 		d->offline = false;
 		d->gen_answered = p->gen;
 		b->timeouts = 0;
@@ -260,7 +260,7 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 	if (lost)
 		return SG_EIO;
 	fail_reason(cls, exc, reason, sizeof(reason));
-	sg_log_rl(&rl_fail, SG_LOG_WARN, p->who, "device %s (unit %d) %s %d..%d: %s", d->name,
+	sg_log_rl(&p->rl_fail, SG_LOG_WARN, p->who, "device %s (unit %d) %s %d..%d: %s", d->name,
 		  d->unit_id, mb_area_names[b->area], b->addr, b->addr + b->count - 1, reason);
 	if (cls == MB_E_EXCEPTION && exc == 2 && !b->isolated && b->npts > 1) {
 		int made = mb_plan_isolate(&p->plan, bi, p->sp);
@@ -278,16 +278,17 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 		b->timeouts++;
 		if (d->gen_answered != p->gen) { /* silent all this step */
 			if (!d->offline) {
-				sg_warn(p->who, "device %s (unit %d) not answering", d->name,
-					d->unit_id);
+				sg_log_rl(&p->rl_state, SG_LOG_WARN, p->who,
+					  "device %s (unit %d) not answering", d->name, d->unit_id);
 				d->gen_offline = p->gen;
 			}
 			d->offline = true;
 			d->gen_failed = p->gen;
 		}
 		if (p->reconnect_after && ++p->bus_timeouts >= p->reconnect_after) {
-			mb_poll_all_bad(p, "no answer on the bus");
-			return SG_EIO;
+			sg_warn(p->who, "%d timeouts in a row and no answer: reconnecting",
+				p->bus_timeouts);
+			return SG_EIO; /* the step marks every point bad */
 		}
 	}
 	block_bad(p, &p->plan.b[bi], reason, now);

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../../gateway/log.h"
 #include "../driver.h"
 #include "decode.h"
 #include "plan.h"
@@ -107,7 +108,8 @@ struct mb_poller {
 	struct mb_plan plan;
 	uint64_t gen;
 	int bus_timeouts;
-	uint64_t *ran_gen; /* per block; grows with the plan */
+	uint64_t *ran_gen;                           /* per block; grows with the plan */
+	struct sg_log_rl rl_fail, rl_skip, rl_state; /* this bus's log limits */
 	size_t ran_cap;
 };
 
