@@ -327,6 +327,26 @@ def test_simulator_config_errors(tmp_path):
     assert p.returncode == 2 and re.search(r"map\.yaml:3:\d+: registers\[0\]\.kind: 'sawtooth' is not one of", p.stderr), p.stderr
 
 
+@pytest.mark.skipif(not (shutil.which("mbpoll") and shutil.which("socat")), reason="mbpoll or socat missing")
+def test_mbpoll_reads_our_simulator_over_rtu(tmp_path, sims):
+    sp, a, b = socat_pair(tmp_path)
+    try:
+        sims.append(Sim(tmp_path, sim_yaml([r for _, r, _, _ in VALUES], units="[3]"), device=a))
+        rtu = ["-m", "rtu", "-b", "115200", "-P", "none", "-a", "3"]
+        v, p = mbpoll(rtu + ["-t", "3:float", "-r", "0", "-c", "1", b])  # CDAB
+        assert float(v[0]) == 230.5, p.stdout
+        v, p = mbpoll(rtu + ["-t", "3:float", "-B", "-r", "2", "-c", "1", b])  # ABCD
+        assert float(v[2]) == -1.5, p.stdout
+        v, p = mbpoll(rtu + ["-t", "4:hex", "-r", "0", "-c", "4", b])
+        assert [v[i] for i in range(4)] == ["0xFFFF", "0xF6FF", "0x3412", "0x7856"], p.stdout
+        # another unit on the same line: no answer (a dead slave)
+        v, p = mbpoll(["-m", "rtu", "-b", "115200", "-P", "none", "-a", "4", "-t", "4",
+                       "-r", "0", "-c", "1", "-o", "0.3", b])
+        assert not v and "timed out" in (p.stdout + p.stderr).lower(), p.stdout + p.stderr
+    finally:
+        sp.terminate()
+
+
 def pymodbus_python():
     """A python that has pymodbus: $SG_PYMODBUS_PYTHON, Debian's (where
     python3-pymodbus lives), or the one running the tests."""
