@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# cross/build.sh - cross-build sensorgate for a Raspberry Pi on a Debian
+# amd64 machine, with Debian's multiarch toolchains and libraries.
+#
+#   cross/build.sh arm64          Pi 3/4/5 (and Zero 2 W) on a 64-bit OS
+#   cross/build.sh armhf          32-bit Raspberry Pi OS / Debian armhf
+#   cross/build.sh arm64 -B       extra arguments go to make
+#
+# It adds the foreign architecture, installs crossbuild-essential-ARCH,
+# pkgconf:ARCH (which provides TRIPLET-pkg-config) and the -dev libraries
+# :ARCH when they are missing (apt-get as root, or through sudo), then runs
+#
+#   make BUILD=build-ARCH CC=TRIPLET-gcc PKG_CONFIG=TRIPLET-pkg-config
+#
+# and writes build-ARCH/sensorgate plus a stripped copy,
+# build-ARCH/sensorgate.stripped, the one to copy to the Pi.
+#
+# Environment:
+#   CROSS_NO_INSTALL=1   never call apt-get; fail (exit 2) when something
+#                        is missing - what tests/cross_check.sh uses
+#   CROSS_SYSROOT=1      skip the multiarch install and use the sysroot
+#                        fallback described below (build-ARCH/sysroot)
+#   JOBS=N               parallel make jobs (default: number of cores)
+#
+# Exit status: 0 built, 1 build failed, 2 toolchain missing and not
+# installed, 64 usage.
+#
+# A note on armhf: Debian's armhf port, and so this build, targets ARMv7-A
+# (Thumb-2, VFPv3-D16).  Raspberry Pi OS 32-bit is a rebuild of Debian for
+# ARMv6 with the same hard-float ABI, so the binary runs there on ARMv7 and
+# later boards (Pi 2/3/4/5, Zero 2 W), but NOT on the ARMv6 boards (Pi 1,
+# Zero, Zero W): build natively on those.  See docs/raspberry-pi.md.
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 arm64|armhf [make arguments...]" >&2
+  exit 64
+}
+
+[[ $# -ge 1 ]] || usage
+ARCH=$1
+shift
+case "$ARCH" in
+  arm64) TRIPLET=aarch64-linux-gnu ;;
+  armhf) TRIPLET=arm-linux-gnueabihf ;;
+  *) usage ;;
+esac
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+say() { printf 'cross[%s]: %s\n' "$ARCH" "$*"; }
+BUILD_DIR=build-$ARCH
+# The pkg-config modules the Makefile links (its PKGS line), and the
+# Debian -dev package of each.
+read -r -a MODULES <<<"$(sed -n 's/^PKGS[[:space:]]*:*=[[:space:]]*//p' "$ROOT/Makefile")"
+((${#MODULES[@]})) || MODULES=(rdkafka libfyaml libmodbus libmosquitto libgpiod)
+dev_package() {
+  case "$1" in
+    rdkafka) echo librdkafka-dev ;;
+    libfyaml) echo libfyaml-dev ;;
+    libmodbus) echo libmodbus-dev ;;
+    libmosquitto) echo libmosquitto-dev ;;
+    libgpiod) echo libgpiod-dev ;;
+    sqlite3) echo libsqlite3-dev ;;
+    *) # Ask dpkg who owns the native .pc file.
+      local pc
+      pc=$(pkg-config --variable=pcfiledir "$1" 2>/dev/null)/$1.pc
+      dpkg -S "$pc" 2>/dev/null | sed -n '1s/[:,].*//p' | grep . ||
+        { say "no Debian package known for pkg-config module $1" >&2; exit 2; } ;;
+  esac
+}
+LIBS=()
+for m in "${MODULES[@]}"; do LIBS+=("$(dev_package "$m")"); done
+PKGS=(crossbuild-essential-"$ARCH" pkgconf:"$ARCH")
+for l in "${LIBS[@]}"; do PKGS+=("$l:$ARCH"); done
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
+}
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    say "need root or sudo to run: $*" >&2
+    exit 2
+  fi
+}
+
+# --- 1. toolchain and libraries ------------------------------------------
+missing=()
+for p in "${PKGS[@]}"; do installed "$p" || missing+=("$p"); done
+arch_added=yes
+if [[ $(dpkg --print-architecture) != "$ARCH" ]] &&
+  ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then
+  arch_added=no
+fi
+
+# The sysroot fallback: when the :ARCH libraries cannot be installed next
+# to the native ones (Multi-Arch: same packages must have one version on
+# every architecture, so a native library from a security update whose
+# :ARCH build is not in the reachable index blocks the install), download
+# the same -dev packages with apt-get download (verified by apt like any
+# install) and unpack them into build-ARCH/sysroot instead.  Only the
+# compiler then comes from crossbuild-essential-ARCH.
+SYSROOT=""
+use_sysroot() {
+  SYSROOT=$ROOT/$BUILD_DIR/sysroot
+  # .complete lists the packages the sysroot was made from; a changed
+  # list (a library added to the Makefile) makes a new sysroot.
+  if [[ -f $SYSROOT/.complete && $(cat "$SYSROOT/.complete") == "${LIBS[*]}" ]]; then
+    return 0
+  fi
+  if ! installed crossbuild-essential-"$ARCH"; then
+    [[ ${CROSS_NO_INSTALL:-0} == 1 ]] && { say "missing crossbuild-essential-$ARCH" >&2; exit 2; }
+    as_root apt-get install -y -qq --no-install-recommends crossbuild-essential-"$ARCH"
+  fi
+  [[ ${CROSS_NO_INSTALL:-0} == 1 ]] && { say "no up-to-date sysroot in $BUILD_DIR/sysroot" >&2; exit 2; }
+  rm -rf "$SYSROOT"
+  say "populating $BUILD_DIR/sysroot with apt-get download"
+  local tmp
+  tmp=$(mktemp -d)
+  : >"$tmp/status"
+  # The closure of the -dev packages as if nothing were installed.
+  apt-get -s -qq -o Dir::State::status="$tmp/status" install --no-install-recommends \
+    libc6-dev:"$ARCH" "${LIBS[@]/%/:$ARCH}" |
+    awk -v a="[$ARCH]" '$1 == "Inst" && index($0, a) { v = $3; gsub(/[()]/, "", v); print $2 "=" v }' \
+    >"$tmp/list"
+  [[ -s $tmp/list ]] || { say "cannot resolve the :$ARCH packages" >&2; exit 2; }
+  mkdir -p "$SYSROOT/debs"
+  (cd "$SYSROOT/debs" && xargs apt-get download -qq <"$tmp/list")
+  for d in "$SYSROOT"/debs/*.deb; do dpkg-deb -x "$d" "$SYSROOT"; done
+  rm -rf "$tmp" "$SYSROOT/debs"
+  echo "${LIBS[*]}" >"$SYSROOT/.complete"
+}
+
+if [[ ${CROSS_SYSROOT:-0} == 1 || -f $ROOT/$BUILD_DIR/sysroot/.complete ]]; then
+  use_sysroot
+elif [[ $arch_added == no || ${#missing[@]} -gt 0 ]]; then
+  if [[ ${CROSS_NO_INSTALL:-0} == 1 ]]; then
+    [[ $arch_added == no ]] && say "architecture $ARCH is not added to dpkg" >&2
+    ((${#missing[@]})) && say "missing packages: ${missing[*]}" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if [[ $arch_added == no ]]; then
+    say "dpkg --add-architecture $ARCH"
+    as_root dpkg --add-architecture "$ARCH"
+  fi
+  say "installing ${missing[*]}"
+  # A foreign architecture's index can fail to download while a mirror
+  # syncs; apt then still installs from the indexes it has, so go on and
+  # let the install decide.
+  as_root apt-get update -qq || say "apt-get update reported errors; trying the install anyway"
+  if apt-get install -s -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    say "the :$ARCH packages cannot be installed next to the native ones:"
+    apt-get install -s -qq --no-install-recommends "${missing[@]}" 2>&1 | grep -E '^ ' | head -8 || true
+    say "falling back to a sysroot (CROSS_SYSROOT=1 selects it directly)"
+    use_sysroot
+  fi
+fi
+
+# --- 2. pkg-config for the target ----------------------------------------
+# Debian's pkgconf:ARCH provides TRIPLET-pkg-config, which searches only
+# /usr/lib/TRIPLET/pkgconfig and /usr/share/pkgconfig.  Without it, plain
+# pkg-config with PKG_CONFIG_LIBDIR does the same.
+CC=$TRIPLET-gcc
+LDFLAGS_X=""
+if [[ -n $SYSROOT ]]; then
+  export PKG_CONFIG_LIBDIR=$SYSROOT/usr/lib/$TRIPLET/pkgconfig:$SYSROOT/usr/share/pkgconfig
+  export PKG_CONFIG_SYSROOT_DIR=$SYSROOT
+  PKG_CONFIG=pkg-config
+  CC="$TRIPLET-gcc --sysroot=$SYSROOT"
+  LDFLAGS_X="-Wl,-rpath-link,$SYSROOT/usr/lib/$TRIPLET -Wl,-rpath-link,$SYSROOT/lib/$TRIPLET"
+elif command -v "$TRIPLET-pkg-config" >/dev/null; then
+  PKG_CONFIG=$TRIPLET-pkg-config
+else
+  say "$TRIPLET-pkg-config not found; using pkg-config with PKG_CONFIG_LIBDIR"
+  export PKG_CONFIG_LIBDIR=/usr/lib/$TRIPLET/pkgconfig:/usr/share/pkgconfig
+  PKG_CONFIG=pkg-config
+fi
+for m in "${MODULES[@]}"; do
+  if ! "$PKG_CONFIG" --exists "$m"; then
+    say "$PKG_CONFIG does not find $m (is the :$ARCH -dev package installed?)" >&2
+    exit 2
+  fi
+done
+command -v "$TRIPLET-gcc" >/dev/null || { say "$TRIPLET-gcc not found" >&2; exit 2; }
+
+# --- 3. build --------------------------------------------------------------
+# The Makefile archives with plain `ar`; binutils' generic ELF support
+# handles ARM objects, but the target's own ar is the right tool, so put
+# it first on PATH for this make only.
+shim=$(mktemp -d)
+trap 'rm -rf "$shim"' EXIT
+ln -s "$(command -v "$TRIPLET-ar")" "$shim/ar"
+
+say "make BUILD=$BUILD_DIR CC=$CC PKG_CONFIG=$PKG_CONFIG${SYSROOT:+ (sysroot)}"
+margs=(BUILD="$BUILD_DIR" CC="$CC" AR="$TRIPLET-ar" PKG_CONFIG="$PKG_CONFIG")
+[[ -n $LDFLAGS_X ]] && margs+=(LDFLAGS="$LDFLAGS_X")
+PATH="$shim:$PATH" make -C "$ROOT" -j"${JOBS:-$(nproc)}" "${margs[@]}" "$@" || exit 1
+
+bin=$ROOT/$BUILD_DIR/sensorgate
+"$TRIPLET-strip" -o "$bin.stripped" "$bin"
+say "built $BUILD_DIR/sensorgate"
+file "$bin.stripped" 2>/dev/null | sed "s|$ROOT/||" || true
+say "stripped size: $(stat -c %s "$bin.stripped") bytes"
