@@ -59,7 +59,7 @@ struct mb_conf {
 	int64_t data_bits, stop_bits;
 	bool rs485;
 	int64_t response_timeout_ms, byte_timeout_ms;
-	int64_t retries, reconnect_after, max_gap;
+	int64_t retries, reconnect_after, max_gap, offline_probe_ms;
 	int64_t interval_ms;
 	bool bad_events;
 	struct sg_cfg_list devices;
@@ -241,6 +241,11 @@ static const struct sg_cfg_key mb_keys[] = {
     {"interval", SG_CFG_DURATION, offsetof(struct mb_conf, interval_ms), "1s", 10, 86400000, NULL,
      NULL, 0,
      "Default poll interval. Polls are drift-free: tick k is due at start + k * interval."},
+    {"offline_probe", SG_CFG_DURATION, offsetof(struct mb_conf, offline_probe_ms), "0", 0, 3600000,
+     NULL, NULL, 0,
+     "While a device does not answer, probe it at most this often; its points fail at once in "
+     "between. 0 = at every poll. Raise it when polls are fast and `response_timeout` long, so a "
+     "dead device does not take the bus time of the others."},
     {"bad_events", SG_CFG_BOOL, offsetof(struct mb_conf, bad_events), "true", 1, 0, NULL, NULL, 0,
      "When a read fails, emit an event with quality `bad`, no value and a reason (`timeout`, "
      "`exception 2 (illegal data address)`, ...) once per transition. Errors are counted either "
@@ -401,6 +406,7 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state, struc
 	m->p.bad_events = c->bad_events;
 	m->p.reconnect_after = c->transport == 0 ? (int)c->reconnect_after : 0;
 	m->p.drain_ms = c->response_timeout_ms;
+	m->p.offline_probe_ns = c->offline_probe_ms * SG_NS_PER_MS;
 	pthread_mutex_init(&m->mu, NULL);
 	m->p.io = (struct mb_io){.ctx = m,
 				 .read = mbd_read,

@@ -55,8 +55,10 @@ void mb_poll_reset(struct mb_poller *p, int64_t now)
 		p->plan.b[i].start_ns = now;
 		p->plan.b[i].tick = 0;
 	}
-	for (size_t i = 0; i < p->ndev; i++)
+	for (size_t i = 0; i < p->ndev; i++) {
 		p->dev[i].offline = false;
+		p->dev[i].next_probe_ns = 0;
+	}
 	p->bus_timeouts = 0;
 }
 
@@ -215,6 +217,15 @@ static void fail_reason(enum mb_errclass cls, int exc, char *out, size_t n)
 		snprintf(out, n, "%s", mb_errclass_names[cls]);
 }
 
+/* Has device dev a block that answered last time? */
+static bool dev_has_healthy(const struct mb_poller *p, int dev)
+{
+	for (size_t i = 0; i < p->plan.n; i++)
+		if (p->plan.b[i].dev == dev && p->plan.b[i].timeouts == 0)
+			return true;
+	return false;
+}
+
 /* Poll block bi once.  Returns SG_OK, SG_EAGAIN (deferred to the next
  * step, not advanced) or SG_EIO (connection lost). */
 static int block_run(struct mb_poller *p, size_t bi, int64_t now)
@@ -227,10 +238,13 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 	int exc = 0, lost = 0;
 	char reason[80];
 
-	if (d->offline && d->gen_failed == p->gen) {
-		/* Already failed in this step: do not pay its timeout twice.
-		 * If it only just went offline, give its other blocks a
-		 * chance next step before calling them bad. */
+	bool was_offline = d->offline;
+
+	if (d->offline && (d->gen_failed == p->gen || now < d->next_probe_ns)) {
+		/* Already failed in this step (or its probe is backed off):
+		 * do not pay its timeout twice.  If it only just went
+		 * offline, give its other blocks a chance next step before
+		 * calling them bad. */
 		if (d->gen_offline == p->gen)
 			return SG_EAGAIN;
 		p->st.skipped++;
@@ -275,8 +289,14 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 		}
 	}
 	if (cls == MB_E_TIMEOUT) {
+		/* Evidence that the device (not one address) is gone: a block
+		 * that answered last time, or no such block left. */
+		bool dead = b->timeouts == 0 || !dev_has_healthy(p, b->dev);
+
 		b->timeouts++;
-		if (d->gen_answered != p->gen) { /* silent all this step */
+		/* A block that keeps timing out while others answer is an
+		 * address the device does not serve: only it pays. */
+		if (dead && d->gen_answered != p->gen) { /* silent all this step */
 			if (!d->offline) {
 				sg_log_rl(&p->rl_state, SG_LOG_WARN, p->who,
 					  "device %s (unit %d) not answering", d->name, d->unit_id);
@@ -284,6 +304,10 @@ static int block_run(struct mb_poller *p, size_t bi, int64_t now)
 			}
 			d->offline = true;
 			d->gen_failed = p->gen;
+			/* back off only once a probe failed too: the first
+			 * silence may be one address, not the device */
+			if (was_offline)
+				d->next_probe_ns = now + p->offline_probe_ns;
 		}
 		if (p->reconnect_after && ++p->bus_timeouts >= p->reconnect_after) {
 			sg_warn(p->who, "%d timeouts in a row and no answer: reconnecting",

@@ -11,12 +11,14 @@
  * (that timed out last time), then reports the next due time.
  *
  * A device that times out before it has answered anything in this step is
- * offline.  Its other due blocks are deferred to the next step (run at
- * once) when it has just gone offline, and fail without I/O when it was
+ * offline, unless the block that timed out is a known silent one (it timed
+ * out last time too) while other blocks of the device answer.  Its other due blocks are deferred to
+ * the next step (run at once) when it has just gone offline, and fail without I/O when it was
  * offline already; an offline device gets one probe per step with no
  * retry.  So a dead slave costs at most one response timeout per step
  * (two, plus retries, when it dies) and the other devices on the bus keep
- * their schedule.  A
+ * their schedule.  With offline_probe_ns, a device whose probe failed is
+ * left alone (its points fail at once) until that much time has passed.  A
  * timeout after the device did answer in this step is blamed on the block
  * alone (some devices stay silent on addresses they do not serve): that
  * block alone turns bad, and is not retried while it keeps timing out.
@@ -70,6 +72,7 @@ struct mb_device {
 	bool offline;
 	uint64_t gen_failed;   /* step in which it last went silent */
 	uint64_t gen_offline;  /* step in which it went offline */
+	int64_t next_probe_ns; /* offline: no request before this (backoff) */
 	uint64_t gen_answered; /* step in which it last answered */
 };
 
@@ -97,8 +100,9 @@ struct mb_poller {
 	int retries;
 	int max_gap;
 	bool bad_events;
-	int reconnect_after; /* consecutive timeouts on the bus; 0 = never */
-	int64_t drain_ms;    /* wait for a late answer after a garbled one */
+	int reconnect_after;      /* consecutive timeouts on the bus; 0 = never */
+	int64_t drain_ms;         /* wait for a late answer after a garbled one */
+	int64_t offline_probe_ns; /* least time between probes of a dead device */
 
 	struct mb_io io;
 	struct mb_poll_cb cb;

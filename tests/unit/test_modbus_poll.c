@@ -626,3 +626,53 @@ TEST(write_encodes_checks_and_reports)
 	CHECK_EQ(mb_poll_write(&r->p, "relay", &v, &eb), SG_EIO);
 	rig_free(r);
 }
+
+TEST(offline_probe_backs_off_a_dead_device)
+{
+	struct rig *r = rig_new();
+	int64_t t0 = r->f->now;
+	int dead = 0;
+
+	r->p.offline_probe_ns = 3000 * MS;
+	rig_point(r, "a", 0, MB_A_HOLDING, 0, MB_T_U16);
+	rig_point(r, "d1", 1, MB_A_HOLDING, 0, MB_T_U16);
+	rig_point(r, "d2", 1, MB_A_COIL, 0, MB_T_BOOL);
+	r->f->dead[2] = true;
+	rig_start(r);
+	while (r->f->now < t0 + 10000 * MS)
+		CHECK_EQ(rig_step(r), 0);
+	for (int i = 0; i < r->f->nreq; i++)
+		dead += r->f->req[i].unit == 2;
+	/* dies: request + retry, one probe of the deferred block; then one
+	 * probe every 3 s (at 4 s and 8 s) instead of one per second */
+	CHECK_EQ(dead, 5);
+	CHECK_EQ(count_ev(r->f, "a", SG_Q_GOOD), 10);
+	CHECK_EQ(count_ev(r->f, "d2", SG_Q_BAD), 10); /* every_poll: bad each poll */
+	/* it comes back: found at the next probe */
+	r->f->dead[2] = false;
+	while (r->f->now < t0 + 13000 * MS)
+		rig_step(r);
+	CHECK_EQ(last_ev(r->f, "d1")->q, SG_Q_GOOD);
+	CHECK_EQ(last_ev(r->f, "d2")->q, SG_Q_GOOD);
+	rig_free(r);
+}
+
+TEST(offline_probe_never_backs_off_a_device_that_answers)
+{
+	struct rig *r = rig_new();
+	int64_t t0 = r->f->now;
+
+	/* a silent address polled more often than the good one: it runs
+	 * alone in most steps, and must not get the device backed off */
+	r->p.offline_probe_ns = 5000 * MS;
+	rig_point(r, "mute", 0, MB_A_HOLDING, 0, MB_T_U16)->interval_ns = 300 * MS;
+	rig_point(r, "ok", 0, MB_A_HOLDING, 10, MB_T_U16)->every_poll = false;
+	r->f->silent[1][MB_A_HOLDING][0] = true;
+	rig_start(r);
+	while (r->f->now < t0 + 10000 * MS)
+		CHECK_EQ(rig_step(r), 0);
+	CHECK_EQ(count_ev(r->f, "ok", SG_Q_BAD), 0);
+	CHECK_EQ(count_ev(r->f, "ok", SG_Q_GOOD), 1);
+	CHECK_EQ(r->p.st.skipped, 0);
+	rig_free(r);
+}
