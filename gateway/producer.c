@@ -442,8 +442,13 @@ static void *prod_main(void *arg)
 {
 	struct sg_producer *p = arg;
 	int64_t idle_since = 0;
+	struct sg_spool_stats st;
 
-	sg_spool_rewind(p->sp, 0);
+	/* Resume after what the cursor says is delivered; never before it
+	 * (records below it may still sit in a live segment). */
+	sg_spool_stats(p->sp, &st);
+	p->released = st.acked_seq;
+	sg_spool_rewind(p->sp, st.acked_seq);
 	for (;;) {
 		struct pollfd fds[2];
 		bool full;
@@ -469,7 +474,6 @@ static void *prod_main(void *arg)
 		}
 		full = prod_fill(p);
 		if (atomic_load(&p->stop)) {
-			struct sg_spool_stats st;
 			sg_spool_stats(p->sp, &st);
 			if (!p->count && st.acked_seq + 1 >= st.next_seq)
 				break; /* drained */

@@ -90,7 +90,10 @@ class Gateway:
                       r"pending (\d+), corrupt regions (\d+)", last)
         assert m, out
         keys = ("records", "bytes", "first_seq", "last_seq", "acked", "pending", "corrupt")
-        return dict(zip(keys, map(int, m.groups())))
+        st = dict(zip(keys, map(int, m.groups())))
+        # Delivered segments are deleted: the cursor still knows the last seq.
+        st["last_seq"] = max(st["last_seq"], st["acked"])
+        return st
 
     def wait_drained(self, timeout=60, min_seq=1):
         """Wait until every spooled event (at least up to min_seq) is acked."""
