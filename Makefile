@@ -36,7 +36,7 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 CORE_SRC   := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 DRIVER_SRC := $(wildcard drivers/*.c drivers/*/*.c)
@@ -55,11 +55,21 @@ all: $(BUILD)/sensorgate
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -DSG_VERSION='"$(VERSION)"' -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The version string lives in one generated header, rewritten only when
+# it changes, so a new commit rebuilds the two files that print it.
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define SG_VERSION "%s"\n' '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/gateway/main.o $(BUILD)/gateway/view.o: $(BUILD)/version.h
+$(BUILD)/gateway/main.o $(BUILD)/gateway/view.o: ALL_CFLAGS += -include $(BUILD)/version.h
+.PHONY: FORCE
 
 $(BUILD)/libsg.a: $(LIB_OBJ)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/sensorgate: $(MAIN_OBJ) $(BUILD)/libsg.a
 	$(call msg,LD,$@)
@@ -122,5 +132,6 @@ clean:
 	$(Q)rm -rf build build-asan build-clang .deps-ok
 
 -include tests/kafka/kafka.mk
+-include cross/cross.mk
 -include tests/bench/bench.mk
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

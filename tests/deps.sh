@@ -10,7 +10,7 @@ PKGS=(
   librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev libsqlite3-dev sqlite3
   kcat mosquitto mosquitto-clients socat mbpoll openssl
   python3 python3-pytest python3-pymodbus
-  default-jre-headless maven gnuplot-nox
+  default-jre-headless maven gnuplot-nox docker-compose
 )
 
 missing=()
