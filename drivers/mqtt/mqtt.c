@@ -370,6 +370,7 @@ int mq_start(void *state, struct sg_errbuf *eb)
 	m->st = MQ_DOWN;
 	m->attempts = 0;
 	m->next_try_ns = 0;
+	m->map.last_rc = SG_OK;
 	return SG_OK;
 }
 
@@ -421,14 +422,16 @@ int mq_step(void *state, struct sg_wait *w)
 	short rev = 0;
 	int fd, rc = MOSQ_ERR_SUCCESS;
 
-	if (m->st == MQ_DOWN && now >= m->next_try_ns)
+	if (m->st == MQ_DOWN && now >= m->next_try_ns && m->map.last_rc != SG_ESTOPPING)
 		mq_try_connect(m, now);
 	fd = m->lib->socket(m->mosq);
 	if (w->nfds == 1 && w->fds[0].fd == fd)
 		rev = w->fds[0].revents;
 	w->nfds = 0;
 	if (m->st != MQ_DOWN && fd >= 0) {
-		if (rev & (POLLIN | POLLHUP | POLLERR))
+		/* After SG_ESTOPPING every append fails: read nothing more,
+		 * so at most one acknowledged message is lost at shutdown. */
+		if ((rev & (POLLIN | POLLHUP | POLLERR)) && m->map.last_rc != SG_ESTOPPING)
 			rc = mq_read(m);
 		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && m->lib->want_write(m->mosq))
 			rc = m->lib->loop_write(m->mosq);
@@ -455,7 +458,9 @@ int mq_step(void *state, struct sg_wait *w)
 		}
 	}
 	fd = m->lib->socket(m->mosq);
-	if (m->st != MQ_DOWN && fd >= 0) {
+	if (m->map.last_rc == SG_ESTOPPING) {
+		w->deadline_ns = now + SG_NS_PER_S; /* idle until the core stops us */
+	} else if (m->st != MQ_DOWN && fd >= 0) {
 		w->fds[0] = (struct pollfd){.fd = fd, .events = POLLIN};
 		if (m->lib->want_write(m->mosq))
 			w->fds[0].events |= POLLOUT;

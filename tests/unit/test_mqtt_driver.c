@@ -358,3 +358,24 @@ TEST(stop_disconnects_keeping_the_session)
 	CHECK(m->st == MQ_DOWN);
 	mq_fini(m);
 }
+
+TEST(stopping_reads_nothing_more)
+{
+	struct mq *m = driver();
+	struct sg_wait w = {0};
+	int64_t now = SG_NS_PER_S;
+
+	connect_ok(m, &w, now);
+	emit_rc = SG_ESTOPPING; /* the gateway stops while we deliver */
+	fk.msg_topic = "a/kitchen";
+	step(m, &w, now, POLLIN);
+	CHECK_EQ(emitted, 1);
+	CHECK_EQ(w.nfds, 0); /* no longer polls the socket */
+	fk.msg_topic = "a/hall";
+	w.nfds = 1;
+	w.fds[0].fd = 42;
+	step(m, &w, now + SG_NS_PER_MS, POLLIN);
+	CHECK_EQ(emitted, 1); /* not read: stays with the broker */
+	CHECK_EQ(fk.connects, 1);
+	mq_fini(m);
+}
