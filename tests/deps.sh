@@ -19,6 +19,17 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+# Python modules the python3 on PATH already has need no Debian package.
+py_has() { python3 -c "import $1" 2>/dev/null; }
+tmp=()
+for p in "${missing[@]}"; do
+  case "$p" in
+    python3-pytest) py_has pytest || tmp+=("$p") ;;
+    python3-pymodbus) py_has pymodbus || tmp+=("$p") ;;
+    *) tmp+=("$p") ;;
+  esac
+done
+missing=("${tmp[@]}")
 # A JDK/Maven from elsewhere (the machine's own) is fine.
 if command -v java >/dev/null && command -v mvn >/dev/null; then
   tmp=()
@@ -36,7 +47,10 @@ if ((${#missing[@]})); then
     SUDO=sudo
   fi
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
+  # An index that fails to refresh (a mirror mid-sync, a foreign
+  # architecture's security list) is not fatal: the install below says
+  # clearly if a package really cannot be had.
+  $SUDO apt-get update -qq || echo "deps: apt-get update reported errors; trying the install anyway" >&2
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
