@@ -269,6 +269,7 @@ struct mbd {
 	struct mb_poller p;
 	struct mb_stats pub; /* what the counters already show */
 	struct sg_counter *m_requests, *m_retries, *m_skipped, *m_late, *m_isolated;
+	struct sg_counter **m_up; /* per device: 1 answering, 0 not */
 };
 
 static int mbd_emit(void *arg, const struct sg_reading *rd)
@@ -429,6 +430,15 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state, struc
 	m->m_skipped = sg_source_counter(src, "modbus_skipped");
 	m->m_late = sg_source_counter(src, "modbus_late_ticks");
 	m->m_isolated = sg_source_counter(src, "modbus_isolated_blocks");
+	m->m_up = sg_xcalloc(m->p.ndev ? m->p.ndev : 1, sizeof(*m->m_up));
+	for (size_t i = 0; i < m->p.ndev; i++) {
+		char labels[160];
+
+		snprintf(labels, sizeof(labels), "source=\"%s\",device=\"%s\"", sg_source_name(src),
+			 m->p.dev[i].name);
+		m->m_up[i] = sg_metric("modbus_device_up", labels, true);
+		sg_gauge_set(m->m_up[i], 1);
+	}
 	sg_info(m->p.who, "%zu points on %zu devices in %zu requests per cycle", m->p.npt,
 		m->p.ndev, m->p.plan.n);
 	*state = m;
@@ -445,6 +455,8 @@ static int mbd_start(void *state, struct sg_errbuf *eb)
 	m->p.cb.wall_off = sg_now_ns() - sg_now_mono_ns();
 	l = mb_link_open(&m->lc, err, sizeof(err)); /* may block: not under mu */
 	if (!l) {
+		for (size_t i = 0; i < m->p.ndev; i++)
+			sg_gauge_set(m->m_up[i], 0);
 		mb_poll_all_bad(&m->p, "cannot connect");
 		return sg_errf(eb, SG_EIO, "%s", err);
 	}
@@ -465,6 +477,8 @@ static void mbd_publish(struct mbd *m)
 	sg_counter_add(m->m_skipped, s->skipped - m->pub.skipped);
 	sg_counter_add(m->m_late, s->late - m->pub.late);
 	sg_counter_add(m->m_isolated, s->isolated - m->pub.isolated);
+	for (size_t i = 0; i < m->p.ndev; i++)
+		sg_gauge_set(m->m_up[i], m->link && !m->p.dev[i].offline);
 	m->pub = *s;
 }
 
@@ -492,6 +506,8 @@ static void mbd_stop(void *state)
 	mb_link_close(m->link);
 	m->link = NULL;
 	pthread_mutex_unlock(&m->mu);
+	for (size_t i = 0; i < m->p.ndev; i++)
+		sg_gauge_set(m->m_up[i], 0);
 }
 
 /* Actuation: set point `target` to v (any thread; waits for the request
@@ -516,6 +532,7 @@ static void mbd_fini(void *state)
 		return;
 	mb_link_close(m->link);
 	pthread_mutex_destroy(&m->mu);
+	free(m->m_up);
 	mb_poll_free(&m->p);
 	free(m->p.pt);
 	free(m->p.dev);
