@@ -676,3 +676,45 @@ TEST(offline_probe_never_backs_off_a_device_that_answers)
 	CHECK_EQ(r->p.st.skipped, 0);
 	rig_free(r);
 }
+
+TEST(classify_errno)
+{
+	int exc, lost;
+
+	CHECK_EQ(mb_classify(ETIMEDOUT, &exc, &lost), MB_E_TIMEOUT);
+	CHECK_EQ(lost, 0);
+	CHECK_EQ(mb_classify(EMBXILADD, &exc, &lost), MB_E_EXCEPTION);
+	CHECK_EQ(exc, 2);
+	CHECK_EQ(mb_classify(EMBXGTAR, &exc, &lost), MB_E_EXCEPTION);
+	CHECK_EQ(exc, 11);
+	CHECK_STR(mb_exception_name(11), "gateway target failed to respond");
+	CHECK_STR(mb_exception_name(99), "unknown exception");
+	CHECK_EQ(mb_classify(EMBBADCRC, &exc, &lost), MB_E_CRC);
+	CHECK_EQ(exc, 0);
+	CHECK_EQ(mb_classify(EMBBADDATA, &exc, &lost), MB_E_MALFORMED);
+	CHECK_EQ(mb_classify(EMBBADSLAVE, &exc, &lost), MB_E_MALFORMED);
+	CHECK_EQ(mb_classify(EMBMDATA, &exc, &lost), MB_E_MALFORMED);
+	CHECK_EQ(mb_classify(ECONNRESET, &exc, &lost), MB_E_IO);
+	CHECK_EQ(lost, 1);
+	CHECK_EQ(mb_classify(EPIPE, &exc, &lost), MB_E_IO);
+	CHECK_EQ(lost, 1);
+	CHECK_EQ(mb_classify(EINVAL, &exc, &lost), MB_E_IO);
+	CHECK_EQ(lost, 0); /* an odd error is counted, not a reconnect */
+}
+
+TEST(crc_error_reported_as_crc_and_every_poll_repeats_bad)
+{
+	struct rig *r = rig_new();
+
+	rig_point(r, "x", 0, MB_A_HOLDING, 0, MB_T_U16); /* every_poll */
+	rig_start(r);
+	for (int i = 0; i < 3; i++) {
+		r->f->script[r->f->nscript++] = EMBBADCRC;
+		r->f->script[r->f->nscript++] = EMBBADCRC;
+		rig_step(r);
+	}
+	CHECK_EQ(count_err(r->f, "crc"), 3);
+	CHECK_EQ(count_ev(r->f, "x", SG_Q_BAD), 3);
+	CHECK_STR(last_ev(r->f, "x")->reason, "crc");
+	rig_free(r);
+}
