@@ -67,7 +67,9 @@ static void mq_schedule(struct mq *m, int64_t now)
 /* Drop the connection (if any) and schedule the next attempt. */
 static void mq_down(struct mq *m, int64_t now, const char *why)
 {
-	if (m->st != MQ_DOWN)
+	if (m->st == MQ_PROBING)
+		mq_probe_close(&m->probe);
+	else if (m->st != MQ_DOWN)
 		m->lib->disconnect(m->mosq);
 	m->st = MQ_DOWN;
 	mq_schedule(m, now);
@@ -330,6 +332,7 @@ int mq_new(struct sg_source *src, const char *name, const struct mq_conf *c,
 	m->name = name;
 	m->rng = (uint64_t)sg_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)m;
 	m->sub_mids = sg_xcalloc(c->rules.n + c->subscriptions.n + 1, sizeof(int));
+	m->probe.fd = -1;
 	if (c->client_id) {
 		snprintf(m->client_id, sizeof(m->client_id), "%s", c->client_id);
 	} else {
@@ -399,6 +402,48 @@ static void mq_try_connect(struct mq *m, int64_t now)
 	m->next_misc_ns = now + SG_NS_PER_S;
 }
 
+/* A probe result: connect for real, keep polling, or give up. */
+static void mq_probe_done(struct mq *m, int rc, int64_t now)
+{
+	char why[300];
+
+	if (rc == SG_EAGAIN) {
+		m->st = MQ_PROBING;
+		return;
+	}
+	if (rc == SG_OK) {
+		m->st = MQ_DOWN;
+		mq_try_connect(m, now);
+		return;
+	}
+	sg_counter_add(m->m_conn_fail, 1);
+	snprintf(why, sizeof(why), "cannot connect: %s", mq_probe_strerror(&m->probe));
+	m->st = MQ_DOWN;
+	mq_down(m, now, why);
+}
+
+static void mq_begin_connect(struct mq *m, int64_t now)
+{
+	if (!m->c->connect_timeout_ms) {
+		mq_try_connect(m, now);
+		return;
+	}
+	mq_probe_done(m,
+		      mq_probe_start(&m->probe, m->c->host, (int)m->c->port, now,
+				     m->c->connect_timeout_ms * SG_NS_PER_MS),
+		      now);
+}
+
+static void mq_probe_step(struct mq *m, struct sg_wait *w, int64_t now)
+{
+	short rev = 0;
+
+	if (w->nfds == 1 && w->fds[0].fd == m->probe.fd)
+		rev = w->fds[0].revents;
+	mq_probe_done(
+	    m, mq_probe_check(&m->probe, rev, now, m->c->connect_timeout_ms * SG_NS_PER_MS), now);
+}
+
 /* Read what is there; returns a libmosquitto error or success. */
 static int mq_read(struct mq *m)
 {
@@ -423,7 +468,15 @@ int mq_step(void *state, struct sg_wait *w)
 	int fd, rc = MOSQ_ERR_SUCCESS;
 
 	if (m->st == MQ_DOWN && now >= m->next_try_ns && m->map.last_rc != SG_ESTOPPING)
-		mq_try_connect(m, now);
+		mq_begin_connect(m, now);
+	else if (m->st == MQ_PROBING)
+		mq_probe_step(m, w, now);
+	if (m->st == MQ_PROBING) {
+		w->nfds = 1;
+		w->fds[0] = (struct pollfd){.fd = m->probe.fd, .events = POLLOUT};
+		w->deadline_ns = m->probe.deadline_ns;
+		return SG_OK;
+	}
 	fd = m->lib->socket(m->mosq);
 	if (w->nfds == 1 && w->fds[0].fd == fd)
 		rev = w->fds[0].revents;
@@ -476,6 +529,10 @@ void mq_stop(void *state)
 {
 	struct mq *m = state;
 
+	if (m->st == MQ_PROBING) {
+		mq_probe_close(&m->probe);
+		m->st = MQ_DOWN;
+	}
 	if (m->st != MQ_DOWN) {
 		m->lib->disconnect(m->mosq); /* the session stays on the broker */
 		m->lib->loop_write(m->mosq);

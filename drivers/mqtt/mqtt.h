@@ -133,7 +133,7 @@ struct mq_conf {
 	struct sg_cfg_list rules;         /* of struct mq_rule_conf */
 	char *dead_letter_topic;
 	int64_t max_payload;
-	int64_t reconnect_min_ms, reconnect_max_ms;
+	int64_t reconnect_min_ms, reconnect_max_ms, connect_timeout_ms;
 	int64_t receive_maximum;
 };
 
@@ -200,7 +200,21 @@ struct mq_lib {
 };
 extern const struct mq_lib mq_lib_real;
 
-enum mq_state { MQ_DOWN, MQ_CONNECTING, MQ_UP };
+/* A non-blocking TCP connect before libmosquitto's blocking one (probe.c).
+ * start/check return SG_OK (reachable), SG_EAGAIN (poll fd for POLLOUT
+ * until deadline_ns) or SG_ERR (mq_probe_strerror says why). */
+struct addrinfo;
+struct mq_probe {
+	struct addrinfo *ai, *cur;
+	int fd, err, eai;
+	int64_t deadline_ns;
+};
+int mq_probe_start(struct mq_probe *p, const char *host, int port, int64_t now, int64_t timeout_ns);
+int mq_probe_check(struct mq_probe *p, short revents, int64_t now, int64_t timeout_ns);
+void mq_probe_close(struct mq_probe *p);
+const char *mq_probe_strerror(const struct mq_probe *p);
+
+enum mq_state { MQ_DOWN, MQ_PROBING, MQ_CONNECTING, MQ_UP };
 
 struct mq {
 	struct sg_source *src;
@@ -212,6 +226,7 @@ struct mq {
 	char client_id[256];
 	struct mq_map map;
 	enum mq_state st;
+	struct mq_probe probe;
 	int64_t next_try_ns, connect_ns, next_misc_ns, now_ns;
 	int attempts;
 	uint64_t rng, delivered;

@@ -251,6 +251,10 @@ static const struct sg_cfg_key mq_keys[] = {
     {"reconnect_min", SG_CFG_DURATION, offsetof(struct mq_conf, reconnect_min_ms), "500ms", 10,
      3600000, NULL, NULL, 0,
      "First reconnect delay; doubles per failed attempt, with +-25% jitter."},
+    {"connect_timeout", SG_CFG_DURATION, offsetof(struct mq_conf, connect_timeout_ms), "10s", 0,
+     300000, NULL, NULL, 0,
+     "Bound on the TCP connect to the broker (a non-blocking probe polled by the core); 0 = none: "
+     "the connect then blocks this source up to the kernel's TCP timeout."},
     {"reconnect_max", SG_CFG_DURATION, offsetof(struct mq_conf, reconnect_max_ms), "30s", 10,
      3600000, NULL, NULL, 0, "Longest reconnect delay."},
     {"receive_maximum", SG_CFG_INT, offsetof(struct mq_conf, receive_maximum), "100", 1, 65535,

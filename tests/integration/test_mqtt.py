@@ -431,3 +431,35 @@ def test_stop_while_blocked_on_full_spool(tmp_path, kafka_mock):
         gw.kill9()
     # The one message blocked in the append had been acknowledged: counted.
     assert re.search(r"lost after ack [01]\b", gw.log())
+
+
+def test_unreachable_broker_bounded_connect(tmp_path, kafka_mock):
+    """A broker that never answers the SYN (a listener whose backlog is
+    full): the connect is bounded by connect_timeout, retried with backoff,
+    and SIGTERM is not held up by a connect in progress."""
+    import socket
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(0)
+    port = lsn.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(c)
+    time.sleep(0.2)
+    c = conf(kafka_mock.bootstrap, port, RAW_RULE, extra="    connect_timeout: 1s\n")
+    gw = Gateway(tmp_path, c).start()
+    gw.wait_log(r"cannot connect: connect timed out", timeout=10)
+    time.sleep(0.5)
+    t0 = time.time()
+    assert gw.stop(timeout=20) == 0
+    assert time.time() - t0 < 5, "stop waited for a connect"
+    assert "connected to" not in gw.log()
+    for f in fillers:
+        f.close()
+    lsn.close()
