@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../drivers/driver.h"
+#include "actuator.h"
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
@@ -113,6 +114,7 @@ int sg_cli_run(int argc, char **argv)
 	struct sg_producer *prod = NULL;
 	struct sg_pipeline *pl = NULL;
 	struct sg_view *view = NULL;
+	struct sg_actuator *act = NULL;
 	struct sg_errbuf eb = {{0}};
 	const char *bootstrap;
 	sigset_t ss;
@@ -183,12 +185,17 @@ int sg_cli_run(int argc, char **argv)
 		sg_error("main", "cannot start threads");
 		goto out;
 	}
+	if (sg_actuator_start(&conf, bootstrap, pl, &act, &eb) != SG_OK) {
+		sg_error("main", "%s", eb.msg);
+		goto out;
+	}
 	sg_info("main", "gateway %s running: %zu source(s), spool %s, kafka %s",
 		conf.gateway.id, sg_pipeline_count(pl), conf.spool.dir, bootstrap);
 	view = sg_view_new(&conf, pl, sp, bootstrap);
 	run_loop(&conf, view);
 	rc = 0;
 out:
+	sg_actuator_stop(act); /* no more writes into the drivers */
 	if (pl)
 		sg_pipeline_stop(pl);
 	if (sp) {

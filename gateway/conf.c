@@ -143,6 +143,16 @@ static const struct sg_cfg_key view_keys[] = {
 static const struct sg_cfg_table view_table = SG_CFG_TABLE(
 	"view", "The status view of `sensorgate run`.", struct sg_view_conf, view_keys, NULL);
 
+static const struct sg_cfg_key act_keys[] = {
+	{"topic", SG_CFG_STR, offsetof(struct sg_act_conf, topic), NULL, 1, 0, NULL, NULL, 0,
+	 "Topic of command records (key `SOURCE/TARGET`, value the new value); unset: no commands are taken."},
+	{"max_age", SG_CFG_DURATION, offsetof(struct sg_act_conf, max_age_ms), "60s", 1, 86400000, NULL, NULL, 0,
+	 "Commands older than this (record timestamp) are not applied, for example after an outage."},
+};
+static const struct sg_cfg_table act_table = SG_CFG_TABLE(
+	"actuators", "Commands from Kafka applied to drivers that can write (Modbus registers, GPIO outputs).",
+	struct sg_act_conf, act_keys, NULL);
+
 static const struct sg_cfg_key source_keys[] = {
 	{"name", SG_CFG_STR, offsetof(struct sg_source_conf, name), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
 	 "Instance name, unique: named in every log line and counter, and the `source` of its events."},
@@ -163,6 +173,7 @@ static const struct sg_cfg_key top_keys[] = {
 	{"kafka", SG_CFG_SECTION, offsetof(struct sg_conf, kafka), NULL, 1, 0, NULL, &kafka_table, 0, "The Kafka producer."},
 	{"sources", SG_CFG_SOURCES, offsetof(struct sg_conf, sources), NULL, 1, 0, NULL, &source_table, 0, "Driver instances."},
 	{"view", SG_CFG_SECTION, offsetof(struct sg_conf, view), NULL, 1, 0, NULL, &view_table, 0, "Status output."},
+	{"actuators", SG_CFG_SECTION, offsetof(struct sg_conf, actuators), NULL, 1, 0, NULL, &act_table, 0, "Commands from Kafka to drivers."},
 };
 const struct sg_cfg_table sg_conf_table = SG_CFG_TABLE(
 	"", "The top-level sections of a sensorgate YAML file.", struct sg_conf, top_keys, NULL);
@@ -350,6 +361,7 @@ void sg_conf_doc(void *fpv)
 	sg_cfg_doc(&sg_spool_table, "spool", fp);
 	sg_cfg_doc(&kafka_table, "kafka", fp);
 	sg_cfg_doc(&view_table, "view", fp);
+	sg_cfg_doc(&act_table, "actuators", fp);
 	sg_cfg_doc(&source_table, "sources[]", fp);
 	for (int d = 0; sg_drivers[d]; d++) {
 		char prefix[96];

@@ -58,6 +58,11 @@ struct sg_view_conf {
 	int64_t tail;
 };
 
+struct sg_act_conf {
+	char *topic; /* NULL/empty: no command consumer */
+	int64_t max_age_ms;
+};
+
 struct sg_source_conf {
 	char *name;
 	char *driver;
@@ -74,6 +79,7 @@ struct sg_conf {
 	struct sg_kafka_conf kafka;
 	struct sg_cfg_list sources; /* of struct sg_source_conf */
 	struct sg_view_conf view;
+	struct sg_act_conf actuators;
 };
 
 extern const struct sg_cfg_table sg_conf_table;

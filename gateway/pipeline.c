@@ -279,3 +279,19 @@ uint64_t sg_pipeline_source_read(const struct sg_pipeline *pl, size_t i)
 {
 	return sg_counter_get(pl->src[i].m_read);
 }
+
+int sg_pipeline_write(struct sg_pipeline *pl, const char *name, const char *target,
+		      const struct sg_value *v, struct sg_errbuf *eb)
+{
+	for (size_t i = 0; i < pl->n; i++) {
+		struct sg_source *s = &pl->src[i];
+
+		if (strcmp(s->sc->name, name) != 0)
+			continue;
+		if (!s->drv->write)
+			return sg_errf(eb, SG_EINVAL, "driver %s of source %s cannot write",
+				       s->drv->name, name);
+		return s->drv->write(s->state, target, v, eb);
+	}
+	return sg_errf(eb, SG_ENOTFOUND, "no running source named %s", name);
+}

@@ -23,4 +23,11 @@ const char *sg_pipeline_source_name(const struct sg_pipeline *pl, size_t i);
 /* Events read by source i so far (for rates in the view). */
 uint64_t sg_pipeline_source_read(const struct sg_pipeline *pl, size_t i);
 
+/* Apply a command to source `name`'s driver write(): SG_ENOTFOUND (no
+ * such source), SG_EINVAL (its driver cannot write), or the driver's
+ * result.  Any thread. */
+struct sg_value;
+int sg_pipeline_write(struct sg_pipeline *pl, const char *name, const char *target,
+		      const struct sg_value *v, struct sg_errbuf *eb);
+
 #endif
