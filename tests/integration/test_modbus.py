@@ -258,7 +258,16 @@ def test_rtu_over_pty_with_a_dead_slave(tmp_path, sims):
     gaps = [(y - x) / 1e6 for x, y in zip(ts, ts[1:])]
     # on the 300 ms grid; one hiccup of a loaded test machine is tolerated
     # (the schedule is drift-free: a late tick is followed by a short gap)
-    assert sum(1 for g in gaps[1:] if not 150 < g < 450) <= 1, gaps
+    # A late tick shows as a long gap then a short one (their sum stays
+    # near 600 ms): count such pairs as one hiccup, and tolerate one.
+    hiccups, i, g = 0, 1, gaps
+    while i < len(g):
+        if not 150 < g[i] < 450:
+            hiccups += 1
+            if i + 1 < len(g) and 450 < g[i] + g[i + 1] < 750:
+                i += 1
+        i += 1
+    assert hiccups <= 1, gaps
     assert re.search(r"device gone \(unit 7\) not answering", gw.log())
 
 
