@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../drivers/driver.h"
+#include "kafka_conf.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -161,12 +162,7 @@ int sg_actuator_start(const struct sg_conf *c, const char *bootstrap,
 		free(a);
 		return sg_errf(eb, SG_ECONFIG, "actuators: %s", err);
 	}
-	for (size_t i = 0; i < c->kafka.properties.n; i++)
-		if (!strncmp(c->kafka.properties.kv[i].key, "security.", 9) ||
-		    !strncmp(c->kafka.properties.kv[i].key, "sasl.", 5) ||
-		    !strncmp(c->kafka.properties.kv[i].key, "ssl.", 4))
-			rd_kafka_conf_set(kc, c->kafka.properties.kv[i].key,
-					  c->kafka.properties.kv[i].val, err, sizeof(err));
+	sg_kafka_conf_security(kc, c);
 	rd_kafka_conf_set_log_cb(kc, act_log_cb);
 	a->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
 	if (!a->rk) {

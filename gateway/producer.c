@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "producer_internal.h"
 
@@ -190,6 +191,20 @@ static rd_kafka_conf_t *prod_conf(const struct sg_conf *c, const char *bootstrap
 	rd_kafka_conf_set_error_cb(kc, error_cb);
 	rd_kafka_conf_set_log_cb(kc, log_cb);
 	return kc;
+}
+
+void sg_kafka_conf_security(rd_kafka_conf_t *kc, const struct sg_conf *c)
+{
+	static const char *const prefixes[] = {"security.", "sasl.", "ssl."};
+	char err[256];
+
+	for (size_t i = 0; i < c->kafka.properties.n; i++)
+		for (size_t j = 0; j < 3; j++)
+			if (!strncmp(c->kafka.properties.kv[i].key, prefixes[j], strlen(prefixes[j])) &&
+			    rd_kafka_conf_set(kc, c->kafka.properties.kv[i].key,
+					      c->kafka.properties.kv[i].val, err, sizeof(err)))
+				sg_warn("kafka", "kafka.properties.%s: %s", c->kafka.properties.kv[i].key,
+					err);
 }
 
 int sg_producer_check_props(const struct sg_conf *conf, struct sg_errbuf *eb)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "producer_internal.h"
 
@@ -69,12 +70,7 @@ static uint64_t txn_read_checkpoint(struct sg_producer *p)
 	rd_kafka_conf_set(kc, "isolation.level", "read_committed", err, sizeof(err));
 	rd_kafka_conf_set(kc, "enable.partition.eof", "true", err, sizeof(err));
 	rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof(err));
-	for (size_t i = 0; i < c->kafka.properties.n; i++)
-		if (!strncmp(c->kafka.properties.kv[i].key, "security.", 9) ||
-		    !strncmp(c->kafka.properties.kv[i].key, "sasl.", 5) ||
-		    !strncmp(c->kafka.properties.kv[i].key, "ssl.", 4))
-			rd_kafka_conf_set(kc, c->kafka.properties.kv[i].key,
-					  c->kafka.properties.kv[i].val, err, sizeof(err));
+	sg_kafka_conf_security(kc, c);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
 	if (!rk) {
 		rd_kafka_conf_destroy(kc);

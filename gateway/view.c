@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -76,12 +77,7 @@ static rd_kafka_t *view_tail_new(const struct sg_conf *c, const char *bootstrap)
 		rd_kafka_conf_destroy(kc);
 		return NULL;
 	}
-	for (size_t i = 0; i < c->kafka.properties.n; i++)
-		if (strncmp(c->kafka.properties.kv[i].key, "security.", 9) == 0 ||
-		    strncmp(c->kafka.properties.kv[i].key, "sasl.", 5) == 0 ||
-		    strncmp(c->kafka.properties.kv[i].key, "ssl.", 4) == 0)
-			rd_kafka_conf_set(kc, c->kafka.properties.kv[i].key,
-					  c->kafka.properties.kv[i].val, err, sizeof(err));
+	sg_kafka_conf_security(kc, c);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
 	if (!rk) {
 		rd_kafka_conf_destroy(kc);

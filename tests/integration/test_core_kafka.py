@@ -44,6 +44,22 @@ def drain_only(gw):
     gw.start()
 
 
+def crash_then_drain(gw, times, rnd, lo, hi):
+    """kill -9 and restart `times` times at random moments under load,
+    then stop cleanly and deliver what is left with the source off."""
+    gw.start()
+    for _ in range(times):
+        time.sleep(rnd.uniform(lo, hi))
+        gw.kill9()
+        gw.start()
+    time.sleep(1)
+    assert gw.stop() == 0
+    drain_only(gw)
+    st = gw.wait_drained(timeout=120)
+    assert gw.stop() == 0
+    return st
+
+
 def check(recs, gw, last_seq, allow_dups):
     a = audit(recs, gw, last_seq)
     assert not a["missing"], f"lost {len(a['missing'])} events, first {a['missing'][:10]}"
@@ -94,17 +110,8 @@ def test_outage_30s(tmp_path, kafka):
 def test_crash_20_times(tmp_path, kafka):
     """kill -9 twenty times at random moments under load; restart each time."""
     kafka.create_topic("crash", partitions=6)
-    rnd = random.Random(7)
-    gw = Gateway(tmp_path, conf(kafka.bootstrap, "k-crash", "crash", 0, 3000)).start()
-    for _ in range(20):
-        time.sleep(rnd.uniform(0.3, 2.0))
-        gw.kill9()
-        gw.start()
-    time.sleep(1)
-    assert gw.stop() == 0
-    drain_only(gw)
-    st = gw.wait_drained(timeout=120)
-    assert gw.stop() == 0
+    gw = Gateway(tmp_path, conf(kafka.bootstrap, "k-crash", "crash", 0, 3000))
+    st = crash_then_drain(gw, 20, random.Random(7), 0.3, 2.0)
     recs = read_topic(kafka.bootstrap, "crash", count=st["last_seq"], timeout=120)
     a = check(recs, "k-crash", st["last_seq"], allow_dups=True)
     print(f"\n20 x kill -9: {a['unique']} events, lost 0, duplicates {a['duplicates']}")
@@ -168,17 +175,8 @@ def test_exactly_once_across_crashes(tmp_path, kafka):
     kafka.create_topic("eos", partitions=6)
     text = conf(kafka.bootstrap, "k-eos", "eos", 0, 3000).replace(
         "kafka:\n", "kafka:\n  delivery: exactly_once\n  checkpoint_topic: eos-ckpt\n", 1)
-    rnd = random.Random(11)
-    gw = Gateway(tmp_path, text).start()
-    for _ in range(10):
-        time.sleep(rnd.uniform(0.5, 2.5))
-        gw.kill9()
-        gw.start()
-    time.sleep(1)
-    assert gw.stop() == 0
-    drain_only(gw)
-    st = gw.wait_drained(timeout=120)
-    assert gw.stop() == 0
+    gw = Gateway(tmp_path, text)
+    st = crash_then_drain(gw, 10, random.Random(11), 0.5, 2.5)
     recs = read_topic(kafka.bootstrap, "eos", count=st["last_seq"], timeout=120, read_committed=True)
     a = check(recs, "k-eos", st["last_seq"], allow_dups=False)
     print(f"\nexactly_once, 10 x kill -9: {a['unique']} events, lost 0, duplicates 0")
