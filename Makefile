@@ -119,8 +119,11 @@ docs: all
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/sensorgate)
-	$(Q)install -d $(DESTDIR)$(BINDIR)
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/sensorgate/examples
 	$(Q)install -m 0755 $(BUILD)/sensorgate $(DESTDIR)$(BINDIR)/sensorgate
+	$(Q)install -m 0644 config/*.yaml $(DESTDIR)$(PREFIX)/share/sensorgate/examples/
+	$(Q)if [ -f cross/sensorgate.service ]; then \
+	  install -m 0644 cross/sensorgate.service $(DESTDIR)$(PREFIX)/share/sensorgate/; fi
 
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h')
