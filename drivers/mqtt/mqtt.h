@@ -7,6 +7,7 @@
  *               dead letters);
  *   rules.c     MQTT topic filters and the {N} topic-level templates;
  *   jsonptr.c   a small validating JSON parser with RFC 6901 pointers;
+ *   probe.c     a non-blocking TCP connect that bounds the broker connect;
  *   simpub.c    `sensorgate sim mqtt`, the synthetic publisher.
  *
  * Nothing here is used outside drivers/mqtt/ except by the unit tests.
