@@ -463,3 +463,26 @@ def test_unreachable_broker_bounded_connect(tmp_path, kafka_mock):
     for f in fillers:
         f.close()
     lsn.close()
+
+
+def test_real_kafka_both_modes(tmp_path, kafka):
+    """The same mapping into a real Apache Kafka broker: key, headers, raw
+    bytes and the JSON envelope as an independent consumer sees them."""
+    broker = Mosquitto(tmp_path).start()
+    gw = Gateway(tmp_path, conf(kafka.bootstrap, broker.port, MAPPING_RULES, gw="mqk",
+                                protocol="5")).start()
+    gw.wait_log(r"subscribed \"raw/#\"")
+    broker.pub("zigbee2mqtt/kitchen", '{"temperature": 19.25, "unit": "degC"}', version="mqttv5")
+    # (text: the kcat -J reader cannot carry non-UTF-8 bytes)
+    broker.pub("raw/plant9/x", "raw text 1", version="mqttv5",
+               extra=["-D", "publish", "user-property", "site", "south"])
+    gw.wait_drained(timeout=60, min_seq=2)
+    assert gw.stop() == 0
+    z = read_topic(kafka.bootstrap, "zigbee", count=1, timeout=60)
+    assert len(z) == 1 and z[0]["key"] == "kitchen"
+    assert json.loads(z[0]["value"])["value"] == 19.25
+    r = read_topic(kafka.bootstrap, "raw.plant9", count=1, timeout=60)
+    assert len(r) == 1 and r[0]["key"] == "raw/plant9/x"
+    assert r[0]["value"] == b"raw text 1"
+    assert r[0]["headers"]["site"] == "south" and r[0]["headers"]["mqtt-qos"] == "1"
+    assert r[0]["headers"]["sg-id"] == "mqk:2"
