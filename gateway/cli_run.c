@@ -196,12 +196,17 @@ int sg_cli_run(int argc, char **argv)
 	rc = 0;
 out:
 	sg_actuator_stop(act); /* no more writes into the drivers */
+	/* Order matters: sources learn they are stopping first, then the
+	 * spool wakes any that are blocked on it (when_full: block), then we
+	 * wait for them. */
+	if (pl)
+		sg_pipeline_signal_stop(pl);
+	if (sp)
+		sg_spool_shutdown(sp);
 	if (pl)
 		sg_pipeline_stop(pl);
-	if (sp) {
-		sg_spool_shutdown(sp);
+	if (sp)
 		sg_spool_sync(sp);
-	}
 	if (prod)
 		sg_producer_stop(prod, conf.gateway.shutdown_timeout_ms);
 	sg_view_free(view);

@@ -239,7 +239,7 @@ int sg_pipeline_start(struct sg_pipeline *pl)
 	return SG_OK;
 }
 
-void sg_pipeline_stop(struct sg_pipeline *pl)
+void sg_pipeline_signal_stop(struct sg_pipeline *pl)
 {
 	uint64_t one = 1;
 
@@ -248,6 +248,11 @@ void sg_pipeline_stop(struct sg_pipeline *pl)
 		if (write(pl->src[i].wakefd, &one, sizeof(one)) < 0)
 			sg_debug("pipeline", "wake: %s", strerror(errno));
 	}
+}
+
+void sg_pipeline_stop(struct sg_pipeline *pl)
+{
+	sg_pipeline_signal_stop(pl);
 	for (size_t i = 0; i < pl->n; i++) {
 		if (pl->src[i].running)
 			pthread_join(pl->src[i].thr, NULL);

@@ -14,7 +14,11 @@ struct sg_pipeline;
 int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp,
 		    struct sg_pipeline **out, struct sg_errbuf *eb);
 int sg_pipeline_start(struct sg_pipeline *pl);
-/* Wake every source, call driver stop on its thread, join. */
+/* Tell every source to stop and wake it; returns at once.  Call before
+ * sg_spool_shutdown(), so a source blocked on a full spool sees that it
+ * is stopping when the spool wakes it, and stops reading input. */
+void sg_pipeline_signal_stop(struct sg_pipeline *pl);
+/* Signal (if not yet), call driver stop on each source's thread, join. */
 void sg_pipeline_stop(struct sg_pipeline *pl);
 void sg_pipeline_free(struct sg_pipeline *pl);
 

@@ -11,6 +11,7 @@
  */
 #include "spool.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,8 @@ int spool_seg_create(struct sg_spool *sp)
 	uint8_t h[16];
 	int fd, rc;
 
+	/* Never two segments with one name: O_TRUNC would empty a listed one. */
+	assert(!sp->nsegs || sp->segs[sp->nsegs - 1].first_seq < sp->next_seq);
 	if (sp->nsegs == sp->capsegs) {
 		size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
 		struct seg *ns = realloc(sp->segs, cap * sizeof(*ns));

@@ -162,6 +162,16 @@ static int recover_segment(struct sg_spool *sp, uint64_t first, bool last)
 		sp->rec.truncated_bytes += sc.torn_bytes;
 	}
 	close(fd);
+	if (!sc.records) {
+		/* Nothing in it (created, then nothing appended): drop it, but
+		 * keep its name's seq so seqs never go back.  Reusing the name
+		 * for the new segment would truncate a file still listed. */
+		if (first > sp->next_seq)
+			sp->next_seq = first;
+		if (unlink(path) != 0)
+			sg_warn("spool", "cannot remove empty segment %s: %s", path, strerror(errno));
+		return SG_OK;
+	}
 	if (sp->nsegs == sp->capsegs) {
 		size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
 		struct seg *ns = realloc(sp->segs, cap * sizeof(*ns));

@@ -478,3 +478,32 @@ TEST(second_open_is_refused)
 	CHECK(strstr(eb.msg, "in use") != NULL);
 	sg_spool_close(sp);
 }
+
+/* Regression: a restart after a run that appended nothing reused the
+ * empty segment's name, truncating the live file, and the next
+ * checkpoint deleted it: every event of the following run was lost. */
+TEST(restart_after_empty_run_keeps_events)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_spool_stats st;
+	uint64_t last;
+
+	sp = open_ok(&c);
+	append_n(sp, 3, "a");
+	sg_spool_ack(sp, 3);
+	sg_spool_close(sp);
+	sp = open_ok(&c); /* nothing appended in this run */
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	append_n(sp, 5, "b");
+	CHECK_EQ(sg_spool_checkpoint(sp), SG_OK);
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.next_seq, 9);
+	CHECK_EQ(read_all(sp, &last), 5);
+	CHECK_EQ(last, 8);
+	sg_spool_close(sp);
+}
