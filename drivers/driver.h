@@ -76,19 +76,19 @@ struct sg_header {
 /* One reading, borrowed for the duration of sg_source_emit(). */
 struct sg_reading {
 	const char *sensor; /* required: sensor id; default Kafka key */
-	int64_t ts_ns;	    /* event time (wall clock ns); 0 = now */
+	int64_t ts_ns;      /* event time (wall clock ns); 0 = now */
 	struct sg_value value;
-	const char *unit;   /* NULL if none */
+	const char *unit; /* NULL if none */
 	enum sg_quality quality;
 	const char *reason; /* why quality is not good; NULL otherwise */
 	const struct sg_attr *attrs;
 	size_t nattrs;
 
 	/* Optional overrides, used by passthrough drivers. */
-	bool raw;	   /* value (STR/BYTES) is the Kafka value as is */
+	bool raw;                 /* value (STR/BYTES) is the Kafka value as is */
 	const char *content_type; /* with raw; default application/octet-stream */
-	const char *topic; /* Kafka topic, NULL = the source's topic template */
-	const char *key;   /* Kafka key, NULL = sensor */
+	const char *topic;        /* Kafka topic, NULL = the source's topic template */
+	const char *key;          /* Kafka key, NULL = sensor */
 	const struct sg_header *headers;
 	size_t nheaders;
 };
@@ -134,8 +134,7 @@ struct sg_driver {
 
 	/* Validate and allocate; no I/O that may block.  *state is passed to
 	 * every later callback.  Main thread. */
-	int (*init)(struct sg_source *src, const void *conf, void **state,
-		    struct sg_errbuf *eb);
+	int (*init)(struct sg_source *src, const void *conf, void **state, struct sg_errbuf *eb);
 	/* Open devices and sockets.  Source thread.  Failure is logged, and
 	 * start is retried with backoff: a missing device does not stop the
 	 * gateway. */

@@ -12,11 +12,7 @@ extern const struct sg_driver sg_driver_mqtt;
 extern const struct sg_driver sg_driver_modbus;
 
 const struct sg_driver *const sg_drivers[] = {
-	&sg_driver_sim,
-	&sg_driver_gpio,
-	&sg_driver_mqtt,
-	&sg_driver_modbus,
-	NULL,
+    &sg_driver_sim, &sg_driver_gpio, &sg_driver_mqtt, &sg_driver_modbus, NULL,
 };
 
 const struct sg_driver *sg_driver_find(const char *name)

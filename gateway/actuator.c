@@ -92,8 +92,9 @@ static void act_apply(struct sg_actuator *a, rd_kafka_message_t *m)
 		 slash + 1);
 	if (ts > 0 && sg_now_ns() / SG_NS_PER_MS - ts > a->conf->actuators.max_age_ms) {
 		sg_counter_add(a->m_stale, 1);
-		sg_warn("actuator", "command %s/%s from %lld ms ago is older than max_age: not applied",
-			source, target, (long long)(sg_now_ns() / SG_NS_PER_MS - ts));
+		sg_warn("actuator",
+			"command %s/%s from %lld ms ago is older than max_age: not applied", source,
+			target, (long long)(sg_now_ns() / SG_NS_PER_MS - ts));
 		return;
 	}
 	sg_actuator_parse_value(m->payload ? m->payload : "", m->len, &v);
@@ -112,8 +113,10 @@ static void act_apply(struct sg_actuator *a, rd_kafka_message_t *m)
 static void act_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	sg_log(level <= 3 ? SG_LOG_ERROR : level <= 5 ? SG_LOG_WARN : SG_LOG_DEBUG, "actuator",
-	       "kafka: %s: %s", fac, buf);
+	sg_log(level <= 3   ? SG_LOG_ERROR
+	       : level <= 5 ? SG_LOG_WARN
+			    : SG_LOG_DEBUG,
+	       "actuator", "kafka: %s: %s", fac, buf);
 }
 
 static void *act_main(void *arg)
@@ -136,8 +139,8 @@ static void *act_main(void *arg)
 	return NULL;
 }
 
-int sg_actuator_start(const struct sg_conf *c, const char *bootstrap,
-		      struct sg_pipeline *pl, struct sg_actuator **out, struct sg_errbuf *eb)
+int sg_actuator_start(const struct sg_conf *c, const char *bootstrap, struct sg_pipeline *pl,
+		      struct sg_actuator **out, struct sg_errbuf *eb)
 {
 	struct sg_actuator *a;
 	rd_kafka_conf_t *kc;
@@ -184,7 +187,8 @@ int sg_actuator_start(const struct sg_conf *c, const char *bootstrap,
 		free(a);
 		return sg_errf(eb, SG_ERR, "actuators: cannot start the thread");
 	}
-	sg_info("actuator", "applying commands from topic %s (group %s)", c->actuators.topic, group);
+	sg_info("actuator", "applying commands from topic %s (group %s)", c->actuators.topic,
+		group);
 	*out = a;
 	return SG_OK;
 }

@@ -21,8 +21,8 @@
 
 struct sg_actuator;
 
-int sg_actuator_start(const struct sg_conf *conf, const char *bootstrap,
-		      struct sg_pipeline *pl, struct sg_actuator **out, struct sg_errbuf *eb);
+int sg_actuator_start(const struct sg_conf *conf, const char *bootstrap, struct sg_pipeline *pl,
+		      struct sg_actuator **out, struct sg_errbuf *eb);
 void sg_actuator_stop(struct sg_actuator *a);
 
 /* Parse a command value: bool, integer, double or string (borrowed). */

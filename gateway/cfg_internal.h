@@ -20,14 +20,12 @@ struct sg_cfg_pos sg_cfg_node_pos(struct sg_cfg_ctx *ctx, struct fy_node *n);
 /* Parse mapping node `map` into obj (defaults already applied).  When
  * `extra` is non-NULL, keys unknown to `t` are tried against it (the
  * driver keys of a source) before being reported. */
-int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
-		     const struct sg_cfg_pos *mpos, const char *path,
-		     const struct sg_cfg_table *t, void *obj,
+int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct sg_cfg_pos *mpos,
+		     const char *path, const struct sg_cfg_table *t, void *obj,
 		     const struct sg_cfg_table *extra, void *extra_obj);
 /* Hook for SG_CFG_SOURCES, implemented in conf.c. */
-int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq,
-			 const struct sg_cfg_pos *pos, const char *path,
-			 void *target);
+int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq, const struct sg_cfg_pos *pos,
+			 const char *path, void *target);
 void sg_cfg_free_sources(void *target);
 void sg_cfg_dump_sources(const void *target, int indent, void *fp);
 

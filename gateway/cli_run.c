@@ -86,7 +86,9 @@ static int run_loop(const struct sg_conf *conf, struct sg_view *view)
 		if (poll(&pfd, 1, ms) > 0 && pfd.revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) > 0)
-				sg_info("main", "signal %u: stopping (up to %lld ms to deliver what is in flight)",
+				sg_info("main",
+					"signal %u: stopping (up to %lld ms to deliver what is in "
+					"flight)",
 					si.ssi_signo, (long long)conf->gateway.shutdown_timeout_ms);
 			break;
 		}
@@ -104,9 +106,8 @@ static int run_loop(const struct sg_conf *conf, struct sg_view *view)
 
 int sg_cli_run(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-					     {"help", no_argument, 0, 'h'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {
+	    {"config", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *file = NULL;
 	struct sg_conf conf;
 	struct sg_spool *sp = NULL;
@@ -162,11 +163,13 @@ int sg_cli_run(int argc, char **argv)
 			const struct sg_source_conf *s0 = conf.sources.items;
 			char topic[256];
 			sg_topic_expand(conf.sources.n && s0->topic ? s0->topic : conf.kafka.topic,
-					conf.gateway.id, conf.sources.n ? s0->name : "SOURCE", "SENSOR",
-					topic, sizeof(topic));
-			sg_info("main", "embedded Kafka cluster (%lld brokers) at %s  -- read it with: "
+					conf.gateway.id, conf.sources.n ? s0->name : "SOURCE",
+					"SENSOR", topic, sizeof(topic));
+			sg_info("main",
+				"embedded Kafka cluster (%lld brokers) at %s  -- read it with: "
 				"kcat -C -b %s -t %s -f '%%k %%s\\n'",
-				(long long)conf.kafka.embedded_brokers, bootstrap, bootstrap, topic);
+				(long long)conf.kafka.embedded_brokers, bootstrap, bootstrap,
+				topic);
 		}
 		printf("embedded kafka bootstrap=%s\n", bootstrap);
 		fflush(stdout);
@@ -189,8 +192,8 @@ int sg_cli_run(int argc, char **argv)
 		sg_error("main", "%s", eb.msg);
 		goto out;
 	}
-	sg_info("main", "gateway %s running: %zu source(s), spool %s, kafka %s",
-		conf.gateway.id, sg_pipeline_count(pl), conf.spool.dir, bootstrap);
+	sg_info("main", "gateway %s running: %zu source(s), spool %s, kafka %s", conf.gateway.id,
+		sg_pipeline_count(pl), conf.spool.dir, bootstrap);
 	view = sg_view_new(&conf, pl, sp, bootstrap);
 	run_loop(&conf, view);
 	rc = 0;

@@ -19,9 +19,11 @@ int sg_mb_sim_main(int argc, char **argv); /* drivers/modbus/simserver.c */
 int sg_sim_mqtt(int argc, char **argv); /* drivers/mqtt/simpub.c */
 
 static const struct sim_cmd sims[] = {
-	{"mqtt", sg_sim_mqtt, "MQTT publisher: synthetic JSON or raw readings at a rate, QoS, topic pattern"},
-	{"modbus", sg_mb_sim_main, "Modbus TCP/RTU server with a YAML register map and injected faults"},
-	{NULL, NULL, NULL},
+    {"mqtt", sg_sim_mqtt,
+     "MQTT publisher: synthetic JSON or raw readings at a rate, QoS, topic pattern"},
+    {"modbus", sg_mb_sim_main,
+     "Modbus TCP/RTU server with a YAML register map and injected faults"},
+    {NULL, NULL, NULL},
 };
 
 int sg_cli_sim(int argc, char **argv)

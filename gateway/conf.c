@@ -35,8 +35,8 @@ static bool conf_id_ok(const char *s)
 	return true;
 }
 
-static int gw_check(struct sg_cfg_ctx *ctx, void *obj,
-		    const struct sg_cfg_pos *pos, const char *path)
+static int gw_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+		    const char *path)
 {
 	struct sg_gw_conf *g = obj;
 	char host[256] = "";
@@ -47,8 +47,7 @@ static int gw_check(struct sg_cfg_ctx *ctx, void *obj,
 		g->id = sg_strdup(host);
 	}
 	if (!conf_id_ok(g->id)) {
-		sg_cfg_error(ctx, pos, path,
-			     "id '%s' must be 1-64 characters of A-Z a-z 0-9 . _ -",
+		sg_cfg_error(ctx, pos, path, "id '%s' must be 1-64 characters of A-Z a-z 0-9 . _ -",
 			     g->id);
 		return SG_ECONFIG;
 	}
@@ -56,20 +55,23 @@ static int gw_check(struct sg_cfg_ctx *ctx, void *obj,
 }
 
 static const struct sg_cfg_key gw_keys[] = {
-	{"id", SG_CFG_STR, offsetof(struct sg_gw_conf, id), NULL, 1, 0, NULL, NULL, 0,
-	 "Gateway id: the first half of every event id `<id>:<seq>`. Must stay the same across restarts. Default: the host name."},
-	{"log_level", SG_CFG_ENUM, offsetof(struct sg_gw_conf, log_level), "info", 1, 0, log_levels, NULL, 0,
-	 "Log verbosity."},
-	{"shutdown_timeout", SG_CFG_DURATION, offsetof(struct sg_gw_conf, shutdown_timeout_ms), "10s", 0, 600000, NULL, NULL, 0,
-	 "On SIGINT/SIGTERM, how long to wait for in-flight records to be acknowledged before exiting. Unacknowledged records stay in the spool and are sent after the next start."},
-	{"status_interval", SG_CFG_DURATION, offsetof(struct sg_gw_conf, status_interval_ms), "10s", 100, 3600000, NULL, NULL, 0,
-	 "Interval of the status line logged without a terminal."},
+    {"id", SG_CFG_STR, offsetof(struct sg_gw_conf, id), NULL, 1, 0, NULL, NULL, 0,
+     "Gateway id: the first half of every event id `<id>:<seq>`. Must stay the same across "
+     "restarts. Default: the host name."},
+    {"log_level", SG_CFG_ENUM, offsetof(struct sg_gw_conf, log_level), "info", 1, 0, log_levels,
+     NULL, 0, "Log verbosity."},
+    {"shutdown_timeout", SG_CFG_DURATION, offsetof(struct sg_gw_conf, shutdown_timeout_ms), "10s",
+     0, 600000, NULL, NULL, 0,
+     "On SIGINT/SIGTERM, how long to wait for in-flight records to be acknowledged before exiting. "
+     "Unacknowledged records stay in the spool and are sent after the next start."},
+    {"status_interval", SG_CFG_DURATION, offsetof(struct sg_gw_conf, status_interval_ms), "10s",
+     100, 3600000, NULL, NULL, 0, "Interval of the status line logged without a terminal."},
 };
 static const struct sg_cfg_table gw_table = SG_CFG_TABLE(
-	"gateway", "Identity and process behaviour.", struct sg_gw_conf, gw_keys, gw_check);
+    "gateway", "Identity and process behaviour.", struct sg_gw_conf, gw_keys, gw_check);
 
-static int spool_check(struct sg_cfg_ctx *ctx, void *obj,
-		       const struct sg_cfg_pos *pos, const char *path)
+static int spool_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+		       const char *path)
 {
 	struct sg_spool_conf *s = obj;
 
@@ -89,98 +91,133 @@ static int spool_check(struct sg_cfg_ctx *ctx, void *obj,
 }
 
 static const struct sg_cfg_key spool_keys[] = {
-	{"dir", SG_CFG_STR, offsetof(struct sg_spool_conf, dir), "/var/lib/sensorgate/spool", 1, 0, NULL, NULL, 0,
-	 "Spool directory (created with mode 0700). One gateway per directory."},
-	{"fsync", SG_CFG_DURATION, offsetof(struct sg_spool_conf, fsync_ms), "100ms", 1, 60000, fsync_words, NULL, SG_CFG_SPECIAL,
-	 "When appended events reach the disk: `always` (fsync before the append returns), an interval (group commit: a power cut loses at most this window), or `never` (leave it to the kernel). A process crash loses nothing in any mode."},
-	{"max_bytes", SG_CFG_SIZE, offsetof(struct sg_spool_conf, max_bytes), "256MiB", 65536, 1099511627776.0, NULL, NULL, 0,
-	 "Upper bound of the spool on disk; `when_full` says what happens at the bound."},
-	{"segment_bytes", SG_CFG_SIZE, offsetof(struct sg_spool_conf, segment_bytes), "16MiB", 16384, 1073741824.0, NULL, NULL, 0,
-	 "Size at which a segment file is closed and a new one started. Delivered segments are deleted whole."},
-	{"when_full", SG_CFG_ENUM, offsetof(struct sg_spool_conf, when_full), "block", 1, 0, full_words, NULL, 0,
-	 "Policy at `max_bytes`: `block` (drivers wait: backpressure), `drop_oldest` (delete the oldest segment), `drop_newest` (refuse the new event). Every dropped event is counted and logged."},
-	{"ack_interval", SG_CFG_DURATION, offsetof(struct sg_spool_conf, ack_interval_ms), "200ms", 1, 60000, NULL, NULL, 0,
-	 "How often the delivery cursor is saved. After a crash, records delivered within this window are sent again (duplicates with the same event id)."},
-	{"max_record_bytes", SG_CFG_SIZE, offsetof(struct sg_spool_conf, max_record_bytes), "1MiB", 1024, 268435456.0, NULL, NULL, 0,
-	 "Largest single record accepted into the spool; larger events are refused with an error."},
+    {"dir", SG_CFG_STR, offsetof(struct sg_spool_conf, dir), "/var/lib/sensorgate/spool", 1, 0,
+     NULL, NULL, 0, "Spool directory (created with mode 0700). One gateway per directory."},
+    {"fsync", SG_CFG_DURATION, offsetof(struct sg_spool_conf, fsync_ms), "100ms", 1, 60000,
+     fsync_words, NULL, SG_CFG_SPECIAL,
+     "When appended events reach the disk: `always` (fsync before the append returns), an interval "
+     "(group commit: a power cut loses at most this window), or `never` (leave it to the kernel). "
+     "A process crash loses nothing in any mode."},
+    {"max_bytes", SG_CFG_SIZE, offsetof(struct sg_spool_conf, max_bytes), "256MiB", 65536,
+     1099511627776.0, NULL, NULL, 0,
+     "Upper bound of the spool on disk; `when_full` says what happens at the bound."},
+    {"segment_bytes", SG_CFG_SIZE, offsetof(struct sg_spool_conf, segment_bytes), "16MiB", 16384,
+     1073741824.0, NULL, NULL, 0,
+     "Size at which a segment file is closed and a new one started. Delivered segments are deleted "
+     "whole."},
+    {"when_full", SG_CFG_ENUM, offsetof(struct sg_spool_conf, when_full), "block", 1, 0, full_words,
+     NULL, 0,
+     "Policy at `max_bytes`: `block` (drivers wait: backpressure), `drop_oldest` (delete the "
+     "oldest segment), `drop_newest` (refuse the new event). Every dropped event is counted and "
+     "logged."},
+    {"ack_interval", SG_CFG_DURATION, offsetof(struct sg_spool_conf, ack_interval_ms), "200ms", 1,
+     60000, NULL, NULL, 0,
+     "How often the delivery cursor is saved. After a crash, records delivered within this window "
+     "are sent again (duplicates with the same event id)."},
+    {"max_record_bytes", SG_CFG_SIZE, offsetof(struct sg_spool_conf, max_record_bytes), "1MiB",
+     1024, 268435456.0, NULL, NULL, 0,
+     "Largest single record accepted into the spool; larger events are refused with an error."},
 };
-const struct sg_cfg_table sg_spool_table = SG_CFG_TABLE(
-	"spool", "The disk spool between the drivers and Kafka.", struct sg_spool_conf, spool_keys, spool_check);
+const struct sg_cfg_table sg_spool_table =
+    SG_CFG_TABLE("spool", "The disk spool between the drivers and Kafka.", struct sg_spool_conf,
+		 spool_keys, spool_check);
 
 static const struct sg_cfg_key kafka_keys[] = {
-	{"bootstrap", SG_CFG_STR, offsetof(struct sg_kafka_conf, bootstrap), "localhost:9092", 1, 0, NULL, NULL, 0,
-	 "Broker list `host:port,...`, or `embedded` to run a mock Kafka cluster inside the gateway (demo, no install needed)."},
-	{"delivery", SG_CFG_ENUM, offsetof(struct sg_kafka_conf, delivery), "at_least_once", 1, 0, delivery_words, NULL, 0,
-	 "`at_least_once`: idempotent producer, acks=all; duplicates only for records in flight at a crash (same event id). `exactly_once`: transactions, each with a checkpoint record; read_committed consumers see every event once, also across crashes."},
-	{"topic", SG_CFG_STR, offsetof(struct sg_kafka_conf, topic), "sensorgate.{source}", 1, 0, NULL, NULL, 0,
-	 "Default topic template; `{gateway}`, `{source}` and `{sensor}` are replaced."},
-	{"properties", SG_CFG_MAP, offsetof(struct sg_kafka_conf, properties), NULL, 1, 0, NULL, NULL, 0,
-	 "librdkafka properties passed through as is (for example `security.protocol`, `sasl.password: ${KAFKA_PASSWORD}`). The gateway's own settings (idempotence, acks) cannot be weakened here."},
-	{"max_in_flight", SG_CFG_INT, offsetof(struct sg_kafka_conf, max_in_flight), "100000", 1, 10000000, NULL, NULL, 0,
-	 "Most records handed to librdkafka and not yet acknowledged (bounds memory)."},
-	{"checkpoint_topic", SG_CFG_STR, offsetof(struct sg_kafka_conf, checkpoint_topic), "sensorgate.checkpoints", 1, 0, NULL, NULL, 0,
-	 "exactly_once: compacted topic holding each gateway's last committed seq (key: gateway id)."},
-	{"transaction_records", SG_CFG_INT, offsetof(struct sg_kafka_conf, txn_max_records), "10000", 1, 1000000, NULL, NULL, 0,
-	 "exactly_once: most records in one transaction."},
-	{"transaction_interval", SG_CFG_DURATION, offsetof(struct sg_kafka_conf, txn_interval_ms), "100ms", 1, 60000, NULL, NULL, 0,
-	 "exactly_once: longest time a transaction stays open collecting records (bounds latency)."},
-	{"embedded_brokers", SG_CFG_INT, offsetof(struct sg_kafka_conf, embedded_brokers), "3", 1, 9, NULL, NULL, 0,
-	 "Brokers in the embedded mock cluster."},
-	{"embedded_partitions", SG_CFG_INT, offsetof(struct sg_kafka_conf, embedded_partitions), "3", 1, 64, NULL, NULL, 0,
-	 "Partitions of each topic auto-created in the embedded cluster."},
+    {"bootstrap", SG_CFG_STR, offsetof(struct sg_kafka_conf, bootstrap), "localhost:9092", 1, 0,
+     NULL, NULL, 0,
+     "Broker list `host:port,...`, or `embedded` to run a mock Kafka cluster inside the gateway "
+     "(demo, no install needed)."},
+    {"delivery", SG_CFG_ENUM, offsetof(struct sg_kafka_conf, delivery), "at_least_once", 1, 0,
+     delivery_words, NULL, 0,
+     "`at_least_once`: idempotent producer, acks=all; duplicates only for records in flight at a "
+     "crash (same event id). `exactly_once`: transactions, each with a checkpoint record; "
+     "read_committed consumers see every event once, also across crashes."},
+    {"topic", SG_CFG_STR, offsetof(struct sg_kafka_conf, topic), "sensorgate.{source}", 1, 0, NULL,
+     NULL, 0, "Default topic template; `{gateway}`, `{source}` and `{sensor}` are replaced."},
+    {"properties", SG_CFG_MAP, offsetof(struct sg_kafka_conf, properties), NULL, 1, 0, NULL, NULL,
+     0,
+     "librdkafka properties passed through as is (for example `security.protocol`, `sasl.password: "
+     "${KAFKA_PASSWORD}`). The gateway's own settings (idempotence, acks) cannot be weakened "
+     "here."},
+    {"max_in_flight", SG_CFG_INT, offsetof(struct sg_kafka_conf, max_in_flight), "100000", 1,
+     10000000, NULL, NULL, 0,
+     "Most records handed to librdkafka and not yet acknowledged (bounds memory)."},
+    {"checkpoint_topic", SG_CFG_STR, offsetof(struct sg_kafka_conf, checkpoint_topic),
+     "sensorgate.checkpoints", 1, 0, NULL, NULL, 0,
+     "exactly_once: compacted topic holding each gateway's last committed seq (key: gateway id)."},
+    {"transaction_records", SG_CFG_INT, offsetof(struct sg_kafka_conf, txn_max_records), "10000", 1,
+     1000000, NULL, NULL, 0, "exactly_once: most records in one transaction."},
+    {"transaction_interval", SG_CFG_DURATION, offsetof(struct sg_kafka_conf, txn_interval_ms),
+     "100ms", 1, 60000, NULL, NULL, 0,
+     "exactly_once: longest time a transaction stays open collecting records (bounds latency)."},
+    {"embedded_brokers", SG_CFG_INT, offsetof(struct sg_kafka_conf, embedded_brokers), "3", 1, 9,
+     NULL, NULL, 0, "Brokers in the embedded mock cluster."},
+    {"embedded_partitions", SG_CFG_INT, offsetof(struct sg_kafka_conf, embedded_partitions), "3", 1,
+     64, NULL, NULL, 0, "Partitions of each topic auto-created in the embedded cluster."},
 };
-static const struct sg_cfg_table kafka_table = SG_CFG_TABLE(
-	"kafka", "The Kafka producer.", struct sg_kafka_conf, kafka_keys, NULL);
+static const struct sg_cfg_table kafka_table =
+    SG_CFG_TABLE("kafka", "The Kafka producer.", struct sg_kafka_conf, kafka_keys, NULL);
 
 static const struct sg_cfg_key view_keys[] = {
-	{"mode", SG_CFG_ENUM, offsetof(struct sg_view_conf, mode), "auto", 1, 0, view_words, NULL, 0,
-	 "`live`: full-screen view refreshed every interval; `lines`: one status line per interval; `auto`: live on a terminal, else lines; `off`."},
-	{"interval", SG_CFG_DURATION, offsetof(struct sg_view_conf, interval_ms), "1s", 100, 3600000, NULL, NULL, 0,
-	 "Refresh interval of the live view."},
-	{"tail", SG_CFG_INT, offsetof(struct sg_view_conf, tail), "0", 0, 50, NULL, NULL, 0,
-	 "Latest records to read back from Kafka with a consumer and show in the live view (0 = no consumer)."},
+    {"mode", SG_CFG_ENUM, offsetof(struct sg_view_conf, mode), "auto", 1, 0, view_words, NULL, 0,
+     "`live`: full-screen view refreshed every interval; `lines`: one status line per interval; "
+     "`auto`: live on a terminal, else lines; `off`."},
+    {"interval", SG_CFG_DURATION, offsetof(struct sg_view_conf, interval_ms), "1s", 100, 3600000,
+     NULL, NULL, 0, "Refresh interval of the live view."},
+    {"tail", SG_CFG_INT, offsetof(struct sg_view_conf, tail), "0", 0, 50, NULL, NULL, 0,
+     "Latest records to read back from Kafka with a consumer and show in the live view (0 = no "
+     "consumer)."},
 };
 static const struct sg_cfg_table view_table = SG_CFG_TABLE(
-	"view", "The status view of `sensorgate run`.", struct sg_view_conf, view_keys, NULL);
+    "view", "The status view of `sensorgate run`.", struct sg_view_conf, view_keys, NULL);
 
 static const struct sg_cfg_key act_keys[] = {
-	{"topic", SG_CFG_STR, offsetof(struct sg_act_conf, topic), NULL, 1, 0, NULL, NULL, 0,
-	 "Topic of command records (key `SOURCE/TARGET`, value the new value); unset: no commands are taken."},
-	{"max_age", SG_CFG_DURATION, offsetof(struct sg_act_conf, max_age_ms), "60s", 1, 86400000, NULL, NULL, 0,
-	 "Commands older than this (record timestamp) are not applied, for example after an outage."},
+    {"topic", SG_CFG_STR, offsetof(struct sg_act_conf, topic), NULL, 1, 0, NULL, NULL, 0,
+     "Topic of command records (key `SOURCE/TARGET`, value the new value); unset: no commands are "
+     "taken."},
+    {"max_age", SG_CFG_DURATION, offsetof(struct sg_act_conf, max_age_ms), "60s", 1, 86400000, NULL,
+     NULL, 0,
+     "Commands older than this (record timestamp) are not applied, for example after an outage."},
 };
 static const struct sg_cfg_table act_table = SG_CFG_TABLE(
-	"actuators", "Commands from Kafka applied to drivers that can write (Modbus registers, GPIO outputs).",
-	struct sg_act_conf, act_keys, NULL);
+    "actuators",
+    "Commands from Kafka applied to drivers that can write (Modbus registers, GPIO outputs).",
+    struct sg_act_conf, act_keys, NULL);
 
 static const struct sg_cfg_key source_keys[] = {
-	{"name", SG_CFG_STR, offsetof(struct sg_source_conf, name), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-	 "Instance name, unique: named in every log line and counter, and the `source` of its events."},
-	{"driver", SG_CFG_STR, offsetof(struct sg_source_conf, driver), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-	 "Driver: one of the drivers below."},
-	{"topic", SG_CFG_STR, offsetof(struct sg_source_conf, topic), NULL, 1, 0, NULL, NULL, 0,
-	 "Topic template for this source (default `kafka.topic`)."},
-	{"enabled", SG_CFG_BOOL, offsetof(struct sg_source_conf, enabled), "true", 1, 0, NULL, NULL, 0,
-	 "Set false to keep a source in the file without running it."},
+    {"name", SG_CFG_STR, offsetof(struct sg_source_conf, name), NULL, 1, 0, NULL, NULL,
+     SG_CFG_REQUIRED,
+     "Instance name, unique: named in every log line and counter, and the `source` of its events."},
+    {"driver", SG_CFG_STR, offsetof(struct sg_source_conf, driver), NULL, 1, 0, NULL, NULL,
+     SG_CFG_REQUIRED, "Driver: one of the drivers below."},
+    {"topic", SG_CFG_STR, offsetof(struct sg_source_conf, topic), NULL, 1, 0, NULL, NULL, 0,
+     "Topic template for this source (default `kafka.topic`)."},
+    {"enabled", SG_CFG_BOOL, offsetof(struct sg_source_conf, enabled), "true", 1, 0, NULL, NULL, 0,
+     "Set false to keep a source in the file without running it."},
 };
 static const struct sg_cfg_table source_table = SG_CFG_TABLE(
-	"sources[]", "Common keys of every source; the driver's own keys follow in the same mapping.",
-	struct sg_source_conf, source_keys, NULL);
+    "sources[]", "Common keys of every source; the driver's own keys follow in the same mapping.",
+    struct sg_source_conf, source_keys, NULL);
 
 static const struct sg_cfg_key top_keys[] = {
-	{"gateway", SG_CFG_SECTION, offsetof(struct sg_conf, gateway), NULL, 1, 0, NULL, &gw_table, 0, "Identity and process behaviour."},
-	{"spool", SG_CFG_SECTION, offsetof(struct sg_conf, spool), NULL, 1, 0, NULL, &sg_spool_table, 0, "The disk spool."},
-	{"kafka", SG_CFG_SECTION, offsetof(struct sg_conf, kafka), NULL, 1, 0, NULL, &kafka_table, 0, "The Kafka producer."},
-	{"sources", SG_CFG_SOURCES, offsetof(struct sg_conf, sources), NULL, 1, 0, NULL, &source_table, 0, "Driver instances."},
-	{"view", SG_CFG_SECTION, offsetof(struct sg_conf, view), NULL, 1, 0, NULL, &view_table, 0, "Status output."},
-	{"actuators", SG_CFG_SECTION, offsetof(struct sg_conf, actuators), NULL, 1, 0, NULL, &act_table, 0, "Commands from Kafka to drivers."},
+    {"gateway", SG_CFG_SECTION, offsetof(struct sg_conf, gateway), NULL, 1, 0, NULL, &gw_table, 0,
+     "Identity and process behaviour."},
+    {"spool", SG_CFG_SECTION, offsetof(struct sg_conf, spool), NULL, 1, 0, NULL, &sg_spool_table, 0,
+     "The disk spool."},
+    {"kafka", SG_CFG_SECTION, offsetof(struct sg_conf, kafka), NULL, 1, 0, NULL, &kafka_table, 0,
+     "The Kafka producer."},
+    {"sources", SG_CFG_SOURCES, offsetof(struct sg_conf, sources), NULL, 1, 0, NULL, &source_table,
+     0, "Driver instances."},
+    {"view", SG_CFG_SECTION, offsetof(struct sg_conf, view), NULL, 1, 0, NULL, &view_table, 0,
+     "Status output."},
+    {"actuators", SG_CFG_SECTION, offsetof(struct sg_conf, actuators), NULL, 1, 0, NULL, &act_table,
+     0, "Commands from Kafka to drivers."},
 };
 const struct sg_cfg_table sg_conf_table = SG_CFG_TABLE(
-	"", "The top-level sections of a sensorgate YAML file.", struct sg_conf, top_keys, NULL);
+    "", "The top-level sections of a sensorgate YAML file.", struct sg_conf, top_keys, NULL);
 
-int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq,
-			 const struct sg_cfg_pos *pos, const char *path,
-			 void *target)
+int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq, const struct sg_cfg_pos *pos,
+			 const char *path, void *target)
 {
 	struct sg_cfg_list *l = target;
 	int n = fy_node_sequence_item_count(seq), i = 0, rc = SG_OK;
@@ -220,8 +257,7 @@ int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq,
 				for (int d = 0; sg_drivers[d]; d++)
 					sg_buf_printf(&known, "%s%s", d ? ", " : "",
 						      sg_drivers[d]->name);
-				sg_cfg_error(ctx, &dpos, ipath,
-					     "unknown driver '%s' (known: %s)",
+				sg_cfg_error(ctx, &dpos, ipath, "unknown driver '%s' (known: %s)",
 					     name, known.p ? known.p : "");
 				sg_buf_free(&known);
 				rc = SG_ECONFIG;
@@ -249,15 +285,14 @@ int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq,
 		snprintf(ipath, sizeof(ipath), "%s[%zu].name", path, a);
 		if (!conf_id_ok(sa->name)) {
 			sg_cfg_error(ctx, &sa->pos, ipath,
-				     "'%s' must be 1-64 characters of A-Z a-z 0-9 . _ -",
-				     sa->name);
+				     "'%s' must be 1-64 characters of A-Z a-z 0-9 . _ -", sa->name);
 			rc = SG_ECONFIG;
 		}
 		for (size_t b = 0; b < a; b++) {
 			struct sg_source_conf *sb = (struct sg_source_conf *)l->items + b;
 			if (sb->name && !strcmp(sa->name, sb->name)) {
-				sg_cfg_error(ctx, &sa->pos, ipath,
-					     "duplicate source name '%s'", sa->name);
+				sg_cfg_error(ctx, &sa->pos, ipath, "duplicate source name '%s'",
+					     sa->name);
 				rc = SG_ECONFIG;
 			}
 		}
@@ -325,8 +360,7 @@ int sg_conf_load(const char *file, struct sg_conf *conf, char **errors)
 		sg_cfg_error(&ctx, &pos, "(top level)", "expected a mapping");
 		rc = SG_ECONFIG;
 	} else {
-		rc = sg_cfg_parse_map(&ctx, root, &pos, "", &sg_conf_table, conf,
-				      NULL, NULL);
+		rc = sg_cfg_parse_map(&ctx, root, &pos, "", &sg_conf_table, conf, NULL, NULL);
 		if (!fy_node_mapping_lookup_value_by_simple_key(root, "gateway", FY_NT))
 			gw_check(&ctx, &conf->gateway, &pos, "gateway");
 	}
@@ -366,16 +400,14 @@ void sg_conf_doc(void *fpv)
 	for (int d = 0; sg_drivers[d]; d++) {
 		char prefix[96];
 
-		fprintf(fp, "\n## Driver `%s`\n\n%s\n", sg_drivers[d]->name,
-			sg_drivers[d]->help);
-		snprintf(prefix, sizeof(prefix), "sources[] (driver: %s)",
-			 sg_drivers[d]->name);
+		fprintf(fp, "\n## Driver `%s`\n\n%s\n", sg_drivers[d]->name, sg_drivers[d]->help);
+		snprintf(prefix, sizeof(prefix), "sources[] (driver: %s)", sg_drivers[d]->name);
 		sg_cfg_doc(sg_drivers[d]->conf, prefix, fp);
 	}
 }
 
-void sg_topic_expand(const char *tmpl, const char *gw, const char *source,
-		     const char *sensor, char *out, size_t outsz)
+void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
+		     char *out, size_t outsz)
 {
 	size_t o = 0;
 

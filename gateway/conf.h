@@ -20,7 +20,7 @@ enum sg_when_full { SG_FULL_BLOCK, SG_FULL_DROP_OLDEST, SG_FULL_DROP_NEWEST };
 enum sg_delivery { SG_DELIVERY_AT_LEAST_ONCE, SG_DELIVERY_EXACTLY_ONCE };
 /* spool.fsync special values (stored as negative numbers). */
 #define SG_FSYNC_ALWAYS (-1)
-#define SG_FSYNC_NEVER (-2)
+#define SG_FSYNC_NEVER  (-2)
 
 struct sg_gw_conf {
 	char *id;
@@ -90,7 +90,7 @@ void sg_conf_free(struct sg_conf *conf);
 /* Markdown for every table, drivers included (docs/config.md). */
 void sg_conf_doc(void *fp);
 /* Expand a topic template. */
-void sg_topic_expand(const char *tmpl, const char *gw, const char *source,
-		     const char *sensor, char *out, size_t outsz);
+void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
+		     char *out, size_t outsz);
 
 #endif

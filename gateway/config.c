@@ -15,11 +15,11 @@
 #include "cfg_internal.h"
 #include "log.h"
 
-#define FIELD(obj, k, T) ((T *)((char *)(obj) + (k)->off))
+#define FIELD(obj, k, T)  ((T *)((char *)(obj) + (k)->off))
 #define CFIELD(obj, k, T) ((const T *)((const char *)(obj) + (k)->off))
 
-void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
-		  const char *path, const char *fmt, ...)
+void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		  const char *fmt, ...)
 {
 	va_list ap;
 	char msg[512];
@@ -28,11 +28,10 @@ void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (pos && pos->line)
-		sg_buf_printf(&ctx->errors, "%s:%d:%d: %s: %s\n", ctx->file,
-			      pos->line, pos->col, path, msg);
+		sg_buf_printf(&ctx->errors, "%s:%d:%d: %s: %s\n", ctx->file, pos->line, pos->col,
+			      path, msg);
 	else
-		sg_buf_printf(&ctx->errors, "%s: %s: %s\n", ctx->file, path,
-			      msg);
+		sg_buf_printf(&ctx->errors, "%s: %s: %s\n", ctx->file, path, msg);
 	ctx->nerrors++;
 }
 
@@ -50,8 +49,8 @@ struct sg_cfg_pos sg_cfg_node_pos(struct sg_cfg_ctx *ctx, struct fy_node *n)
 }
 
 /* Expand ${VAR} references.  Returns a heap string or NULL (error set). */
-static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
-			const char *path, const char *s)
+static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+			const char *s)
 {
 	struct sg_buf b;
 
@@ -68,10 +67,8 @@ static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 		}
 		sg_buf_add(&b, s, (size_t)(start - s));
 		end = strchr(start, '}');
-		if (!end || (size_t)(end - start - 2) >= sizeof(name) ||
-		    end == start + 2) {
-			sg_cfg_error(ctx, pos, path,
-				     "malformed ${NAME} reference");
+		if (!end || (size_t)(end - start - 2) >= sizeof(name) || end == start + 2) {
+			sg_cfg_error(ctx, pos, path, "malformed ${NAME} reference");
 			sg_buf_free(&b);
 			return NULL;
 		}
@@ -79,9 +76,7 @@ static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 		name[end - start - 2] = '\0';
 		val = getenv(name);
 		if (!val) {
-			sg_cfg_error(ctx, pos, path,
-				     "environment variable %s is not set",
-				     name);
+			sg_cfg_error(ctx, pos, path, "environment variable %s is not set", name);
 			sg_buf_free(&b);
 			return NULL;
 		}
@@ -93,8 +88,8 @@ static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 	return b.p;
 }
 
-static char *cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
-			const char *path, char *s)
+static char *cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+			char *s)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -104,8 +99,8 @@ static char *cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 		return s;
 	rc = sg_read_file(s + 5, 64 * 1024, &data, &len);
 	if (rc != SG_OK) {
-		sg_cfg_error(ctx, pos, path, "cannot read secret file %s: %s",
-			     s + 5, sg_strerror(rc));
+		sg_cfg_error(ctx, pos, path, "cannot read secret file %s: %s", s + 5,
+			     sg_strerror(rc));
 		free(s);
 		return NULL;
 	}
@@ -134,14 +129,13 @@ static void cfg_enum_list(const struct sg_cfg_key *k, char *out, size_t n)
 
 	out[0] = '\0';
 	for (int i = 0; k->enums && k->enums[i]; i++)
-		used += (size_t)snprintf(out + used, used < n ? n - used : 0,
-					 "%s%s", i ? ", " : "", k->enums[i]);
+		used += (size_t)snprintf(out + used, used < n ? n - used : 0, "%s%s", i ? ", " : "",
+					 k->enums[i]);
 }
 
 /* Convert the text s for key k into obj.  SG_OK or SG_ECONFIG. */
-static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
-			  const char *path, const struct sg_cfg_key *k,
-			  void *obj, const char *text)
+static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+			  const struct sg_cfg_key *k, void *obj, const char *text)
 {
 	char *s = cfg_expand(ctx, pos, path, text), list[256];
 	int64_t i64;
@@ -163,8 +157,7 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 		idx = cfg_enum_index(k, s);
 		if (idx < 0) {
 			cfg_enum_list(k, list, sizeof(list));
-			sg_cfg_error(ctx, pos, path,
-				     "'%s' is not one of: %s", s, list);
+			sg_cfg_error(ctx, pos, path, "'%s' is not one of: %s", s, list);
 			rc = SG_ECONFIG;
 		} else {
 			*FIELD(obj, k, int) = idx;
@@ -172,8 +165,7 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 		break;
 	case SG_CFG_BOOL:
 		if (sg_parse_bool(s, &b) != 0) {
-			sg_cfg_error(ctx, pos, path,
-				     "'%s' is not a boolean (true or false)", s);
+			sg_cfg_error(ctx, pos, path, "'%s' is not a boolean (true or false)", s);
 			rc = SG_ECONFIG;
 		} else {
 			*FIELD(obj, k, bool) = b;
@@ -186,17 +178,17 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 			*FIELD(obj, k, int64_t) = -1 - idx;
 			break;
 		}
-		if (k->type == SG_CFG_INT ? sg_parse_i64(s, &i64)
+		if (k->type == SG_CFG_INT        ? sg_parse_i64(s, &i64)
 		    : k->type == SG_CFG_DURATION ? sg_parse_duration_ms(s, &i64)
 						 : sg_parse_size(s, &i64)) {
 			sg_cfg_error(ctx, pos, path, "'%s' is not %s", s,
-				     k->type == SG_CFG_INT	? "an integer"
-				     : k->type == SG_CFG_DURATION ? "a duration (e.g. 250ms, 5s, 2m)"
-								  : "a size (e.g. 512k, 16MiB)");
+				     k->type == SG_CFG_INT ? "an integer"
+				     : k->type == SG_CFG_DURATION
+					 ? "a duration (e.g. 250ms, 5s, 2m)"
+					 : "a size (e.g. 512k, 16MiB)");
 			rc = SG_ECONFIG;
 		} else if (!cfg_in_range(k, (double)i64)) {
-			sg_cfg_error(ctx, pos, path,
-				     "%s is out of range [%.17g, %.17g]%s", s,
+			sg_cfg_error(ctx, pos, path, "%s is out of range [%.17g, %.17g]%s", s,
 				     k->min, k->max,
 				     k->type == SG_CFG_DURATION ? " ms"
 				     : k->type == SG_CFG_SIZE   ? " bytes"
@@ -211,9 +203,8 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
 			sg_cfg_error(ctx, pos, path, "'%s' is not a number", s);
 			rc = SG_ECONFIG;
 		} else if (!cfg_in_range(k, d)) {
-			sg_cfg_error(ctx, pos, path,
-				     "%s is out of range [%.17g, %.17g]", s,
-				     k->min, k->max);
+			sg_cfg_error(ctx, pos, path, "%s is out of range [%.17g, %.17g]", s, k->min,
+				     k->max);
 			rc = SG_ECONFIG;
 		} else {
 			*FIELD(obj, k, double) = d;
@@ -240,13 +231,11 @@ static const char *cfg_scalar(struct fy_node *n, char *buf, size_t bufsz)
 	return buf;
 }
 
-static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
-			   const struct sg_cfg_pos *pos, const char *path,
-			   const struct sg_cfg_key *k, void *obj);
+static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
+			   const char *path, const struct sg_cfg_key *k, void *obj);
 
-static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v,
-			  const struct sg_cfg_pos *pos, const char *path,
-			  const struct sg_cfg_key *k, void *obj)
+static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
+			  const char *path, const struct sg_cfg_key *k, void *obj)
 {
 	struct sg_cfg_list *l = FIELD(obj, k, struct sg_cfg_list);
 	const struct sg_cfg_table *t = k->sub;
@@ -271,16 +260,14 @@ static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v,
 			rc = SG_ECONFIG;
 			continue;
 		}
-		if (sg_cfg_parse_map(ctx, item, &ipos, ipath, t, it, NULL,
-				     NULL) != SG_OK)
+		if (sg_cfg_parse_map(ctx, item, &ipos, ipath, t, it, NULL, NULL) != SG_OK)
 			rc = SG_ECONFIG;
 	}
 	return rc;
 }
 
-static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
-			   const struct sg_cfg_pos *pos, const char *path,
-			   const struct sg_cfg_key *k, void *obj)
+static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
+			   const char *path, const struct sg_cfg_key *k, void *obj)
 {
 	char buf[8192];
 	struct sg_cfg_pos vpos = sg_cfg_node_pos(ctx, v);
@@ -294,8 +281,7 @@ static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
 			sg_cfg_error(ctx, &vpos, path, "expected a mapping");
 			return SG_ECONFIG;
 		}
-		return sg_cfg_parse_map(ctx, v, pos, path, k->sub,
-					FIELD(obj, k, char), NULL, NULL);
+		return sg_cfg_parse_map(ctx, v, pos, path, k->sub, FIELD(obj, k, char), NULL, NULL);
 	case SG_CFG_LIST:
 	case SG_CFG_SOURCES:
 		if (!fy_node_is_sequence(v)) {
@@ -303,8 +289,7 @@ static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
 			return SG_ECONFIG;
 		}
 		if (k->type == SG_CFG_SOURCES)
-			return sg_cfg_parse_sources(ctx, v, pos, path,
-						    FIELD(obj, k, char));
+			return sg_cfg_parse_sources(ctx, v, pos, path, FIELD(obj, k, char));
 		return cfg_parse_list(ctx, v, pos, path, k, obj);
 	case SG_CFG_MAP: {
 		struct sg_cfg_map *m = FIELD(obj, k, struct sg_cfg_map);
@@ -315,8 +300,7 @@ static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
 			sg_cfg_error(ctx, &vpos, path, "expected a mapping");
 			return SG_ECONFIG;
 		}
-		m->kv = sg_xcalloc((size_t)fy_node_mapping_item_count(v),
-				   sizeof(*m->kv));
+		m->kv = sg_xcalloc((size_t)fy_node_mapping_item_count(v), sizeof(*m->kv));
 		while ((p = fy_node_mapping_iterate(v, &iter))) {
 			struct fy_node *pk = fy_node_pair_key(p);
 			struct fy_node *pv = fy_node_pair_value(p);
@@ -327,8 +311,7 @@ static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
 
 			snprintf(sub, sizeof(sub), "%s.%s", path, ks ? ks : "?");
 			if (!ks || !vs || !fy_node_is_scalar(pv)) {
-				sg_cfg_error(ctx, &ppos, sub,
-					     "expected a scalar value");
+				sg_cfg_error(ctx, &ppos, sub, "expected a scalar value");
 				rc = SG_ECONFIG;
 				continue;
 			}
@@ -351,18 +334,15 @@ static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
 			sg_cfg_error(ctx, &vpos, path, "expected a sequence");
 			return SG_ECONFIG;
 		}
-		sl->v = sg_xcalloc((size_t)fy_node_sequence_item_count(v),
-				   sizeof(char *));
+		sl->v = sg_xcalloc((size_t)fy_node_sequence_item_count(v), sizeof(char *));
 		while ((item = fy_node_sequence_iterate(v, &iter))) {
 			struct sg_cfg_pos ip = sg_cfg_node_pos(ctx, item);
-			const char *s = fy_node_is_scalar(item)
-						? cfg_scalar(item, buf, sizeof(buf))
-						: NULL;
+			const char *s =
+			    fy_node_is_scalar(item) ? cfg_scalar(item, buf, sizeof(buf)) : NULL;
 			char *e;
 
 			if (!s) {
-				sg_cfg_error(ctx, &ip, path,
-					     "expected a list of strings");
+				sg_cfg_error(ctx, &ip, path, "expected a list of strings");
 				rc = SG_ECONFIG;
 				continue;
 			}
@@ -387,8 +367,7 @@ static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v,
 	}
 }
 
-static const struct sg_cfg_key *cfg_find(const struct sg_cfg_table *t,
-					 const char *name)
+static const struct sg_cfg_key *cfg_find(const struct sg_cfg_table *t, const char *name)
 {
 	for (size_t i = 0; t && i < t->nkeys; i++)
 		if (!strcmp(t->keys[i].name, name))
@@ -396,9 +375,8 @@ static const struct sg_cfg_key *cfg_find(const struct sg_cfg_table *t,
 	return NULL;
 }
 
-int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
-		     const struct sg_cfg_pos *mpos, const char *path,
-		     const struct sg_cfg_table *t, void *obj,
+int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct sg_cfg_pos *mpos,
+		     const char *path, const struct sg_cfg_table *t, void *obj,
 		     const struct sg_cfg_table *extra, void *extra_obj)
 {
 	unsigned char seen[2][128] = {{0}};
@@ -423,8 +401,7 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
 			first = kpos;
 			have_first = true;
 		}
-		snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "",
-			 name ? name : "?");
+		snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "", name ? name : "?");
 		if (!name) {
 			sg_cfg_error(ctx, &kpos, kpath, "bad key");
 			rc = SG_ECONFIG;
@@ -444,8 +421,7 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
 		size_t idx = (size_t)(k - (which ? extra->keys : t->keys));
 		if (idx < 128) {
 			if (seen[which][idx]) {
-				sg_cfg_error(ctx, &kpos, kpath,
-					     "duplicate key");
+				sg_cfg_error(ctx, &kpos, kpath, "duplicate key");
 				rc = SG_ECONFIG;
 				continue;
 			}
@@ -464,10 +440,9 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map,
 		for (size_t i = 0; tt && i < tt->nkeys && i < 128; i++) {
 			if (!(tt->keys[i].flags & SG_CFG_REQUIRED) || seen[w][i])
 				continue;
-			snprintf(kpath, sizeof(kpath), "%s%s%s", path,
-				 *path ? "." : "", tt->keys[i].name);
-			sg_cfg_error(ctx, &first, kpath,
-				     "required key is missing");
+			snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "",
+				 tt->keys[i].name);
+			sg_cfg_error(ctx, &first, kpath, "required key is missing");
 			rc = SG_ECONFIG;
 		}
 	}
@@ -530,9 +505,7 @@ void sg_cfg_free(const struct sg_cfg_table *t, void *obj)
 			memset(sl, 0, sizeof(*sl));
 			break;
 		}
-		case SG_CFG_SECTION:
-			sg_cfg_free(k->sub, FIELD(obj, k, char));
-			break;
+		case SG_CFG_SECTION: sg_cfg_free(k->sub, FIELD(obj, k, char)); break;
 		case SG_CFG_LIST: {
 			struct sg_cfg_list *l = FIELD(obj, k, struct sg_cfg_list);
 			for (size_t j = 0; j < l->n; j++)
@@ -541,11 +514,8 @@ void sg_cfg_free(const struct sg_cfg_table *t, void *obj)
 			memset(l, 0, sizeof(*l));
 			break;
 		}
-		case SG_CFG_SOURCES:
-			sg_cfg_free_sources(FIELD(obj, k, char));
-			break;
-		default:
-			break;
+		case SG_CFG_SOURCES: sg_cfg_free_sources(FIELD(obj, k, char)); break;
+		default: break;
 		}
 	}
 }
@@ -570,8 +540,7 @@ static const char *cfg_type_name(const struct sg_cfg_key *k)
 	return "?";
 }
 
-void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent,
-		 void *fpv)
+void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, void *fpv)
 {
 	FILE *fp = fpv;
 
@@ -602,15 +571,11 @@ void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent,
 				fprintf(fp, " %lld%s\n", (long long)v,
 					k->type == SG_CFG_DURATION ? "ms" : "");
 			break;
-		case SG_CFG_DOUBLE:
-			fprintf(fp, " %.17g\n", *CFIELD(obj, k, double));
-			break;
+		case SG_CFG_DOUBLE: fprintf(fp, " %.17g\n", *CFIELD(obj, k, double)); break;
 		case SG_CFG_BOOL:
 			fprintf(fp, " %s\n", *CFIELD(obj, k, bool) ? "true" : "false");
 			break;
-		case SG_CFG_ENUM:
-			fprintf(fp, " %s\n", k->enums[*CFIELD(obj, k, int)]);
-			break;
+		case SG_CFG_ENUM: fprintf(fp, " %s\n", k->enums[*CFIELD(obj, k, int)]); break;
 		case SG_CFG_MAP: {
 			const struct sg_cfg_map *m = CFIELD(obj, k, struct sg_cfg_map);
 			fprintf(fp, m->n ? "\n" : " {}\n");
@@ -618,8 +583,7 @@ void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent,
 				bool secret = strstr(m->kv[j].key, "password") ||
 					      strstr(m->kv[j].key, "secret") ||
 					      strstr(m->kv[j].key, "key");
-				fprintf(fp, "%*s\"%s\": \"%s\"\n", indent + 2, "",
-					m->kv[j].key,
+				fprintf(fp, "%*s\"%s\": \"%s\"\n", indent + 2, "", m->kv[j].key,
 					secret ? "<secret>" : m->kv[j].val);
 			}
 			break;
@@ -659,8 +623,7 @@ static void cfg_doc_range(const struct sg_cfg_key *k, char *out, size_t n)
 	if (k->type == SG_CFG_ENUM || (k->flags & SG_CFG_SPECIAL)) {
 		char list[256];
 		cfg_enum_list(k, list, sizeof(list));
-		snprintf(out, n, "%s%s", list,
-			 k->flags & SG_CFG_SPECIAL ? ", or a value" : "");
+		snprintf(out, n, "%s%s", list, k->flags & SG_CFG_SPECIAL ? ", or a value" : "");
 		if (k->min > k->max)
 			return;
 		size_t u = strlen(out);
@@ -683,10 +646,9 @@ void sg_cfg_doc(const struct sg_cfg_table *t, const char *prefix, void *fpv)
 		const struct sg_cfg_key *k = &t->keys[i];
 
 		cfg_doc_range(k, range, sizeof(range));
-		fprintf(fp, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name,
-			cfg_type_name(k), k->def ? "`" : "",
-			k->def ? k->def
-			       : (k->flags & SG_CFG_REQUIRED ? "required" : "—"),
+		fprintf(fp, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, cfg_type_name(k),
+			k->def ? "`" : "",
+			k->def ? k->def : (k->flags & SG_CFG_REQUIRED ? "required" : "—"),
 			k->def ? "`" : "", range, k->help ? k->help : "");
 	}
 	for (size_t i = 0; i < t->nkeys; i++) {
@@ -694,8 +656,8 @@ void sg_cfg_doc(const struct sg_cfg_table *t, const char *prefix, void *fpv)
 
 		if (k->type != SG_CFG_SECTION && k->type != SG_CFG_LIST)
 			continue;
-		snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, *prefix ? "." : "",
-			 k->name, k->type == SG_CFG_LIST ? "[]" : "");
+		snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, *prefix ? "." : "", k->name,
+			 k->type == SG_CFG_LIST ? "[]" : "");
 		sg_cfg_doc(k->sub, sub, fp);
 	}
 }

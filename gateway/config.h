@@ -26,23 +26,23 @@
 #include "err.h"
 
 enum sg_cfg_type {
-	SG_CFG_STR,	 /* char * */
-	SG_CFG_SECRET,	 /* char *, never printed, may be file:PATH */
-	SG_CFG_INT,	 /* int64_t */
-	SG_CFG_DOUBLE,	 /* double */
-	SG_CFG_BOOL,	 /* bool */
+	SG_CFG_STR,      /* char * */
+	SG_CFG_SECRET,   /* char *, never printed, may be file:PATH */
+	SG_CFG_INT,      /* int64_t */
+	SG_CFG_DOUBLE,   /* double */
+	SG_CFG_BOOL,     /* bool */
 	SG_CFG_DURATION, /* int64_t milliseconds ("250ms", "5s") */
-	SG_CFG_SIZE,	 /* int64_t bytes ("16MiB") */
-	SG_CFG_ENUM,	 /* int: index into .enums */
-	SG_CFG_MAP,	 /* struct sg_cfg_map: string -> string */
-	SG_CFG_STRLIST,	 /* struct sg_cfg_strlist */
-	SG_CFG_SECTION,	 /* nested struct described by .sub */
-	SG_CFG_LIST,	 /* struct sg_cfg_list of structs described by .sub */
-	SG_CFG_SOURCES,	 /* struct sg_cfg_list of sources (core only) */
+	SG_CFG_SIZE,     /* int64_t bytes ("16MiB") */
+	SG_CFG_ENUM,     /* int: index into .enums */
+	SG_CFG_MAP,      /* struct sg_cfg_map: string -> string */
+	SG_CFG_STRLIST,  /* struct sg_cfg_strlist */
+	SG_CFG_SECTION,  /* nested struct described by .sub */
+	SG_CFG_LIST,     /* struct sg_cfg_list of structs described by .sub */
+	SG_CFG_SOURCES,  /* struct sg_cfg_list of sources (core only) */
 };
 
 #define SG_CFG_REQUIRED 0x1u /* key must be present */
-#define SG_CFG_SPECIAL 0x2u  /* non-numeric words also accepted: .enums */
+#define SG_CFG_SPECIAL  0x2u /* non-numeric words also accepted: .enums */
 
 struct sg_cfg_kv {
 	char *key;
@@ -73,10 +73,10 @@ struct sg_cfg_table;
 struct sg_cfg_key {
 	const char *name;
 	enum sg_cfg_type type;
-	size_t off;	       /* offsetof() into the table's struct */
-	const char *def;       /* default as YAML text; NULL = none */
-	double min, max;       /* numeric range; ignored when min > max */
-	const char *const *enums; /* NULL-terminated words for ENUM */
+	size_t off;                     /* offsetof() into the table's struct */
+	const char *def;                /* default as YAML text; NULL = none */
+	double min, max;                /* numeric range; ignored when min > max */
+	const char *const *enums;       /* NULL-terminated words for ENUM */
 	const struct sg_cfg_table *sub; /* SECTION and LIST */
 	unsigned flags;
 	const char *help;
@@ -84,8 +84,7 @@ struct sg_cfg_key {
 
 /* Cross-key validation for a struct after all keys are parsed: report with
  * sg_cfg_error() and return SG_ECONFIG. */
-typedef int (*sg_cfg_check_fn)(struct sg_cfg_ctx *ctx, void *obj,
-			       const struct sg_cfg_pos *pos,
+typedef int (*sg_cfg_check_fn)(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
 			       const char *path);
 
 struct sg_cfg_table {
@@ -97,25 +96,22 @@ struct sg_cfg_table {
 	sg_cfg_check_fn check;
 };
 
-#define SG_CFG_TABLE(nm, hlp, type, keyarr, chk)                               \
-	{                                                                      \
-		.name = nm, .help = hlp, .keys = keyarr,                       \
-		.nkeys = sizeof(keyarr) / sizeof(keyarr[0]),                   \
-		.size = sizeof(type), .check = chk                             \
+#define SG_CFG_TABLE(nm, hlp, type, keyarr, chk)                                                   \
+	{                                                                                          \
+		.name = nm, .help = hlp, .keys = keyarr,                                           \
+		.nkeys = sizeof(keyarr) / sizeof(keyarr[0]), .size = sizeof(type), .check = chk    \
 	}
 
 /* Report an error at pos (may be NULL) for key path `path`. */
-void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos,
-		  const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Apply a table's defaults to obj (zeroed by the caller). */
 int sg_cfg_defaults(const struct sg_cfg_table *t, void *obj);
 void sg_cfg_free(const struct sg_cfg_table *t, void *obj);
 
 /* Print the effective values of obj as YAML (secrets as "<secret>"). */
-void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent,
-		 void *fp);
+void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, void *fp);
 
 /* Markdown for a table and its sub-tables (docs/config.md). */
 void sg_cfg_doc(const struct sg_cfg_table *t, const char *prefix, void *fp);

@@ -13,12 +13,12 @@
 
 enum sg_err {
 	SG_OK = 0,
-	SG_ERR = -1,	    /* generic failure, details in errbuf/log */
-	SG_ENOMEM = -2,	    /* allocation failed */
-	SG_EINVAL = -3,	    /* invalid argument or input */
+	SG_ERR = -1,        /* generic failure, details in errbuf/log */
+	SG_ENOMEM = -2,     /* allocation failed */
+	SG_EINVAL = -3,     /* invalid argument or input */
 	SG_ECONFIG = -4,    /* configuration error */
-	SG_EIO = -5,	    /* read/write/fsync error */
-	SG_ENOSPC = -6,	    /* disk full or spool byte limit with drop_newest */
+	SG_EIO = -5,        /* read/write/fsync error */
+	SG_ENOSPC = -6,     /* disk full or spool byte limit with drop_newest */
 	SG_ECORRUPT = -7,   /* checksum or framing error */
 	SG_ESTOPPING = -8,  /* the process is shutting down */
 	SG_ETIMEDOUT = -9,  /* a bounded wait expired */
@@ -39,6 +39,6 @@ const char *sg_strerror(int err);
 /* printf into eb (if non-NULL); returns err so callers can `return
  * sg_errf(eb, SG_EINVAL, "...")`. */
 int sg_errf(struct sg_errbuf *eb, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

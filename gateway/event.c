@@ -43,7 +43,7 @@ static void add_double(struct sg_buf *b, double d)
 static void add_base64(struct sg_buf *b, const uint8_t *p, size_t n)
 {
 	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	sg_buf_addc(b, '"');
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16;
@@ -52,8 +52,7 @@ static void add_base64(struct sg_buf *b, const uint8_t *p, size_t n)
 		if (i + 2 < n)
 			v |= p[i + 2];
 		char o[4] = {tab[v >> 18], tab[(v >> 12) & 63],
-			     i + 1 < n ? tab[(v >> 6) & 63] : '=',
-			     i + 2 < n ? tab[v & 63] : '='};
+			     i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
 		sg_buf_add(b, o, 4);
 	}
 	sg_buf_addc(b, '"');
@@ -77,7 +76,7 @@ static void add_time(struct sg_buf *b, int64_t ns)
 
 static void add_value(struct sg_buf *b, const struct sg_value *v)
 {
-	static const char *const types[] = {"none", "double", "int", "uint",
+	static const char *const types[] = {"none", "double", "int",  "uint",
 					    "bool", "string", "bytes"};
 
 	sg_buf_adds(b, ",\"value\":");
@@ -93,8 +92,8 @@ static void add_value(struct sg_buf *b, const struct sg_value *v)
 	sg_buf_printf(b, ",\"type\":\"%s\"", types[v->type]);
 }
 
-void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd,
-		   uint64_t seq, int64_t ts_ns, struct sg_buf *b)
+void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
+		   int64_t ts_ns, struct sg_buf *b)
 {
 	sg_buf_adds(b, "{\"v\":1,\"id\":");
 	{
@@ -145,8 +144,8 @@ static void add_header(struct sg_buf *b, const char *name, const void *v, size_t
 	sg_buf_add(b, v, n);
 }
 
-int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd,
-		    uint64_t seq, struct sg_buf *out)
+int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
+		    struct sg_buf *out)
 {
 	char topic[256], id[128];
 	const char *key = rd->key ? rd->key : rd->sensor;
@@ -158,8 +157,8 @@ int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd,
 	if (rd->topic)
 		snprintf(topic, sizeof(topic), "%s", rd->topic);
 	else
-		sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor,
-				topic, sizeof(topic));
+		sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor, topic,
+				sizeof(topic));
 	tl = strlen(topic);
 	sg_buf_addc(out, 1);
 	sg_buf_add_u64(out, (uint64_t)ts);
@@ -193,8 +192,7 @@ int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd,
 	add_header(out, "sg-source", ec->source, strlen(ec->source));
 	add_header(out, "content-type", ctype, strlen(ctype));
 	for (size_t i = 0; i < rd->nheaders; i++)
-		add_header(out, rd->headers[i].key, rd->headers[i].val,
-			   rd->headers[i].len);
+		add_header(out, rd->headers[i].key, rd->headers[i].val, rd->headers[i].len);
 	return out->oom ? SG_ENOMEM : SG_OK;
 }
 
@@ -202,10 +200,10 @@ int sg_record_decode(const void *pv, size_t n, struct sg_record *r)
 {
 	const uint8_t *p = pv, *end = p + n;
 
-#define NEED(k)                                                                \
-	do {                                                                   \
-		if ((size_t)(end - p) < (size_t)(k))                           \
-			return SG_ECORRUPT;                                    \
+#define NEED(k)                                                                                    \
+	do {                                                                                       \
+		if ((size_t)(end - p) < (size_t)(k))                                               \
+			return SG_ECORRUPT;                                                        \
 	} while (0)
 	NEED(1 + 8 + 2);
 	if (p[0] != 1)
@@ -243,9 +241,8 @@ int sg_record_decode(const void *pv, size_t n, struct sg_record *r)
 	return p == end ? SG_OK : SG_ECORRUPT;
 }
 
-int sg_record_header_next(const struct sg_record *r, size_t *pos,
-			  const char **name, size_t *name_len,
-			  const void **val, size_t *val_len)
+int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **name,
+			  size_t *name_len, const void **val, size_t *val_len)
 {
 	const uint8_t *p = r->headers + *pos;
 

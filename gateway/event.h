@@ -28,11 +28,11 @@ struct sg_event_ctx {
 };
 
 /* Append the spool payload for reading rd with seq to out. */
-int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd,
-		    uint64_t seq, struct sg_buf *out);
+int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
+		    struct sg_buf *out);
 /* The JSON envelope alone (tests, dump). */
-void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd,
-		   uint64_t seq, int64_t ts_ns, struct sg_buf *out);
+void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
+		   int64_t ts_ns, struct sg_buf *out);
 
 /* A decoded spool payload; pointers into the payload buffer. */
 struct sg_record {
@@ -51,8 +51,7 @@ struct sg_record {
 /* SG_OK, or SG_ECORRUPT if the payload is not a well-formed record. */
 int sg_record_decode(const void *p, size_t n, struct sg_record *r);
 /* Iterate headers: *pos starts at 0; returns 0 at the end. */
-int sg_record_header_next(const struct sg_record *r, size_t *pos,
-			  const char **name, size_t *name_len,
-			  const void **val, size_t *val_len);
+int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **name,
+			  size_t *name_len, const void **val, size_t *val_len);
 
 #endif

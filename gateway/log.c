@@ -15,8 +15,14 @@ static enum sg_log_level log_level = SG_LOG_INFO;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
-void sg_log_set_level(enum sg_log_level lvl) { log_level = lvl; }
-enum sg_log_level sg_log_get_level(void) { return log_level; }
+void sg_log_set_level(enum sg_log_level lvl)
+{
+	log_level = lvl;
+}
+enum sg_log_level sg_log_get_level(void)
+{
+	return log_level;
+}
 
 int sg_log_level_parse(const char *s)
 {
@@ -26,9 +32,8 @@ int sg_log_level_parse(const char *s)
 	return -1;
 }
 
-__attribute__((format(printf, 3, 0))) static void log_v(enum sg_log_level lvl,
-							  const char *who, const char *fmt,
-							  va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_v(enum sg_log_level lvl, const char *who,
+							const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;
@@ -38,8 +43,8 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum sg_log_level lvl,
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "%s.%03ldZ %-5s [%s] ", stamp, ts.tv_nsec / 1000000,
-		log_names[lvl], who ? who : "-");
+	fprintf(stderr, "%s.%03ldZ %-5s [%s] ", stamp, ts.tv_nsec / 1000000, log_names[lvl],
+		who ? who : "-");
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	pthread_mutex_unlock(&log_mu);
@@ -56,8 +61,7 @@ void sg_log(enum sg_log_level lvl, const char *who, const char *fmt, ...)
 	va_end(ap);
 }
 
-void sg_log_rl(struct sg_log_rl *rl, enum sg_log_level lvl, const char *who,
-	       const char *fmt, ...)
+void sg_log_rl(struct sg_log_rl *rl, enum sg_log_level lvl, const char *who, const char *fmt, ...)
 {
 	static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
 	int64_t now = sg_now_mono_ns();

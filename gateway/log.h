@@ -20,7 +20,7 @@ enum sg_log_level sg_log_get_level(void);
 int sg_log_level_parse(const char *s);
 
 void sg_log(enum sg_log_level lvl, const char *who, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Per-call-site limiter state; zero-initialise a static one. */
 struct sg_log_rl {
@@ -28,12 +28,12 @@ struct sg_log_rl {
 	uint64_t suppressed;
 };
 
-void sg_log_rl(struct sg_log_rl *rl, enum sg_log_level lvl, const char *who,
-	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sg_log_rl(struct sg_log_rl *rl, enum sg_log_level lvl, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #define sg_error(who, ...) sg_log(SG_LOG_ERROR, who, __VA_ARGS__)
-#define sg_warn(who, ...) sg_log(SG_LOG_WARN, who, __VA_ARGS__)
-#define sg_info(who, ...) sg_log(SG_LOG_INFO, who, __VA_ARGS__)
+#define sg_warn(who, ...)  sg_log(SG_LOG_WARN, who, __VA_ARGS__)
+#define sg_info(who, ...)  sg_log(SG_LOG_INFO, who, __VA_ARGS__)
 #define sg_debug(who, ...) sg_log(SG_LOG_DEBUG, who, __VA_ARGS__)
 
 #endif

@@ -26,8 +26,7 @@ struct sg_counter *sg_metric(const char *name, const char *labels, bool gauge)
 	pthread_mutex_lock(&metrics_mu);
 	n = atomic_load(&metrics_n);
 	for (int i = 0; i < n; i++) {
-		if (!strcmp(metrics[i].name, name) &&
-		    !strcmp(metrics[i].labels, labels)) {
+		if (!strcmp(metrics[i].name, name) && !strcmp(metrics[i].labels, labels)) {
 			c = &metrics[i];
 			break;
 		}
@@ -43,9 +42,8 @@ struct sg_counter *sg_metric(const char *name, const char *labels, bool gauge)
 	pthread_mutex_unlock(&metrics_mu);
 	if (!c) {
 		static struct sg_log_rl rl;
-		sg_log_rl(&rl, SG_LOG_WARN, "metrics",
-			  "registry full (%d): %s{%s} not tracked", METRICS_MAX,
-			  name, labels);
+		sg_log_rl(&rl, SG_LOG_WARN, "metrics", "registry full (%d): %s{%s} not tracked",
+			  METRICS_MAX, name, labels);
 		c = &metrics_overflow;
 	}
 	return c;
@@ -63,8 +61,7 @@ uint64_t sg_metrics_sum(const char *name, const char *substr)
 	return sum;
 }
 
-void sg_metrics_foreach(void (*fn)(const struct sg_counter *c, void *arg),
-			void *arg)
+void sg_metrics_foreach(void (*fn)(const struct sg_counter *c, void *arg), void *arg)
 {
 	int n = atomic_load(&metrics_n);
 

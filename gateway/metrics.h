@@ -41,8 +41,7 @@ static inline uint64_t sg_counter_get(const struct sg_counter *c)
 /* Sum of all metrics called NAME whose labels contain SUBSTR (or all). */
 uint64_t sg_metrics_sum(const char *name, const char *substr);
 /* Visit every metric in registration order. */
-void sg_metrics_foreach(void (*fn)(const struct sg_counter *c, void *arg),
-			void *arg);
+void sg_metrics_foreach(void (*fn)(const struct sg_counter *c, void *arg), void *arg);
 /* Reset the registry (tests only). */
 void sg_metrics_reset(void);
 

@@ -61,7 +61,10 @@ int sg_mock_start(int brokers, struct sg_mock **out, struct sg_errbuf *eb)
 	return SG_OK;
 }
 
-const char *sg_mock_bootstrap(const struct sg_mock *m) { return m->bootstrap; }
+const char *sg_mock_bootstrap(const struct sg_mock *m)
+{
+	return m->bootstrap;
+}
 
 int sg_mock_create_topic(struct sg_mock *m, const char *topic, int partitions)
 {
@@ -91,8 +94,7 @@ int sg_mock_broker_up(struct sg_mock *m, int broker)
 int sg_mock_broker_rtt(struct sg_mock *m, int broker, int ms)
 {
 	for (int b = 1; b <= m->brokers; b++)
-		if ((broker == 0 || broker == b) &&
-		    rd_kafka_mock_broker_set_rtt(m->mc, b, ms))
+		if ((broker == 0 || broker == b) && rd_kafka_mock_broker_set_rtt(m->mc, b, ms))
 			return SG_EKAFKA;
 	return SG_OK;
 }
@@ -131,9 +133,8 @@ static int mock_command(struct sg_mock *m, char *line)
 
 int sg_mock_main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"brokers", required_argument, 0, 'b'},
-					     {"help", no_argument, 0, 'h'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {
+	    {"brokers", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	struct sg_mock *m;
 	struct sg_errbuf eb;
 	sigset_t ss;
@@ -146,9 +147,10 @@ int sg_mock_main(int argc, char **argv)
 		if (c == 'b')
 			brokers = atoi(optarg);
 		else {
-			printf("usage: sensorgate kafka-mock [--brokers N]\n"
-			       "Runs librdkafka's mock cluster; prints bootstrap=...; reads\n"
-			       "commands on stdin: down [N], up [N], rtt N MS, topic NAME P, quit.\n");
+			printf(
+			    "usage: sensorgate kafka-mock [--brokers N]\n"
+			    "Runs librdkafka's mock cluster; prints bootstrap=...; reads\n"
+			    "commands on stdin: down [N], up [N], rtt N MS, topic NAME P, quit.\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}

@@ -36,8 +36,7 @@ struct sg_source {
 	_Atomic bool stopping;
 	int wakefd;
 	char labels[96];
-	struct sg_counter *m_read, *m_spooled, *m_dropped, *m_errors_emit,
-		*m_restarts;
+	struct sg_counter *m_read, *m_spooled, *m_dropped, *m_errors_emit, *m_restarts;
 };
 
 struct sg_pipeline {
@@ -47,7 +46,10 @@ struct sg_pipeline {
 
 /* --- the driver-facing API ------------------------------------------- */
 
-const char *sg_source_name(const struct sg_source *src) { return src->sc->name; }
+const char *sg_source_name(const struct sg_source *src)
+{
+	return src->sc->name;
+}
 
 bool sg_source_stopping(const struct sg_source *src)
 {
@@ -89,7 +91,8 @@ int sg_source_emit(struct sg_source *src, const struct sg_reading *rd)
 	    (rd->topic && strlen(rd->topic) > 249) ||
 	    (rd->raw && rd->value.type != SG_VAL_STR && rd->value.type != SG_VAL_BYTES)) {
 		sg_log_rl(&rl, SG_LOG_ERROR, src->sc->name,
-			  "malformed reading (sensor id missing or too long, topic too long, or raw without bytes): not stored");
+			  "malformed reading (sensor id missing or too long, topic too long, or "
+			  "raw without bytes): not stored");
 		sg_counter_add(src->m_errors_emit, 1);
 		return SG_EINVAL;
 	}
@@ -148,7 +151,8 @@ static void *src_main(void *arg)
 					 (long long)(backoff / SG_NS_PER_MS));
 				sg_source_error(s, "start");
 				src_wait(s, &w, backoff);
-				backoff = backoff * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : backoff * 2;
+				backoff =
+				    backoff * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : backoff * 2;
 				continue;
 			}
 			started = true;
@@ -167,7 +171,8 @@ static void *src_main(void *arg)
 				started = false;
 				memset(&w, 0, sizeof(w));
 				src_wait(s, &w, backoff);
-				backoff = backoff * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : backoff * 2;
+				backoff =
+				    backoff * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : backoff * 2;
 				break;
 			}
 			if (rc != SG_OK) {
@@ -187,8 +192,8 @@ static void *src_main(void *arg)
 	return NULL;
 }
 
-int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp,
-		    struct sg_pipeline **out, struct sg_errbuf *eb)
+int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp, struct sg_pipeline **out,
+		    struct sg_errbuf *eb)
 {
 	struct sg_pipeline *pl = sg_xcalloc(1, sizeof(*pl));
 	const struct sg_source_conf *scs = conf->sources.items;
@@ -275,7 +280,10 @@ void sg_pipeline_free(struct sg_pipeline *pl)
 	free(pl);
 }
 
-size_t sg_pipeline_count(const struct sg_pipeline *pl) { return pl->n; }
+size_t sg_pipeline_count(const struct sg_pipeline *pl)
+{
+	return pl->n;
+}
 const char *sg_pipeline_source_name(const struct sg_pipeline *pl, size_t i)
 {
 	return pl->src[i].sc->name;

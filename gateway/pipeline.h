@@ -11,8 +11,8 @@
 struct sg_pipeline;
 
 /* Init every enabled source (driver init); errors name the source. */
-int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp,
-		    struct sg_pipeline **out, struct sg_errbuf *eb);
+int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp, struct sg_pipeline **out,
+		    struct sg_errbuf *eb);
 int sg_pipeline_start(struct sg_pipeline *pl);
 /* Tell every source to stop and wake it; returns at once.  Call before
  * sg_spool_shutdown(), so a source blocked on a full spool sees that it

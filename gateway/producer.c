@@ -26,8 +26,8 @@
 #include "producer_internal.h"
 
 static const char *const reserved_props[] = {
-	"enable.idempotence", "acks", "request.required.acks",
-	"dr_msg_cb", "bootstrap.servers", "transactional.id", NULL};
+    "enable.idempotence", "acks", "request.required.acks", "dr_msg_cb", "bootstrap.servers",
+    "transactional.id",   NULL};
 
 /* --- librdkafka callbacks (run on the producer thread, from poll) ------ */
 
@@ -42,15 +42,13 @@ bool prod_err_permanent(rd_kafka_resp_err_t e)
 	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
 	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
 	case RD_KAFKA_RESP_ERR_INVALID_MSG:
-	case RD_KAFKA_RESP_ERR__INVALID_ARG:
-		return true;
-	default:
-		return false;
+	case RD_KAFKA_RESP_ERR__INVALID_ARG: return true;
+	default: return false;
 	}
 }
 
-void prod_reject(struct sg_producer *p, uint64_t seq, const void *payload,
-			size_t len, const char *topic, const char *why)
+void prod_reject(struct sg_producer *p, uint64_t seq, const void *payload, size_t len,
+		 const char *topic, const char *why)
 {
 	static struct sg_log_rl rl;
 	char reason[512];
@@ -86,15 +84,16 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		sg_counter_add(p->m_delivered, 1);
 		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
 	} else if (m->err && prod_err_permanent(m->err)) {
-		prod_reject(p, s->seq, m->payload, m->len,
-			    rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+		prod_reject(p, s->seq, m->payload, m->len, rd_kafka_topic_name(m->rkt),
+			    rd_kafka_err2str(m->err));
 		s->state = SLOT_DONE;
 	} else {
 		static struct sg_log_rl rl;
 		if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
 		    m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 			sg_log_rl(&rl, SG_LOG_WARN, "producer",
-				  "delivery of seq %" PRIu64 " failed: %s; it stays in the spool and is sent again",
+				  "delivery of seq %" PRIu64
+				  " failed: %s; it stays in the spool and is sent again",
 				  s->seq, m->err ? rd_kafka_err2str(m->err) : "not persisted");
 		s->state = SLOT_RETRY;
 		sg_counter_add(p->m_retry, 1);
@@ -122,14 +121,15 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	sg_log(level <= 3 ? SG_LOG_ERROR : level <= 4 ? SG_LOG_WARN : SG_LOG_DEBUG,
+	sg_log(level <= 3   ? SG_LOG_ERROR
+	       : level <= 4 ? SG_LOG_WARN
+			    : SG_LOG_DEBUG,
 	       "librdkafka", "%s: %s", fac, buf);
 }
 
 /* --- setup ----------------------------------------------------------- */
 
-static int conf_set(rd_kafka_conf_t *kc, const char *k, const char *v,
-		    struct sg_errbuf *eb)
+static int conf_set(rd_kafka_conf_t *kc, const char *k, const char *v, struct sg_errbuf *eb)
 {
 	char err[512];
 
@@ -138,8 +138,8 @@ static int conf_set(rd_kafka_conf_t *kc, const char *k, const char *v,
 	return SG_OK;
 }
 
-static rd_kafka_conf_t *prod_conf(const struct sg_conf *c, const char *bootstrap,
-				  void *opaque, struct sg_errbuf *eb)
+static rd_kafka_conf_t *prod_conf(const struct sg_conf *c, const char *bootstrap, void *opaque,
+				  struct sg_errbuf *eb)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 	const struct sg_cfg_map *props = &c->kafka.properties;
@@ -162,9 +162,12 @@ static rd_kafka_conf_t *prod_conf(const struct sg_conf *c, const char *bootstrap
 			if (!strcmp(props->kv[i].key, reserved_props[r])) {
 				rd_kafka_conf_destroy(kc);
 				sg_errf(eb, SG_ECONFIG,
-					"kafka.properties.%s: set by the gateway (delivery guarantees); use kafka.%s",
+					"kafka.properties.%s: set by the gateway (delivery "
+					"guarantees); use kafka.%s",
 					props->kv[i].key,
-					strcmp(props->kv[i].key, "bootstrap.servers") ? "delivery" : "bootstrap");
+					strcmp(props->kv[i].key, "bootstrap.servers")
+					    ? "delivery"
+					    : "bootstrap");
 				return NULL;
 			}
 		rc = conf_set(kc, props->kv[i].key, props->kv[i].val, eb);
@@ -200,17 +203,18 @@ void sg_kafka_conf_security(rd_kafka_conf_t *kc, const struct sg_conf *c)
 
 	for (size_t i = 0; i < c->kafka.properties.n; i++)
 		for (size_t j = 0; j < 3; j++)
-			if (!strncmp(c->kafka.properties.kv[i].key, prefixes[j], strlen(prefixes[j])) &&
+			if (!strncmp(c->kafka.properties.kv[i].key, prefixes[j],
+				     strlen(prefixes[j])) &&
 			    rd_kafka_conf_set(kc, c->kafka.properties.kv[i].key,
 					      c->kafka.properties.kv[i].val, err, sizeof(err)))
-				sg_warn("kafka", "kafka.properties.%s: %s", c->kafka.properties.kv[i].key,
-					err);
+				sg_warn("kafka", "kafka.properties.%s: %s",
+					c->kafka.properties.kv[i].key, err);
 }
 
 int sg_producer_check_props(const struct sg_conf *conf, struct sg_errbuf *eb)
 {
-	const char *bs = strcmp(conf->kafka.bootstrap, "embedded") ? conf->kafka.bootstrap
-								   : "localhost:9092";
+	const char *bs =
+	    strcmp(conf->kafka.bootstrap, "embedded") ? conf->kafka.bootstrap : "localhost:9092";
 	rd_kafka_conf_t *kc = prod_conf(conf, bs, NULL, eb);
 
 	if (!kc)
@@ -250,9 +254,8 @@ void prod_destroy(struct sg_producer *p)
 	p->rk = NULL;
 }
 
-int sg_producer_new(const struct sg_conf *conf, const char *bootstrap,
-		    struct sg_spool *sp, struct sg_producer **out,
-		    struct sg_errbuf *eb)
+int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg_spool *sp,
+		    struct sg_producer **out, struct sg_errbuf *eb)
 {
 	struct sg_producer *p = sg_xcalloc(1, sizeof(*p));
 	int rc;
@@ -329,7 +332,8 @@ static void prod_rewind(struct sg_producer *p)
 	}
 	p->nskip = n;
 	p->skip_pos = 0;
-	sg_info("producer", "resending from seq %" PRIu64 " (%zu records already delivered are skipped)",
+	sg_info("producer",
+		"resending from seq %" PRIu64 " (%zu records already delivered are skipped)",
 		p->released + 1, n);
 	/* The released prefix may have advanced the cursor further than the
 	 * ring head: rewind to what is released. */
@@ -347,8 +351,7 @@ static bool prod_skip(struct sg_producer *p, uint64_t seq)
 	return p->skip_pos < p->nskip && p->skip[p->skip_pos] == seq;
 }
 
-rd_kafka_resp_err_t prod_produce(struct sg_producer *p, const struct sg_record *r,
-				 void *opaque)
+rd_kafka_resp_err_t prod_produce(struct sg_producer *p, const struct sg_record *r, void *opaque)
 {
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->nheaders);
 	rd_kafka_resp_err_t err;
@@ -360,11 +363,11 @@ rd_kafka_resp_err_t prod_produce(struct sg_producer *p, const struct sg_record *
 	snprintf(topic, sizeof(topic), "%.*s", (int)r->topic_len, r->topic);
 	while (sg_record_header_next(r, &pos, &name, &nl, &val, &vl))
 		rd_kafka_header_add(hdrs, name, (ssize_t)nl, val, (ssize_t)vl);
-	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
-				RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS),
-				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	err = rd_kafka_producev(
+	    p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+	    RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS),
+	    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (err)
 		rd_kafka_headers_destroy(hdrs); /* ownership passes only on success */
 	return err;
@@ -379,8 +382,7 @@ static int prod_send(struct sg_producer *p)
 	size_t slot;
 
 	if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK) {
-		prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-",
-			    "undecodable spool record");
+		prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-", "undecodable spool record");
 		goto done_now;
 	}
 	snprintf(topic, sizeof(topic), "%.*s", (int)r.topic_len, r.topic);
@@ -394,8 +396,8 @@ static int prod_send(struct sg_producer *p)
 				    rd_kafka_err2str(err));
 			goto done_now;
 		}
-		sg_warn("producer", "produce of seq %" PRIu64 " failed: %s; retrying",
-			p->rec_seq, rd_kafka_err2str(err));
+		sg_warn("producer", "produce of seq %" PRIu64 " failed: %s; retrying", p->rec_seq,
+			rd_kafka_err2str(err));
 		return SG_EAGAIN;
 	}
 	p->ring[slot] = (struct slot){p->rec_seq, r.ts_ns, SLOT_SENT};
@@ -535,8 +537,10 @@ void sg_producer_stop(struct sg_producer *p, int64_t timeout_ms)
 	sg_spool_stats(p->sp, &st);
 	undelivered = st.next_seq - 1 - st.acked_seq;
 	if (undelivered)
-		sg_warn("producer", "stopping with %" PRIu64 " events not yet delivered; "
-			"they stay in the spool and are sent after the next start", undelivered);
+		sg_warn("producer",
+			"stopping with %" PRIu64 " events not yet delivered; "
+			"they stay in the spool and are sent after the next start",
+			undelivered);
 }
 
 void sg_producer_free(struct sg_producer *p)

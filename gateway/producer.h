@@ -22,9 +22,8 @@
 struct sg_producer;
 
 /* bootstrap overrides conf->kafka.bootstrap (the embedded cluster). */
-int sg_producer_new(const struct sg_conf *conf, const char *bootstrap,
-		    struct sg_spool *sp, struct sg_producer **out,
-		    struct sg_errbuf *eb);
+int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg_spool *sp,
+		    struct sg_producer **out, struct sg_errbuf *eb);
 int sg_producer_start(struct sg_producer *p);
 /* Deliver what is in flight and in the spool for up to timeout_ms, then
  * stop the thread.  Whatever is not delivered stays in the spool. */

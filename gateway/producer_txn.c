@@ -88,7 +88,7 @@ static uint64_t txn_read_checkpoint(struct sg_producer *p)
 	tl = rd_kafka_topic_partition_list_new(nparts);
 	for (int i = 0; i < nparts; i++)
 		rd_kafka_topic_partition_list_add(tl, c->kafka.checkpoint_topic, i)->offset =
-			RD_KAFKA_OFFSET_BEGINNING;
+		    RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(rk, tl);
 	rd_kafka_topic_partition_list_destroy(tl);
 	while (eofs < nparts && sg_now_mono_ns() < deadline) {
@@ -134,7 +134,8 @@ static bool txn_init(struct sg_producer *p)
 			if (!e)
 				return true;
 			sg_warn("producer", "init_transactions: %s%s", rd_kafka_error_string(e),
-				rd_kafka_error_is_fatal(e) ? " (fatal: recreating the producer)" : "");
+				rd_kafka_error_is_fatal(e) ? " (fatal: recreating the producer)"
+							   : "");
 			if (rd_kafka_error_is_fatal(e)) {
 				prod_destroy(p);
 				sg_counter_add(p->m_restarts, 1);
@@ -160,8 +161,8 @@ static rd_kafka_resp_err_t txn_checkpoint(struct sg_producer *p, uint64_t seq)
 	return rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->conf->kafka.checkpoint_topic),
 				 RD_KAFKA_V_KEY(p->conf->gateway.id, strlen(p->conf->gateway.id)),
 				 RD_KAFKA_V_VALUE(v, (size_t)n),
-				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				 RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(NULL),
+				 RD_KAFKA_V_END);
 }
 
 /* Fill one transaction.  Returns the number of records in it. */
@@ -175,13 +176,15 @@ static size_t txn_fill(struct sg_producer *p, uint64_t *last)
 	while (n < (size_t)kc->txn_max_records && sg_now_mono_ns() < until) {
 		if (!p->have_rec) {
 			if (sg_spool_read(p->sp, &p->rec_seq, &p->rec) != SG_OK) {
-				struct pollfd pfd = {.fd = sg_spool_read_fd(p->sp), .events = POLLIN};
+				struct pollfd pfd = {.fd = sg_spool_read_fd(p->sp),
+						     .events = POLLIN};
 				if (!n && atomic_load(&p->stop))
 					break;
 				int ms = (int)((until - sg_now_mono_ns()) / SG_NS_PER_MS);
 				poll(&pfd, 1, n ? (ms > 0 ? ms : 0) : 250);
 				if (!n)
-					until = sg_now_mono_ns() + kc->txn_interval_ms * SG_NS_PER_MS;
+					until =
+					    sg_now_mono_ns() + kc->txn_interval_ms * SG_NS_PER_MS;
 				rd_kafka_poll(p->rk, 0);
 				if (!n && atomic_load(&p->stop))
 					break;
@@ -192,14 +195,16 @@ static size_t txn_fill(struct sg_producer *p, uint64_t *last)
 			p->have_rec = true;
 		}
 		if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK) {
-			prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-", "undecodable spool record");
+			prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-",
+				    "undecodable spool record");
 			p->have_rec = false;
 			continue;
 		}
 		if (!n) {
 			rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
 			if (e) {
-				sg_error("producer", "begin_transaction: %s", rd_kafka_error_string(e));
+				sg_error("producer", "begin_transaction: %s",
+					 rd_kafka_error_string(e));
 				rd_kafka_error_destroy(e);
 				p->fatal = true;
 				return 0;
@@ -212,7 +217,8 @@ static size_t txn_fill(struct sg_producer *p, uint64_t *last)
 		}
 		if (err) {
 			/* Refused locally (too large): reject it, keep going. */
-			prod_reject(p, p->rec_seq, r.value, r.value_len, "-", rd_kafka_err2str(err));
+			prod_reject(p, p->rec_seq, r.value, r.value_len, "-",
+				    rd_kafka_err2str(err));
 			uint64_t *rj = realloc(p->rejected, (p->nrejected + 1) * sizeof(*rj));
 			if (rj) {
 				p->rejected = rj;
@@ -249,8 +255,9 @@ static bool txn_commit(struct sg_producer *p, uint64_t last, size_t n)
 			sg_spool_ack(p->sp, last);
 			sg_counter_add(p->m_delivered, n);
 			for (size_t i = 0; i < n; i++)
-				sg_hist_add(&sg_delivery_latency,
-					    now > p->txn_ts[i] ? (uint64_t)(now - p->txn_ts[i]) / 1000 : 0);
+				sg_hist_add(
+				    &sg_delivery_latency,
+				    now > p->txn_ts[i] ? (uint64_t)(now - p->txn_ts[i]) / 1000 : 0);
 			return true;
 		}
 		if (rd_kafka_error_is_retriable(e) && !atomic_load(&p->stop)) {
@@ -262,8 +269,10 @@ static bool txn_commit(struct sg_producer *p, uint64_t last, size_t n)
 	}
 	sg_counter_add(p->m_retry, n);
 	if (rd_kafka_error_txn_requires_abort(e)) {
-		sg_warn("producer", "transaction up to seq %" PRIu64 " aborted: %s; replaying from seq %"
-			PRIu64, last, rd_kafka_error_string(e), p->committed + 1);
+		sg_warn("producer",
+			"transaction up to seq %" PRIu64
+			" aborted: %s; replaying from seq %" PRIu64,
+			last, rd_kafka_error_string(e), p->committed + 1);
 		rd_kafka_error_t *ae = rd_kafka_abort_transaction(p->rk, 60000);
 		if (ae) {
 			sg_error("producer", "abort_transaction: %s", rd_kafka_error_string(ae));
@@ -293,8 +302,10 @@ void *prod_txn_main(void *arg)
 	sg_spool_stats(p->sp, &st);
 	p->committed = ckpt > st.acked_seq ? ckpt : st.acked_seq;
 	if (ckpt > st.acked_seq)
-		sg_info("producer", "checkpoint says seq %" PRIu64 " is committed (spool cursor %" PRIu64
-			"): resuming after it, nothing is sent twice", ckpt, st.acked_seq);
+		sg_info("producer",
+			"checkpoint says seq %" PRIu64 " is committed (spool cursor %" PRIu64
+			"): resuming after it, nothing is sent twice",
+			ckpt, st.acked_seq);
 	sg_spool_ack(p->sp, p->committed);
 	txn_replay(p);
 	for (;;) {

@@ -41,18 +41,19 @@ struct sink {
 
 static void sink_usage(FILE *fp)
 {
-	fprintf(fp,
-		"usage: sensorgate sink -b BOOTSTRAP -t TOPIC [-t TOPIC...] --to TARGET\n"
-		"                       [-g GROUP] [--from-beginning] [--count N] [--idle-exit SEC]\n"
-		"Reads TOPICs (a name, or a regex starting with ^) in consumer group GROUP\n"
-		"(default sensorgate-sink) and writes every record to TARGET:\n"
-		"  stdout           one JSON line per record\n"
-		"  file:PATH        JSON lines appended to PATH, fsynced before each commit\n"
-		"  sqlite:PATH      table events, event id as primary key (duplicates ignored)\n"
-		"Offsets are committed after the write: at-least-once, and with sqlite the\n"
-		"event id makes duplicates harmless.  --count N stops after N records;\n"
-		"--idle-exit SEC stops after SEC seconds without a record (at least 30 s\n"
-		"before the first one).\n");
+	fprintf(
+	    fp,
+	    "usage: sensorgate sink -b BOOTSTRAP -t TOPIC [-t TOPIC...] --to TARGET\n"
+	    "                       [-g GROUP] [--from-beginning] [--count N] [--idle-exit SEC]\n"
+	    "Reads TOPICs (a name, or a regex starting with ^) in consumer group GROUP\n"
+	    "(default sensorgate-sink) and writes every record to TARGET:\n"
+	    "  stdout           one JSON line per record\n"
+	    "  file:PATH        JSON lines appended to PATH, fsynced before each commit\n"
+	    "  sqlite:PATH      table events, event id as primary key (duplicates ignored)\n"
+	    "Offsets are committed after the write: at-least-once, and with sqlite the\n"
+	    "event id makes duplicates harmless.  --count N stops after N records;\n"
+	    "--idle-exit SEC stops after SEC seconds without a record (at least 30 s\n"
+	    "before the first one).\n");
 }
 
 static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
@@ -86,8 +87,7 @@ static int sink_open(struct sink *s, struct sg_errbuf *eb)
 			 " id TEXT PRIMARY KEY, topic TEXT, partition INTEGER, offset INTEGER,"
 			 " key TEXT, ts_ms INTEGER, source TEXT, value BLOB);",
 			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db,
-			       "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)", -1,
+	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)", -1,
 			       &s->ins, NULL) != SQLITE_OK)
 		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
 	return SG_OK;
@@ -104,7 +104,8 @@ static int sink_begin(struct sink *s)
 static int sink_flush(struct sink *s)
 {
 	if (s->db)
-		return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? SG_OK : SG_EIO;
+		return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? SG_OK
+										    : SG_EIO;
 	if (fflush(s->fp) != 0)
 		return SG_EIO;
 	if (s->kind == SINK_FILE && fsync(fileno(s->fp)) != 0)
@@ -131,7 +132,8 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 		sqlite3_bind_text(s->ins, 2, rd_kafka_topic_name(m->rkt), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(s->ins, 3, (int)m->partition);
 		sqlite3_bind_int64(s->ins, 4, m->offset);
-		sqlite3_bind_text(s->ins, 5, m->key ? m->key : "", (int)m->key_len, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s->ins, 5, m->key ? m->key : "", (int)m->key_len,
+				  SQLITE_TRANSIENT);
 		sqlite3_bind_int64(s->ins, 6, ts);
 		sqlite3_bind_text(s->ins, 7, src ? src : "", (int)srcl, SQLITE_TRANSIENT);
 		sqlite3_bind_blob(s->ins, 8, m->payload, (int)m->len, SQLITE_TRANSIENT);
@@ -149,8 +151,9 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 	sg_buf_adds(&s->line, ",\"topic\":");
 	sg_buf_add_json_str(&s->line, rd_kafka_topic_name(m->rkt),
 			    strlen(rd_kafka_topic_name(m->rkt)));
-	sg_buf_printf(&s->line, ",\"partition\":%d,\"offset\":%" PRId64 ",\"ts_ms\":%" PRId64
-		      ",\"key\":", (int)m->partition, m->offset, ts);
+	sg_buf_printf(&s->line,
+		      ",\"partition\":%d,\"offset\":%" PRId64 ",\"ts_ms\":%" PRId64 ",\"key\":",
+		      (int)m->partition, m->offset, ts);
 	sg_buf_add_json_str(&s->line, m->key ? m->key : "", m->key_len);
 	sg_buf_adds(&s->line, ",\"value\":");
 	sg_buf_add_json_str(&s->line, m->payload ? m->payload : "", m->len);
@@ -242,7 +245,8 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 		}
 		if (m) {
 			if (sink_write(s, m) != SG_OK) {
-				sg_error("sink", "write failed at %s/%d/%" PRId64 ": offsets not committed",
+				sg_error("sink",
+					 "write failed at %s/%d/%" PRId64 ": offsets not committed",
 					 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
 				rd_kafka_message_destroy(m);
 				rc = 1;
@@ -255,7 +259,8 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 		/* Commit when idle or every 1000 records, after the write is durable. */
 		if (batch && (!m || batch >= 1000)) {
 			if (sink_flush(s) != SG_OK) {
-				sg_error("sink", "flush to %s failed: offsets not committed", s->path);
+				sg_error("sink", "flush to %s failed: offsets not committed",
+					 s->path);
 				rc = 1;
 				break;
 			}
@@ -269,10 +274,10 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 		 * group join and (for regexes) topic discovery take a while, so
 		 * allow at least 30 s. */
 		if (idle_exit &&
-		    sg_now_mono_ns() - last >
-			    (int64_t)(s->written + s->duplicates ? idle_exit
-								 : (idle_exit > 30 ? idle_exit : 30)) *
-				    SG_NS_PER_S)
+		    sg_now_mono_ns() - last > (int64_t)(s->written + s->duplicates
+							    ? idle_exit
+							    : (idle_exit > 30 ? idle_exit : 30)) *
+						  SG_NS_PER_S)
 			break;
 	}
 	if (batch && sink_flush(s) == SG_OK)
@@ -285,12 +290,15 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 
 int sg_cli_sink(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"bootstrap", required_argument, 0, 'b'}, {"topic", required_argument, 0, 't'},
-		{"group", required_argument, 0, 'g'},	  {"to", required_argument, 0, 'o'},
-		{"from-beginning", no_argument, 0, 'B'},  {"count", required_argument, 0, 'n'},
-		{"idle-exit", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0}};
+	static const struct option opts[] = {{"bootstrap", required_argument, 0, 'b'},
+					     {"topic", required_argument, 0, 't'},
+					     {"group", required_argument, 0, 'g'},
+					     {"to", required_argument, 0, 'o'},
+					     {"from-beginning", no_argument, 0, 'B'},
+					     {"count", required_argument, 0, 'n'},
+					     {"idle-exit", required_argument, 0, 'i'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
 	const char *bootstrap = NULL, *group = "sensorgate-sink", *to = NULL;
 	char *topics[32];
 	int ntopics = 0, c, idle = 0, rc;

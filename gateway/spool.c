@@ -29,11 +29,20 @@
 #include "spool_frame.h"
 #include "spool_internal.h"
 
-static ssize_t io_write(int fd, const void *p, size_t n) { return write(fd, p, n); }
-static int io_fdatasync(int fd) { return fdatasync(fd); }
+static ssize_t io_write(int fd, const void *p, size_t n)
+{
+	return write(fd, p, n);
+}
+static int io_fdatasync(int fd)
+{
+	return fdatasync(fd);
+}
 struct sg_spool_io sg_spool_io = {io_write, io_fdatasync};
 
-static int64_t now_ms(void) { return sg_now_mono_ns() / SG_NS_PER_MS; }
+static int64_t now_ms(void)
+{
+	return sg_now_mono_ns() / SG_NS_PER_MS;
+}
 
 struct seg *spool_seg_find(struct sg_spool *sp, uint64_t first_seq)
 {
@@ -43,8 +52,7 @@ struct seg *spool_seg_find(struct sg_spool *sp, uint64_t first_seq)
 	return NULL;
 }
 
-void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out,
-		    size_t n)
+void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out, size_t n)
 {
 	snprintf(out, n, "%s/%020" PRIu64 ".seg", sp->dir, first_seq);
 }
@@ -90,8 +98,7 @@ int spool_seg_create(struct sg_spool *sp)
 	if (sp->wfd >= 0)
 		close(sp->wfd);
 	sp->wfd = fd;
-	sp->segs[sp->nsegs++] = (struct seg){
-		.first_seq = sp->next_seq, .last_seq = 0, .size = 16};
+	sp->segs[sp->nsegs++] = (struct seg){.first_seq = sp->next_seq, .last_seq = 0, .size = 16};
 	sp->total_bytes += 16;
 	return SG_OK;
 }
@@ -143,9 +150,8 @@ static int spool_drop_oldest(struct sg_spool *sp)
 	}
 	s = &sp->segs[0];
 	if (s->records && s->last_seq > sp->acked_seq)
-		lost = s->last_seq - (sp->acked_seq >= s->first_seq
-					      ? sp->acked_seq
-					      : s->first_seq - 1);
+		lost = s->last_seq -
+		       (sp->acked_seq >= s->first_seq ? sp->acked_seq : s->first_seq - 1);
 	if (lost > s->records)
 		lost = s->records;
 	sg_counter_add(sp->m_dropped_oldest, lost);
@@ -170,9 +176,10 @@ static int spool_make_room(struct sg_spool *sp, size_t need)
 		switch (sp->when_full) {
 		case SG_FULL_DROP_NEWEST:
 			sg_counter_add(sp->m_dropped_newest, 1);
-			sg_log_rl(&rl, SG_LOG_WARN, "spool",
-				  "spool full (%lld bytes): dropping new events (when_full: drop_newest)",
-				  (long long)sp->max_bytes);
+			sg_log_rl(
+			    &rl, SG_LOG_WARN, "spool",
+			    "spool full (%lld bytes): dropping new events (when_full: drop_newest)",
+			    (long long)sp->max_bytes);
 			return SG_EDROPPED;
 		case SG_FULL_DROP_OLDEST: {
 			int rc = spool_drop_oldest(sp);
@@ -191,8 +198,7 @@ static int spool_make_room(struct sg_spool *sp, size_t need)
 	return SG_OK;
 }
 
-int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg,
-		    uint64_t *seq_out)
+int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, uint64_t *seq_out)
 {
 	static struct sg_log_rl rl_io, rl_big;
 	uint64_t seq;
@@ -247,8 +253,7 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg,
 			goto io_fail;
 		act = &sp->segs[sp->nsegs - 1];
 	}
-	sg_frame_header((uint8_t *)sp->enc.p, seq, sp->enc.p + 20,
-			(uint32_t)(need - 20));
+	sg_frame_header((uint8_t *)sp->enc.p, seq, sp->enc.p + 20, (uint32_t)(need - 20));
 	w = sg_spool_io.write(sp->wfd, sp->enc.p, need);
 	if (w != (ssize_t)need) {
 		int e = w < 0 ? errno : EIO;
@@ -256,7 +261,8 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg,
 		 * kernel may have taken part of it even when write fails). */
 		if (ftruncate(sp->wfd, act->size) != 0) {
 			struct stat st;
-			sg_error("spool", "cannot cut a failed append from segment %020" PRIu64
+			sg_error("spool",
+				 "cannot cut a failed append from segment %020" PRIu64
 				 ": %s; readers will skip the partial frame",
 				 act->first_seq, strerror(errno));
 			if (fstat(sp->wfd, &st) == 0 && st.st_size > act->size) {
@@ -304,8 +310,8 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg,
 io_fail:
 	sg_counter_add(sp->m_errors_io, 1);
 	sg_log_rl(&rl_io, SG_LOG_ERROR, "spool",
-		  "append of seq %" PRIu64 " failed: %s (%s): event not stored",
-		  sp->next_seq, sg_strerror(rc), strerror(errno));
+		  "append of seq %" PRIu64 " failed: %s (%s): event not stored", sp->next_seq,
+		  sg_strerror(rc), strerror(errno));
 out:
 	pthread_mutex_unlock(&sp->mu);
 	return rc;
@@ -313,7 +319,10 @@ out:
 
 /* --- reader ----------------------------------------------------------- */
 
-int sg_spool_read_fd(const struct sg_spool *sp) { return sp->evfd; }
+int sg_spool_read_fd(const struct sg_spool *sp)
+{
+	return sp->evfd;
+}
 
 /* Open the reader's fd on the segment starting at first.  Caller holds
  * mu (for the table); the fd is used outside it. */
@@ -340,8 +349,7 @@ static int64_t spool_reader_resync(struct sg_spool *sp, int64_t off, int64_t lim
 	int64_t res = limit;
 
 	if (p && sg_pread_all(sp->rfd, p, n, off) == SG_OK)
-		res = off + (int64_t)sg_frame_resync(p, n, 1, (uint32_t)sp->max_record,
-						     sp->rseq);
+		res = off + (int64_t)sg_frame_resync(p, n, 1, (uint32_t)sp->max_record, sp->rseq);
 	free(p);
 	return res;
 }
@@ -483,8 +491,7 @@ int sg_spool_checkpoint(struct sg_spool *sp)
 		rc = spool_save_cursor(sp, acked);
 		if (rc != SG_OK) {
 			static struct sg_log_rl rl;
-			sg_log_rl(&rl, SG_LOG_ERROR, "spool",
-				  "cannot save the ack cursor: %s (%s)",
+			sg_log_rl(&rl, SG_LOG_ERROR, "spool", "cannot save the ack cursor: %s (%s)",
 				  sg_strerror(rc), strerror(errno));
 			sg_counter_add(sp->m_errors_io, 1);
 			return rc;
@@ -649,8 +656,8 @@ void sg_spool_stats(struct sg_spool *sp, struct sg_spool_stats *st)
 	pthread_mutex_unlock(&sp->mu);
 }
 
-int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload,
-		    size_t len, const char *reason)
+int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload, size_t len,
+		    const char *reason)
 {
 	char path[4200];
 	struct sg_buf b;
@@ -658,8 +665,7 @@ int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload,
 
 	snprintf(path, sizeof(path), "%s/rejected.log", sp->dir);
 	sg_buf_init(&b);
-	sg_buf_printf(&b, "seq=%" PRIu64 " time_ns=%lld reason=", seq,
-		      (long long)sg_now_ns());
+	sg_buf_printf(&b, "seq=%" PRIu64 " time_ns=%lld reason=", seq, (long long)sg_now_ns());
 	sg_buf_add_json_str(&b, reason, strlen(reason));
 	sg_buf_printf(&b, " bytes=%zu\n", len);
 	sg_buf_add(&b, payload, len);

@@ -39,28 +39,27 @@
 struct sg_spool;
 
 #define SG_SPOOL_FRAME_HDR 20
-#define SG_SPOOL_SEG_HDR 16
+#define SG_SPOOL_SEG_HDR   16
 
 /* Fills `out` with the record payload for `seq`; called with the spool
  * lock held, so it must be quick and must not call back into the spool. */
 typedef int (*sg_spool_encode_fn)(uint64_t seq, struct sg_buf *out, void *arg);
 
 struct sg_spool_stats {
-	uint64_t next_seq;	 /* the seq the next append gets */
-	uint64_t acked_seq;	 /* every seq <= this is delivered or dropped */
-	uint64_t durable_seq;	 /* highest seq known to be on disk */
-	uint64_t bytes;		 /* bytes of all segments */
+	uint64_t next_seq;    /* the seq the next append gets */
+	uint64_t acked_seq;   /* every seq <= this is delivered or dropped */
+	uint64_t durable_seq; /* highest seq known to be on disk */
+	uint64_t bytes;       /* bytes of all segments */
 	uint64_t segments;
-	uint64_t pending;	 /* records appended and not yet acked */
+	uint64_t pending; /* records appended and not yet acked */
 	/* From recovery at open: */
-	uint64_t recovered_records, truncated_bytes, corrupt_regions,
-		corrupt_lost_records, segments_moved_aside;
+	uint64_t recovered_records, truncated_bytes, corrupt_regions, corrupt_lost_records,
+	    segments_moved_aside;
 };
 
 /* Open (create) the spool directory and recover it.  Recovery findings
  * are logged and counted in the stats.  Starts the flusher thread. */
-int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out,
-		  struct sg_errbuf *eb);
+int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out, struct sg_errbuf *eb);
 /* Flush (fsync), save the cursor, stop the flusher and free. */
 void sg_spool_close(struct sg_spool *sp);
 
@@ -72,8 +71,7 @@ void sg_spool_close(struct sg_spool *sp);
  * larger than max_record_bytes), SG_EIO/SG_ENOSPC (nothing stored).
  * With fsync `always`, SG_OK means the record is on disk.
  */
-int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg,
-		    uint64_t *seq);
+int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, uint64_t *seq);
 
 /*
  * Reader: copy the next durable record after the read position into buf
@@ -99,8 +97,8 @@ void sg_spool_shutdown(struct sg_spool *sp);
 void sg_spool_stats(struct sg_spool *sp, struct sg_spool_stats *st);
 
 /* Append a refused record to rejected.log with the reason. */
-int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload,
-		    size_t len, const char *reason);
+int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload, size_t len,
+		    const char *reason);
 
 /* Fault injection seam (tests): replaces write/fdatasync of segments. */
 struct sg_spool_io {

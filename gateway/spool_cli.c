@@ -63,7 +63,8 @@ int sg_cli_spool(int argc, char **argv)
 	struct dirent *e;
 	int rc;
 
-	if (!sub || !strcmp(sub, "--help") || !dir || (strcmp(sub, "stat") && strcmp(sub, "dump"))) {
+	if (!sub || !strcmp(sub, "--help") || !dir ||
+	    (strcmp(sub, "stat") && strcmp(sub, "dump"))) {
 		printf("usage: sensorgate spool stat DIR\n"
 		       "       sensorgate spool dump DIR [--all] [--limit N]\n"
 		       "stat: segments, records, bytes, delivery cursor, corruption found.\n"
@@ -139,21 +140,23 @@ int sg_cli_spool(int argc, char **argv)
 		}
 		if (!d.dump) {
 			char seqs[64], notes[160] = "";
-			snprintf(seqs, sizeof(seqs), "%" PRIu64 "..%" PRIu64, sc.first_seq, sc.last_seq);
+			snprintf(seqs, sizeof(seqs), "%" PRIu64 "..%" PRIu64, sc.first_seq,
+				 sc.last_seq);
 			if (sc.bad_header)
 				snprintf(notes, sizeof(notes), "BAD HEADER");
 			else if (sc.corrupt_regions || sc.torn_bytes)
-				snprintf(notes, sizeof(notes), "%" PRIu64 " corrupt region(s), %zu torn tail bytes",
+				snprintf(notes, sizeof(notes),
+					 "%" PRIu64 " corrupt region(s), %zu torn tail bytes",
 					 sc.corrupt_regions, sc.torn_bytes);
-			printf("%-28s %10" PRIu64 " %12lld %22s %s\n", path + strlen(dir) + 1, sc.records,
-			       (long long)st.st_size, sc.records ? seqs : "-", notes);
+			printf("%-28s %10" PRIu64 " %12lld %22s %s\n", path + strlen(dir) + 1,
+			       sc.records, (long long)st.st_size, sc.records ? seqs : "-", notes);
 		}
 	}
 	free(names);
 	if (!d.dump)
-		printf("\nsegments %zu, records %" PRIu64 ", bytes %" PRIu64 ", seqs %" PRIu64 "..%" PRIu64
-		       ", delivered up to %" PRIu64 ", pending %" PRIu64 ", corrupt regions %" PRIu64
-		       " (~%" PRIu64 " events lost)\n",
+		printf("\nsegments %zu, records %" PRIu64 ", bytes %" PRIu64 ", seqs %" PRIu64
+		       "..%" PRIu64 ", delivered up to %" PRIu64 ", pending %" PRIu64
+		       ", corrupt regions %" PRIu64 " (~%" PRIu64 " events lost)\n",
 		       n, total, bytes, first_seq, last_seq, ack, pending, corrupt, lost);
 	return 0;
 }

@@ -47,8 +47,7 @@ void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len)
 	put32(h + 16, frame_crc(h, p, len));
 }
 
-int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen,
-		   uint64_t *seq, uint32_t *len)
+int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen, uint64_t *seq, uint32_t *len)
 {
 	uint32_t l;
 
@@ -70,8 +69,8 @@ int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen,
 	return 1;
 }
 
-size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off,
-		       uint32_t maxlen, uint64_t after_seq)
+size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off, uint32_t maxlen,
+		       uint64_t after_seq)
 {
 	static const uint8_t magic[4] = {'S', 'G', 'R', '1'};
 
@@ -83,16 +82,15 @@ size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off,
 		if (!m)
 			break;
 		off = (size_t)(m - p);
-		if (sg_frame_check(m, size - off, maxlen, &seq, &len) == 1 &&
-		    seq > after_seq)
+		if (sg_frame_check(m, size - off, maxlen, &seq, &len) == 1 && seq > after_seq)
 			return off;
 		off++;
 	}
 	return size;
 }
 
-void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen,
-		 sg_frame_fn fn, void *arg, struct sg_seg_scan *out)
+void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, sg_frame_fn fn, void *arg,
+		 struct sg_seg_scan *out)
 {
 	size_t off = 16;
 	uint64_t prev = 0;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define SG_FRAME_MAGIC 0x31524753u /* "SGR1" little endian */
-#define SG_SEG_MAGIC "SGSEG\0\0\0"
+#define SG_SEG_MAGIC   "SGSEG\0\0\0"
 #define SG_SEG_VERSION 1u
 
 /* Write the 16-byte segment header into h. */
@@ -25,20 +25,19 @@ void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len);
  * *len set if a whole valid frame is there, 0 if it is invalid (bad
  * magic, length over maxlen, bad CRC), -1 if it is cut short by avail.
  */
-int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen,
-		   uint64_t *seq, uint32_t *len);
+int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen, uint64_t *seq, uint32_t *len);
 
 struct sg_seg_scan {
 	bool bad_header;
 	uint64_t first_seq, last_seq, records;
-	size_t valid_end;	/* offset after the last valid frame */
+	size_t valid_end;         /* offset after the last valid frame */
 	uint64_t corrupt_regions; /* skipped stretches mid-segment */
-	uint64_t corrupt_lost;	  /* seqs missing around those stretches */
-	size_t torn_bytes;	  /* bytes after valid_end (torn tail) */
+	uint64_t corrupt_lost;    /* seqs missing around those stretches */
+	size_t torn_bytes;        /* bytes after valid_end (torn tail) */
 };
 
-typedef void (*sg_frame_fn)(void *arg, uint64_t seq, const uint8_t *payload,
-			    uint32_t len, size_t off);
+typedef void (*sg_frame_fn)(void *arg, uint64_t seq, const uint8_t *payload, uint32_t len,
+			    size_t off);
 
 /*
  * Scan a whole segment image.  Frames must have increasing seqs; invalid
@@ -46,11 +45,11 @@ typedef void (*sg_frame_fn)(void *arg, uint64_t seq, const uint8_t *payload,
  * counted); invalid bytes with no valid frame after them are a torn tail.
  * Calls fn (if non-NULL) for every valid frame.
  */
-void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen,
-		 sg_frame_fn fn, void *arg, struct sg_seg_scan *out);
+void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, sg_frame_fn fn, void *arg,
+		 struct sg_seg_scan *out);
 /* Offset of the next valid frame at or after off with seq > after_seq,
  * or size if none. */
-size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off,
-		       uint32_t maxlen, uint64_t after_seq);
+size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off, uint32_t maxlen,
+		       uint64_t after_seq);
 
 #endif

@@ -46,14 +46,12 @@ struct sg_spool {
 	int rfd, evfd;
 
 	struct sg_spool_stats rec; /* recovery findings */
-	struct sg_counter *m_appended, *m_dropped_oldest, *m_dropped_newest,
-		*m_blocked, *m_errors_io, *m_errors_fsync, *m_errors_toolarge,
-		*m_bytes, *m_pending, *m_segments;
+	struct sg_counter *m_appended, *m_dropped_oldest, *m_dropped_newest, *m_blocked,
+	    *m_errors_io, *m_errors_fsync, *m_errors_toolarge, *m_bytes, *m_pending, *m_segments;
 };
 
 struct seg *spool_seg_find(struct sg_spool *sp, uint64_t first_seq);
-void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out,
-		    size_t n);
+void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out, size_t n);
 int spool_seg_create(struct sg_spool *sp);
 int spool_save_cursor(struct sg_spool *sp, uint64_t seq);
 int spool_start_flusher(struct sg_spool *sp);

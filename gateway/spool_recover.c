@@ -96,12 +96,11 @@ static void recover_move_aside(struct sg_spool *sp, uint64_t first, const char *
 	snprintf(to, sizeof(to), "%s/%020" PRIu64 ".seg.%lld", cdir, first,
 		 (long long)(sg_now_ns() / SG_NS_PER_S));
 	if (sg_mkdir_p(cdir, 0700) != SG_OK || rename(from, to) != 0) {
-		sg_error("spool", "segment %s is %s and cannot be moved aside: %s",
-			 from, why, strerror(errno));
+		sg_error("spool", "segment %s is %s and cannot be moved aside: %s", from, why,
+			 strerror(errno));
 		return;
 	}
-	sg_error("spool", "segment %s is %s: moved to %s; its events are not sent",
-		 from, why, to);
+	sg_error("spool", "segment %s is %s: moved to %s; its events are not sent", from, why, to);
 	sp->rec.segments_moved_aside++;
 }
 
@@ -152,8 +151,8 @@ static int recover_segment(struct sg_spool *sp, uint64_t first, bool last)
 		sp->rec.corrupt_lost_records += sc.corrupt_lost;
 	}
 	if (sc.torn_bytes) {
-		sg_warn("spool", "segment %s: torn tail of %zu bytes truncated at offset %zu",
-			path, sc.torn_bytes, sc.valid_end);
+		sg_warn("spool", "segment %s: torn tail of %zu bytes truncated at offset %zu", path,
+			sc.torn_bytes, sc.valid_end);
 		if (ftruncate(fd, (off_t)sc.valid_end) != 0 || fsync(fd) != 0) {
 			sg_error("spool", "cannot truncate %s: %s", path, strerror(errno));
 			close(fd);
@@ -169,7 +168,8 @@ static int recover_segment(struct sg_spool *sp, uint64_t first, bool last)
 		if (first > sp->next_seq)
 			sp->next_seq = first;
 		if (unlink(path) != 0)
-			sg_warn("spool", "cannot remove empty segment %s: %s", path, strerror(errno));
+			sg_warn("spool", "cannot remove empty segment %s: %s", path,
+				strerror(errno));
 		return SG_OK;
 	}
 	if (sp->nsegs == sp->capsegs) {
@@ -202,9 +202,8 @@ static int recover_lock(struct sg_spool *sp, struct sg_errbuf *eb)
 	if (sp->lockfd < 0)
 		return sg_errf(eb, SG_EIO, "cannot create %s: %s", path, strerror(errno));
 	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) != 0)
-		return sg_errf(eb, SG_EIO,
-			       "spool %s is in use by another process (%s)",
-			       sp->dir, strerror(errno));
+		return sg_errf(eb, SG_EIO, "spool %s is in use by another process (%s)", sp->dir,
+			       strerror(errno));
 	return SG_OK;
 }
 
@@ -226,8 +225,7 @@ static void recover_counters(struct sg_spool *sp)
 		       sp->rec.segments_moved_aside);
 }
 
-int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out,
-		  struct sg_errbuf *eb)
+int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out, struct sg_errbuf *eb)
 {
 	struct sg_spool *sp = sg_xcalloc(1, sizeof(*sp));
 	uint64_t *firsts = NULL, ack = 0;
@@ -252,16 +250,18 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out,
 		goto err;
 	}
 	if (sg_mkdir_p(sp->dir, 0700) != SG_OK) {
-		rc = sg_errf(eb, SG_EIO, "cannot create spool directory %s: %s",
-			     sp->dir, strerror(errno));
+		rc = sg_errf(eb, SG_EIO, "cannot create spool directory %s: %s", sp->dir,
+			     strerror(errno));
 		goto err;
 	}
 	if ((rc = recover_lock(sp, eb)) != SG_OK)
 		goto err;
 	rc = spool_load_cursor(sp->dir, &ack);
 	if (rc == SG_ECORRUPT) {
-		sg_error("spool", "%s/ack is corrupt: ignoring it; undelivered and "
-			 "delivered events will be sent again (duplicates, no loss)", sp->dir);
+		sg_error("spool",
+			 "%s/ack is corrupt: ignoring it; undelivered and "
+			 "delivered events will be sent again (duplicates, no loss)",
+			 sp->dir);
 		ack = 0;
 	} else if (rc != SG_OK && rc != SG_ENOTFOUND) {
 		rc = sg_errf(eb, rc, "cannot read %s/ack: %s", sp->dir, strerror(errno));
@@ -283,10 +283,8 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out,
 	}
 	free(firsts);
 	firsts = NULL;
-	if ((rc = sg_fsync_dir(sp->dir)) != SG_OK ||
-	    (rc = spool_seg_create(sp)) != SG_OK) {
-		sg_errf(eb, rc, "cannot create a segment in %s: %s", sp->dir,
-			strerror(errno));
+	if ((rc = sg_fsync_dir(sp->dir)) != SG_OK || (rc = spool_seg_create(sp)) != SG_OK) {
+		sg_errf(eb, rc, "cannot create a segment in %s: %s", sp->dir, strerror(errno));
 		goto err;
 	}
 	sp->written_seq = sp->durable_seq = sp->next_seq - 1;
@@ -297,8 +295,9 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out,
 	sp->rewind_after = ack;
 	recover_counters(sp);
 	if (sp->rec.recovered_records)
-		sg_info("spool", "recovered %s: %" PRIu64 " events on disk, delivered up to seq %"
-			PRIu64 ", next seq %" PRIu64,
+		sg_info("spool",
+			"recovered %s: %" PRIu64 " events on disk, delivered up to seq %" PRIu64
+			", next seq %" PRIu64,
 			sp->dir, sp->rec.recovered_records, ack, sp->next_seq);
 	if ((rc = spool_start_flusher(sp)) != SG_OK) {
 		sg_errf(eb, rc, "cannot start the spool flusher thread");

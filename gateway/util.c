@@ -32,7 +32,10 @@ int64_t sg_now_mono_ns(void)
 
 /* --- buffer --------------------------------------------------------- */
 
-void sg_buf_init(struct sg_buf *b) { memset(b, 0, sizeof(*b)); }
+void sg_buf_init(struct sg_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
 void sg_buf_free(struct sg_buf *b)
 {
 	free(b->p);
@@ -77,8 +80,14 @@ void sg_buf_add(struct sg_buf *b, const void *p, size_t n)
 	b->p[b->len] = '\0';
 }
 
-void sg_buf_adds(struct sg_buf *b, const char *s) { sg_buf_add(b, s, strlen(s)); }
-void sg_buf_addc(struct sg_buf *b, char c) { sg_buf_add(b, &c, 1); }
+void sg_buf_adds(struct sg_buf *b, const char *s)
+{
+	sg_buf_add(b, s, strlen(s));
+}
+void sg_buf_addc(struct sg_buf *b, char c)
+{
+	sg_buf_add(b, &c, 1);
+}
 
 void sg_buf_printf(struct sg_buf *b, const char *fmt, ...)
 {
@@ -103,8 +112,7 @@ void sg_buf_add_u16(struct sg_buf *b, uint16_t v)
 }
 void sg_buf_add_u32(struct sg_buf *b, uint32_t v)
 {
-	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-			(uint8_t)(v >> 24)};
+	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
 	sg_buf_add(b, x, 4);
 }
 void sg_buf_add_u64(struct sg_buf *b, uint64_t v)
@@ -232,8 +240,8 @@ int sg_parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-static int parse_scaled(const char *s, const char *const *units,
-			const double *mult, size_t nunits, int64_t *out)
+static int parse_scaled(const char *s, const char *const *units, const double *mult, size_t nunits,
+			int64_t *out)
 {
 	char *end;
 	double v;
@@ -267,17 +275,20 @@ int sg_parse_duration_ms(const char *s, int64_t *out)
 
 int sg_parse_size(const char *s, int64_t *out)
 {
-	static const char *const u[] = {"", "B", "k", "K", "KB", "KiB", "M",
-					"MB", "MiB", "G", "GB", "GiB"};
-	static const double m[] = {1, 1, 1024, 1024, 1024, 1024, 1048576,
-				   1048576, 1048576, 1073741824.0,
-				   1073741824.0, 1073741824.0};
+	static const char *const u[] = {"",  "B",  "k",   "K", "KB", "KiB",
+					"M", "MB", "MiB", "G", "GB", "GiB"};
+	static const double m[] = {
+	    1,       1,       1024,    1024,         1024,         1024,
+	    1048576, 1048576, 1048576, 1073741824.0, 1073741824.0, 1073741824.0};
 	return parse_scaled(s, u, m, SG_ARRAY_LEN(u), out);
 }
 
 /* --- files ---------------------------------------------------------- */
 
-static int io_err(void) { return errno == ENOSPC || errno == EDQUOT ? SG_ENOSPC : SG_EIO; }
+static int io_err(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? SG_ENOSPC : SG_EIO;
+}
 
 int sg_write_all(int fd, const void *p, size_t n)
 {
@@ -333,8 +344,7 @@ int sg_fsync_dir(const char *dir)
 	return rc;
 }
 
-int sg_write_file_atomic(const char *dir, const char *name, const void *p,
-			 size_t n, int mode)
+int sg_write_file_atomic(const char *dir, const char *name, const void *p, size_t n, int mode)
 {
 	char tmp[4096], dst[4096];
 	int fd, rc;

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_NS_PER_S 1000000000LL
-#define SG_NS_PER_MS 1000000LL
+#define SG_NS_PER_S     1000000000LL
+#define SG_NS_PER_MS    1000000LL
 #define SG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 int64_t sg_now_ns(void);      /* CLOCK_REALTIME, ns since the epoch */
@@ -43,8 +43,7 @@ bool sg_buf_reserve(struct sg_buf *b, size_t extra);
 void sg_buf_add(struct sg_buf *b, const void *p, size_t n);
 void sg_buf_adds(struct sg_buf *b, const char *s);
 void sg_buf_addc(struct sg_buf *b, char c);
-void sg_buf_printf(struct sg_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void sg_buf_printf(struct sg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sg_buf_add_u16(struct sg_buf *b, uint16_t v); /* little endian */
 void sg_buf_add_u32(struct sg_buf *b, uint32_t v);
 void sg_buf_add_u64(struct sg_buf *b, uint64_t v);
@@ -59,8 +58,7 @@ static inline uint16_t sg_get_u16(const void *p)
 static inline uint32_t sg_get_u32(const void *p)
 {
 	const uint8_t *b = p;
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	       (uint32_t)b[3] << 24;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 static inline uint64_t sg_get_u64(const void *p)
 {
@@ -83,13 +81,12 @@ int sg_write_all(int fd, const void *p, size_t n);
 int sg_pread_all(int fd, void *p, size_t n, int64_t off); /* SG_ENOTFOUND at EOF */
 int sg_fsync_dir(const char *dir);
 /* Write a small file atomically: tmp, fsync, rename, fsync dir. */
-int sg_write_file_atomic(const char *dir, const char *name, const void *p,
-			 size_t n, int mode);
+int sg_write_file_atomic(const char *dir, const char *name, const void *p, size_t n, int mode);
 int sg_mkdir_p(const char *path, int mode);
 /* Read a whole small file (<= max bytes) into a NUL-terminated buffer. */
 int sg_read_file(const char *path, size_t max, char **out, size_t *len);
 
-char *sg_strdup(const char *s);	 /* aborts on OOM: for config-time use */
+char *sg_strdup(const char *s); /* aborts on OOM: for config-time use */
 void *sg_xcalloc(size_t n, size_t sz);
 
 #endif

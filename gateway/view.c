@@ -98,8 +98,8 @@ static rd_kafka_t *view_tail_new(const struct sg_conf *c, const char *bootstrap)
 	return rk;
 }
 
-struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl,
-			    struct sg_spool *sp, const char *bootstrap)
+struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl, struct sg_spool *sp,
+			    const char *bootstrap)
 {
 	struct sg_view *v = sg_xcalloc(1, sizeof(*v));
 
@@ -116,7 +116,10 @@ struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl,
 	return v;
 }
 
-int64_t sg_view_interval_ms(const struct sg_view *v) { return v->interval_ms; }
+int64_t sg_view_interval_ms(const struct sg_view *v)
+{
+	return v->interval_ms;
+}
 
 /* The text of a top-level field of an envelope (no full JSON parse:
  * the envelope is ours and flat), quotes removed, "" if absent. */
@@ -152,7 +155,8 @@ void sg_view_poll(struct sg_view *v)
 			view_field(m->payload, m->len, "value", val, sizeof(val));
 			view_field(m->payload, m->len, "unit", unit, sizeof(unit));
 			view_field(m->payload, m->len, "time", tm, sizeof(tm));
-			if (asprintf(&line, "%-22s p%-2d @%-7" PRId64 " %-16.*s %-14s %-12s %-6s %s",
+			if (asprintf(&line,
+				     "%-22s p%-2d @%-7" PRId64 " %-16.*s %-14s %-12s %-6s %s",
 				     rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset,
 				     (int)m->key_len, (const char *)m->key, id, val, unit,
 				     strlen(tm) > 11 ? tm + 11 : tm) > 0) {
@@ -174,8 +178,8 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 	size_t n = sg_pipeline_count(v->pl);
 
 	printf("\033[H\033[2J");
-	printf("sensorgate %s  gateway %s  kafka %s  up %llds   (Ctrl-C to stop)\n\n",
-	       SG_VERSION, v->conf->gateway.id, v->bootstrap,
+	printf("sensorgate %s  gateway %s  kafka %s  up %llds   (Ctrl-C to stop)\n\n", SG_VERSION,
+	       v->conf->gateway.id, v->bootstrap,
 	       (long long)((sg_now_mono_ns() - v->start_ns) / SG_NS_PER_S));
 	printf("%-24s %12s %14s\n", "source", "events/s", "events read");
 	for (size_t i = 0; i < n; i++) {
@@ -184,12 +188,16 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 		       (double)(r - v->last_read[i]) / dt, r);
 		v->last_read[i] = r;
 	}
-	printf("\nspool     %8" PRIu64 " records  %10.1f KiB  %3" PRIu64 " segments  next seq %" PRIu64 "\n",
+	printf("\nspool     %8" PRIu64 " records  %10.1f KiB  %3" PRIu64
+	       " segments  next seq %" PRIu64 "\n",
 	       st->pending, (double)st->bytes / 1024, st->segments, st->next_seq);
-	printf("kafka     %8" PRIu64 " delivered (%.1f/s)  %" PRIu64 " in flight  oldest undelivered %" PRIu64 " ms\n",
+	printf("kafka     %8" PRIu64 " delivered (%.1f/s)  %" PRIu64
+	       " in flight  oldest undelivered %" PRIu64 " ms\n",
 	       delivered, (double)(delivered - v->last_delivered) / dt,
-	       sg_metrics_sum("in_flight", NULL), sg_metrics_sum("oldest_undelivered_age_ms", NULL));
-	printf("latency   reading -> Kafka ack (last interval)  p50 %.1f ms  p99 %.1f ms  p999 %.1f ms\n",
+	       sg_metrics_sum("in_flight", NULL),
+	       sg_metrics_sum("oldest_undelivered_age_ms", NULL));
+	printf("latency   reading -> Kafka ack (last interval)  p50 %.1f ms  p99 %.1f ms  p999 "
+	       "%.1f ms\n",
 	       (double)sg_hist_quantile(&sg_delivery_latency, 0.5) / 1000,
 	       (double)sg_hist_quantile(&sg_delivery_latency, 0.99) / 1000,
 	       (double)sg_hist_quantile(&sg_delivery_latency, 0.999) / 1000);
@@ -198,10 +206,11 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 	       sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL),
 	       sg_metrics_sum("delivery_retries", NULL));
 	if (v->tail) {
-		printf("\nlatest records read back from Kafka by a consumer (%" PRIu64 " so far):\n",
+		printf("\nlatest records read back from Kafka by a consumer (%" PRIu64
+		       " so far):\n",
 		       v->tail_count);
-		printf("  %-22s %-3s %-8s %-16s %-14s %-12s %-6s %s\n", "topic", "p", "offset", "key",
-		       "event id", "value", "unit", "time (UTC)");
+		printf("  %-22s %-3s %-8s %-16s %-14s %-12s %-6s %s\n", "topic", "p", "offset",
+		       "key", "event id", "value", "unit", "time (UTC)");
 		for (int i = 0; i < v->nlines; i++) {
 			int k = (v->next_line - v->nlines + i + (int)v->conf->view.tail) %
 				(int)v->conf->view.tail;

@@ -16,8 +16,8 @@
 struct sg_view;
 
 /* bootstrap: where the tail consumer connects (may be NULL: no tail). */
-struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl,
-			    struct sg_spool *sp, const char *bootstrap);
+struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl, struct sg_spool *sp,
+			    const char *bootstrap);
 /* Interval between sg_view_tick() calls, in ms. */
 int64_t sg_view_interval_ms(const struct sg_view *v);
 /* Redraw (live) or log a status line (lines).  Main thread. */

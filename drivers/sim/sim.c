@@ -22,8 +22,7 @@
 #include "../driver.h"
 
 enum sim_kind { SIM_SINE, SIM_WALK, SIM_COUNTER, SIM_TOGGLE, SIM_STEP };
-static const char *const sim_kinds[] = {"sine", "random_walk", "counter",
-					"toggle", "step", NULL};
+static const char *const sim_kinds[] = {"sine", "random_walk", "counter", "toggle", "step", NULL};
 
 struct sim_sensor_conf {
 	char *id;
@@ -42,49 +41,53 @@ struct sim_conf {
 	int64_t max_burst;
 };
 
-static int sim_sensor_check(struct sg_cfg_ctx *ctx, void *obj,
-			    const struct sg_cfg_pos *pos, const char *path)
+static int sim_sensor_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+			    const char *path)
 {
 	struct sim_sensor_conf *s = obj;
 
 	if (s->min > s->max) {
-		sg_cfg_error(ctx, pos, path, "min (%g) is greater than max (%g)",
-			     s->min, s->max);
+		sg_cfg_error(ctx, pos, path, "min (%g) is greater than max (%g)", s->min, s->max);
 		return SG_ECONFIG;
 	}
 	return SG_OK;
 }
 
 static const struct sg_cfg_key sim_sensor_keys[] = {
-	{"id", SG_CFG_STR, offsetof(struct sim_sensor_conf, id), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-	 "Sensor id: the Kafka key of its events."},
-	{"kind", SG_CFG_ENUM, offsetof(struct sim_sensor_conf, kind), "sine", 1, 0, sim_kinds, NULL, 0,
-	 "Waveform: `sine` between min and max over `period`; `random_walk` within min..max; `counter` 0,1,2,...; `toggle` false/true; `step` min for half a period, then max."},
-	{"rate", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, rate), "1", 0.01, 1000000, NULL, NULL, 0,
-	 "Events per second of this sensor (each replica)."},
-	{"min", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, min), "0", 1, 0, NULL, NULL, 0, "Lower bound of the value."},
-	{"max", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, max), "100", 1, 0, NULL, NULL, 0, "Upper bound of the value."},
-	{"period", SG_CFG_DURATION, offsetof(struct sim_sensor_conf, period_ms), "60s", 1, 86400000, NULL, NULL, 0,
-	 "Period of `sine` and `step`."},
-	{"unit", SG_CFG_STR, offsetof(struct sim_sensor_conf, unit), NULL, 1, 0, NULL, NULL, 0, "Unit of the value (free text, e.g. `degC`)."},
-	{"replicas", SG_CFG_INT, offsetof(struct sim_sensor_conf, replicas), "1", 1, 100000, NULL, NULL, 0,
-	 "Run N copies of this sensor, ids suffixed `-0` .. `-N-1` (load tests)."},
+    {"id", SG_CFG_STR, offsetof(struct sim_sensor_conf, id), NULL, 1, 0, NULL, NULL,
+     SG_CFG_REQUIRED, "Sensor id: the Kafka key of its events."},
+    {"kind", SG_CFG_ENUM, offsetof(struct sim_sensor_conf, kind), "sine", 1, 0, sim_kinds, NULL, 0,
+     "Waveform: `sine` between min and max over `period`; `random_walk` within min..max; `counter` "
+     "0,1,2,...; `toggle` false/true; `step` min for half a period, then max."},
+    {"rate", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, rate), "1", 0.01, 1000000, NULL, NULL,
+     0, "Events per second of this sensor (each replica)."},
+    {"min", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, min), "0", 1, 0, NULL, NULL, 0,
+     "Lower bound of the value."},
+    {"max", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, max), "100", 1, 0, NULL, NULL, 0,
+     "Upper bound of the value."},
+    {"period", SG_CFG_DURATION, offsetof(struct sim_sensor_conf, period_ms), "60s", 1, 86400000,
+     NULL, NULL, 0, "Period of `sine` and `step`."},
+    {"unit", SG_CFG_STR, offsetof(struct sim_sensor_conf, unit), NULL, 1, 0, NULL, NULL, 0,
+     "Unit of the value (free text, e.g. `degC`)."},
+    {"replicas", SG_CFG_INT, offsetof(struct sim_sensor_conf, replicas), "1", 1, 100000, NULL, NULL,
+     0, "Run N copies of this sensor, ids suffixed `-0` .. `-N-1` (load tests)."},
 };
-static const struct sg_cfg_table sim_sensor_table = SG_CFG_TABLE(
-	"sensors[]", "One simulated sensor.", struct sim_sensor_conf, sim_sensor_keys, sim_sensor_check);
+static const struct sg_cfg_table sim_sensor_table =
+    SG_CFG_TABLE("sensors[]", "One simulated sensor.", struct sim_sensor_conf, sim_sensor_keys,
+		 sim_sensor_check);
 
 static const struct sg_cfg_key sim_keys[] = {
-	{"sensors", SG_CFG_LIST, offsetof(struct sim_conf, sensors), NULL, 1, 0, NULL, &sim_sensor_table, SG_CFG_REQUIRED,
-	 "The simulated sensors."},
-	{"limit", SG_CFG_INT, offsetof(struct sim_conf, limit), "0", 0, 1e15, NULL, NULL, 0,
-	 "Stop after this many events in total (0 = never)."},
-	{"seed", SG_CFG_INT, offsetof(struct sim_conf, seed), "1", 0, 4294967295.0, NULL, NULL, 0,
-	 "Seed of the random walks (same seed, same values)."},
-	{"max_burst", SG_CFG_INT, offsetof(struct sim_conf, max_burst), "1000", 1, 1000000, NULL, NULL, 0,
-	 "Most overdue ticks one sensor emits in one step before others get a turn."},
+    {"sensors", SG_CFG_LIST, offsetof(struct sim_conf, sensors), NULL, 1, 0, NULL,
+     &sim_sensor_table, SG_CFG_REQUIRED, "The simulated sensors."},
+    {"limit", SG_CFG_INT, offsetof(struct sim_conf, limit), "0", 0, 1e15, NULL, NULL, 0,
+     "Stop after this many events in total (0 = never)."},
+    {"seed", SG_CFG_INT, offsetof(struct sim_conf, seed), "1", 0, 4294967295.0, NULL, NULL, 0,
+     "Seed of the random walks (same seed, same values)."},
+    {"max_burst", SG_CFG_INT, offsetof(struct sim_conf, max_burst), "1000", 1, 1000000, NULL, NULL,
+     0, "Most overdue ticks one sensor emits in one step before others get a turn."},
 };
-static const struct sg_cfg_table sim_table = SG_CFG_TABLE(
-	"sim", "Simulated sensors.", struct sim_conf, sim_keys, NULL);
+static const struct sg_cfg_table sim_table =
+    SG_CFG_TABLE("sim", "Simulated sensors.", struct sim_conf, sim_keys, NULL);
 
 struct sim_sensor {
 	const struct sim_sensor_conf *c;
@@ -114,8 +117,7 @@ static double sim_rand(struct sim *sim) /* xorshift64*, uniform [0,1) */
 	return (double)((sim->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-static int sim_init(struct sg_source *src, const void *conf, void **state,
-		    struct sg_errbuf *eb)
+static int sim_init(struct sg_source *src, const void *conf, void **state, struct sg_errbuf *eb)
 {
 	const struct sim_conf *c = conf;
 	struct sim *sim;
@@ -131,14 +133,12 @@ static int sim_init(struct sg_source *src, const void *conf, void **state,
 	sim->n = n;
 	sim->rng = (uint64_t)c->seed * 0x9e3779b97f4a7c15ull + 1;
 	for (size_t i = 0; i < c->sensors.n; i++) {
-		const struct sim_sensor_conf *sc =
-			(struct sim_sensor_conf *)c->sensors.items + i;
+		const struct sim_sensor_conf *sc = (struct sim_sensor_conf *)c->sensors.items + i;
 		for (int64_t r = 0; r < sc->replicas; r++, k++) {
 			struct sim_sensor *s = &sim->s[k];
 			s->c = sc;
 			if (sc->replicas > 1)
-				snprintf(s->id, sizeof(s->id), "%s-%lld", sc->id,
-					 (long long)r);
+				snprintf(s->id, sizeof(s->id), "%s-%lld", sc->id, (long long)r);
 			else
 				snprintf(s->id, sizeof(s->id), "%s", sc->id);
 			s->period_ns = (int64_t)(1e9 / sc->rate);
@@ -162,15 +162,14 @@ static int sim_start(void *state, struct sg_errbuf *eb)
 	for (size_t i = 0; i < sim->n; i++) {
 		/* Spread replicas over the first period so they do not all
 		 * fire in the same instant. */
-		sim->s[i].start_ns = now + (int64_t)((double)sim->s[i].period_ns *
-						     ((double)i / (double)sim->n));
+		sim->s[i].start_ns =
+		    now + (int64_t)((double)sim->s[i].period_ns * ((double)i / (double)sim->n));
 		sim->s[i].tick = 0;
 	}
 	return SG_OK;
 }
 
-static void sim_value(struct sim *sim, struct sim_sensor *s, int64_t t_ns,
-		      struct sg_value *v)
+static void sim_value(struct sim *sim, struct sim_sensor *s, int64_t t_ns, struct sg_value *v)
 {
 	const struct sim_sensor_conf *c = s->c;
 	double period = (double)c->period_ms * 1e6, phase;
@@ -257,7 +256,10 @@ static int sim_step(void *state, struct sg_wait *w)
 	return SG_OK;
 }
 
-static void sim_stop(void *state) { (void)state; }
+static void sim_stop(void *state)
+{
+	(void)state;
+}
 
 static void sim_fini(void *state)
 {
@@ -270,12 +272,12 @@ static void sim_fini(void *state)
 }
 
 const struct sg_driver sg_driver_sim = {
-	.name = "sim",
-	.help = "Synthetic sensors for demos, tests and benchmarks.",
-	.conf = &sim_table,
-	.init = sim_init,
-	.start = sim_start,
-	.step = sim_step,
-	.stop = sim_stop,
-	.fini = sim_fini,
+    .name = "sim",
+    .help = "Synthetic sensors for demos, tests and benchmarks.",
+    .conf = &sim_table,
+    .init = sim_init,
+    .start = sim_start,
+    .step = sim_step,
+    .stop = sim_stop,
+    .fini = sim_fini,
 };

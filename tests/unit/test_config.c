@@ -52,26 +52,27 @@ static const char *load(const char *text, struct sg_conf *c)
 	return errs;
 }
 
-#define EXPECT_ERR(text, needle)                                               \
-	do {                                                                   \
-		struct sg_conf _c;                                             \
-		const char *_e = load(text, &_c);                              \
-		if (!_e || !strstr(_e, needle))                                \
-			t_fail(__FILE__, __LINE__, "expected error '%s', got: %s", \
-			       needle, _e ? _e : "(valid)");                   \
-		sg_conf_free(&_c);                                             \
+#define EXPECT_ERR(text, needle)                                                                   \
+	do {                                                                                       \
+		struct sg_conf _c;                                                                 \
+		const char *_e = load(text, &_c);                                                  \
+		if (!_e || !strstr(_e, needle))                                                    \
+			t_fail(__FILE__, __LINE__, "expected error '%s', got: %s", needle,         \
+			       _e ? _e : "(valid)");                                               \
+		sg_conf_free(&_c);                                                                 \
 	} while (0)
 
 TEST(defaults_and_units)
 {
 	struct sg_conf c;
-	const char *e = load("gateway: {id: gw1}\n"
-			     "spool: {dir: /tmp/x, fsync: 250ms, max_bytes: 64MiB, segment_bytes: 4MiB}\n"
-			     "sources:\n"
-			     "  - name: s\n"
-			     "    driver: sim\n"
-			     "    sensors: [{id: a, rate: 0.5}]\n",
-			     &c);
+	const char *e =
+	    load("gateway: {id: gw1}\n"
+		 "spool: {dir: /tmp/x, fsync: 250ms, max_bytes: 64MiB, segment_bytes: 4MiB}\n"
+		 "sources:\n"
+		 "  - name: s\n"
+		 "    driver: sim\n"
+		 "    sensors: [{id: a, rate: 0.5}]\n",
+		 &c);
 	CHECK(e == NULL);
 	CHECK_STR(c.gateway.id, "gw1");
 	CHECK_EQ(c.spool.fsync_ms, 250);
@@ -98,7 +99,8 @@ TEST(unknown_key_with_position)
 
 TEST(wrong_type_and_range)
 {
-	EXPECT_ERR("spool:\n  max_bytes: lots\n", "c.yaml:2:14: spool.max_bytes: 'lots' is not a size");
+	EXPECT_ERR("spool:\n  max_bytes: lots\n",
+		   "c.yaml:2:14: spool.max_bytes: 'lots' is not a size");
 	EXPECT_ERR("spool:\n  fsync: sometimes\n", "spool.fsync: 'sometimes' is not a duration");
 	EXPECT_ERR("spool:\n  when_full: explode\n",
 		   "spool.when_full: 'explode' is not one of: block, drop_oldest, drop_newest");
@@ -174,8 +176,10 @@ TEST(dump_never_prints_secrets)
 	FILE *mf;
 
 	setenv("SG_TEST_PW", "s3cret-value", 1);
-	CHECK(load("kafka:\n  properties: {sasl.password: \"${SG_TEST_PW}\", ssl.key.password: abc}\n",
-		   &c) == NULL);
+	CHECK(
+	    load(
+		"kafka:\n  properties: {sasl.password: \"${SG_TEST_PW}\", ssl.key.password: abc}\n",
+		&c) == NULL);
 	mf = open_memstream(&buf, &len);
 	sg_cfg_dump(&sg_conf_table, &c, 0, mf);
 	fclose(mf);

@@ -65,7 +65,10 @@ TEST(values_of_every_type)
 	rd.value = (struct sg_value){.type = SG_VAL_NONE};
 	rd.quality = SG_Q_BAD;
 	rd.reason = "timeout";
-	CHECK(strstr(json(&rd, 1), "\"value\":null,\"type\":\"none\",\"quality\":\"bad\",\"reason\":\"timeout\"") != NULL);
+	CHECK(
+	    strstr(json(&rd, 1),
+		   "\"value\":null,\"type\":\"none\",\"quality\":\"bad\",\"reason\":\"timeout\"") !=
+	    NULL);
 }
 
 TEST(utf8_kept_and_invalid_replaced)
@@ -106,7 +109,8 @@ TEST(record_round_trip)
 	CHECK_EQ(r.nheaders, 4);
 	while (sg_record_header_next(&r, &pos, &name, &nl, &val, &vl)) {
 		if (n == 0)
-			CHECK(nl == 5 && !memcmp(name, "sg-id", 5) && vl == 4 && !memcmp(val, "gw:7", 4));
+			CHECK(nl == 5 && !memcmp(name, "sg-id", 5) && vl == 4 &&
+			      !memcmp(val, "gw:7", 4));
 		if (n == 2)
 			CHECK(vl == 24 && !memcmp(val, "application/octet-stream", 24));
 		if (n == 3)

@@ -341,8 +341,14 @@ static void io_fault_case(int werr, int serr, int want)
 	sg_spool_close(sp);
 }
 
-static ssize_t real_write(int fd, const void *p, size_t n) { return write(fd, p, n); }
-static int real_sync(int fd) { return fdatasync(fd); }
+static ssize_t real_write(int fd, const void *p, size_t n)
+{
+	return write(fd, p, n);
+}
+static int real_sync(int fd)
+{
+	return fdatasync(fd);
+}
 
 static void io_restore(void)
 {
