@@ -22,6 +22,18 @@ for t in "$BUILD"/tests/test_*; do
   printf '  %-40s %s passed, %s failed\n' "$(basename "$t")" "$p" "$f"
 done
 
+# One formatter for every C file: a file off the .clang-format style is a
+# failed test (run `make format`).
+if command -v clang-format >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+  if make -s check-format >/tmp/sg-format.$$ 2>&1; then
+    unit_pass=$((unit_pass + 1)); printf '  %-40s %s\n' "clang-format" "ok"
+  else
+    unit_fail=$((unit_fail + 1)); failed_bins+=("clang-format")
+    head -20 /tmp/sg-format.$$; printf '  %-40s %s\n' "clang-format" "FAILED (run make format)"
+  fi
+  rm -f /tmp/sg-format.$$
+fi
+
 if [[ "${1:-}" == "--unit-only" ]]; then
   echo "unit: $unit_pass passed, $unit_fail failed"
   exit $((unit_fail > 0))
