@@ -1,0 +1,1064 @@
+#!/usr/bin/env python3
+"""sensorgate benchmarks (issue 7): every scenario next to its reference,
+in the same run, against a real local Kafka broker.
+
+    python3 tests/bench/bench.py [--runs 3] [--only produce,mqtt,...] [--smoke]
+
+`make bench` runs this after building the gateway and the helper programs
+(tests/bench/bench.mk).  Each measurement is repeated --runs times,
+gateway and reference interleaved (A B A B ...) so that slow phases of
+this shared machine hit both alike; the table reports the medians and the
+json keeps every run.  Results: bench/results/<UTC date>.md, .json, .svg,
+.png.  docs/benchmarks.md explains the method.
+
+A scenario whose driver or tool is missing is reported as
+"not run: <reason>", never estimated.  Every wait is bounded in time and
+every socket is on 127.0.0.1.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+
+from gateway import Gateway, sg_bin  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+STATUS_RE = re.compile(
+    r"\[status\] read (\d+)/s, delivered (\d+)/s \(total (\d+)\), spool (\d+) records.*?"
+    r"latency p50 ([\d.]+) ms p99 ([\d.]+) ms p999 ([\d.]+) ms")
+KCAT_FAIR = ["-X", "enable.idempotence=true", "-X", "acks=all"]
+# The headers the gateway puts on every sim record (docs/events.md), with
+# values of the same length, so the kcat reference sends as many bytes.
+KCAT_HEADERS = ["-H", "sg-id=bench:100000", "-H", "sg-source=sim",
+                "-H", "content-type=application/vnd.sensorgate.event.v1+json"]
+
+TARGETS = {
+    "produce": ("gateway/kcat", 0.8),
+    "mqtt_sub": ("gateway/mosquitto_sub", 0.9),
+    "mqtt_pipe": ("gateway/pipeline", 2.0),
+    "modbus": ("gateway/plain", 0.95),
+    "spool": ("spool/plain", 0.9),
+}
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+# --------------------------------------------------------------- process facts
+def proc_cpu_s(pid):
+    """utime + stime of pid (all threads) in seconds, or None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def proc_hwm_kb(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def status_lines(gw):
+    """Parsed status lines of the gateway's current start, in order."""
+    text = gw.log().rsplit("---- start", 1)[-1]
+    out = []
+    for m in STATUS_RE.finditer(text):
+        r, d, tot, sp, p50, p99, p999 = m.groups()
+        out.append(dict(read=int(r), delivered=int(d), total=int(tot), spool=int(sp),
+                        p50=float(p50), p99=float(p99), p999=float(p999)))
+    return out
+
+
+def wait_acked(gw, n, timeout, t0, poll=0.05):
+    """Poll `spool stat` until every seq up to n is delivered; returns the
+    wall time since t0 or None on timeout.  The cursor is saved every
+    spool.ack_interval (20 ms here), so the error is ~poll + 20 ms."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            st = gw.spool_stat()
+            if st["acked"] >= n:
+                return time.time() - t0
+        except (subprocess.CalledProcessError, AssertionError):
+            pass  # spool not created yet
+        if not gw.running():
+            raise RuntimeError(f"gateway exited ({gw.proc.returncode}):\n{gw.log()[-2000:]}")
+        time.sleep(poll)
+    return None
+
+
+class NotRun(Exception):
+    """The scenario cannot run here; the message is the reason."""
+
+
+# --------------------------------------------------------------- the bench
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.runs = args.runs
+        src = (REPO / args.build).resolve()
+        self.work = Path(tempfile.mkdtemp(prefix="bench-", dir=str(src)))
+        # A private copy of the binaries: others rebuild build/ while a
+        # bench runs, and a half-linked binary must not end up in a run.
+        self.src = src
+        self.build = self.work / "snapshot"
+        (self.build / "bench").mkdir(parents=True)
+        shutil.copy2(src / "sensorgate", self.build / "sensorgate")
+        for prog in ("spool_bench", "spool_ref", "modbus_plain"):
+            if (src / "bench" / prog).exists():
+                shutil.copy2(src / "bench" / prog, self.build / "bench" / prog)
+        os.environ["SG_BUILD"] = str(self.build)  # tests/lib/gateway.py's sg_bin()
+        self.sg = sg_bin()
+        self.rows = []  # the table
+        self.series = {}  # curves for the chart
+        self.kafka = None
+        self.bootstrap = None
+        self.n_gw = 0
+        self.mosq = None
+        self.steady = {}  # fsync -> steady-state delivered/s of produce runs
+
+    # ------------------------------------------------------------ plumbing
+    def row(self, scenario, case, metric, unit, gw_runs, ref_name=None, ref_runs=None,
+            target=None, status="ok", note="", higher_is_better=True, extra=None, short=None):
+        g = median(gw_runs) if gw_runs else None
+        r = median(ref_runs) if ref_runs else None
+        ratio = (g / r) if (g is not None and r) else None
+        verdict = ""
+        if target is not None and ratio is not None:
+            verdict = "met" if ratio >= target[1] else "missed"
+        row = dict(scenario=scenario, case=case, metric=metric, unit=unit, gateway=g,
+                   gateway_runs=gw_runs or [], reference=ref_name, reference_value=r,
+                   reference_runs=ref_runs or [], ratio=ratio,
+                   target=(f"{target[0]} >= {target[1]}" if target else None),
+                   verdict=verdict, status=status, note=note, short=short or case[:16])
+        if extra:
+            row.update(extra)
+        self.rows.append(row)
+        return row
+
+    def not_run(self, scenario, case, reason):
+        log(f"{scenario} {case}: not run: {reason}")
+        self.row(scenario, case, "-", "", None, status=f"not run: {reason}")
+
+    def gateway(self, yaml_text, name):
+        self.n_gw += 1
+        return Gateway(self.work, yaml_text, name=f"{name}-{self.n_gw}")
+
+    def conf(self, sources, fsync="10ms", topic="bench.rate", bootstrap=None, extra_kafka=""):
+        return f"""
+gateway: {{id: bench, status_interval: 1s, shutdown_timeout: 10s}}
+spool: {{dir: "{{spool}}", fsync: {fsync}, max_bytes: 16GiB, segment_bytes: 16MiB, ack_interval: 20ms}}
+kafka: {{bootstrap: "{bootstrap or self.bootstrap}", topic: "{topic}"{extra_kafka}}}
+view: {{mode: lines}}
+sources:
+{sources}
+"""
+
+    @staticmethod
+    def sim_source(total_rate, limit=0, replicas=10):
+        return f"""  - name: sim
+    driver: sim
+    limit: {limit}
+    sensors:
+      - {{id: temp, kind: random_walk, rate: {total_rate / replicas:g}, replicas: {replicas}, min: 10, max: 30, unit: degC}}
+"""
+
+    def finish(self, gw):
+        try:
+            gw.stop(timeout=30)
+        except AssertionError as e:
+            log(f"warning: {e}"[:300])
+        shutil.rmtree(gw.spool, ignore_errors=True)
+
+    def kcat(self, *args, stdin=None, timeout=300):
+        return subprocess.run(["kcat", *args], stdin=stdin or subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout)
+
+    # ------------------------------------------------------------ kafka
+    def start_kafka(self):
+        from kafka_broker import KafkaBroker
+        log("starting a real Kafka broker (tests/kafka/kafka.sh)")
+        t = time.time()
+        self.kafka = KafkaBroker(brokers=1, workdir=self.work / "kafka", start_timeout=120).start()
+        self.bootstrap = self.kafka.bootstrap
+        log(f"kafka at {self.bootstrap} in {time.time() - t:.0f}s")
+        for topic in ("bench.produce", "bench.kcat", "bench.rate", "bench.mqtt", "bench.pipe",
+                      "bench.modbus"):
+            self.kafka.create_topic(topic, partitions=3)
+
+    # ------------------------------------------------------------ 1. produce
+    def produce_gateway(self, n, fsync):
+        gw = self.gateway(self.conf(self.sim_source(1_000_000, limit=n), fsync=fsync,
+                                    topic="bench.produce"), f"produce-{fsync}")
+        t0 = time.time()
+        gw.start(wait_running=False)
+        dt = wait_acked(gw, n, timeout=240, t0=t0)
+        cpu = proc_cpu_s(gw.proc.pid)
+        hwm = proc_hwm_kb(gw.proc.pid)
+        # Steady state: the status intervals between the first and the
+        # last (which are cut by start-up and by the end of the events).
+        steady = [s["delivered"] for s in status_lines(gw)[1:-1] if s["delivered"] > 0]
+        self.steady.setdefault(fsync, []).append(median(steady))
+        self.finish(gw)
+        if dt is None:
+            raise RuntimeError(f"gateway did not deliver {n} records within 240 s")
+        return n / dt, cpu, hwm
+
+    def produce_kcat(self, recfile, n):
+        t0 = time.time()
+        with open(recfile, "rb") as f:
+            p = self.kcat("-P", "-b", self.bootstrap, "-t", "bench.kcat", "-K", "\t",
+                          *KCAT_FAIR, *KCAT_HEADERS, stdin=f, timeout=240)
+        dt = time.time() - t0
+        if p.returncode != 0:
+            raise RuntimeError(f"kcat -P failed: {p.stderr.decode()[-500:]}")
+        return n / dt
+
+    def scenario_produce(self):
+        n = self.args.produce_n
+        recfile = self.work / "records.txt"
+        # A warm-up run (topic metadata, page cache, JIT of the broker);
+        # its records are the kcat reference's input: same keys, same
+        # values, same sizes.
+        log(f"produce: warm-up run of {n} events")
+        self.produce_gateway(n, "10ms")
+        p = self.kcat("-C", "-b", self.bootstrap, "-t", "bench.produce", "-o", "beginning",
+                      "-c", str(n), "-e", "-q", "-f", "%k\t%s\n", timeout=120)
+        recfile.write_bytes(p.stdout)
+        lines = p.stdout.split(b"\n")[:-1]
+        if len(lines) != n:
+            raise RuntimeError(f"read back {len(lines)} of {n} records for the kcat input")
+        sizes = [len(l.split(b"\t", 1)[1]) for l in lines]
+        self.event_size = dict(mean=statistics.mean(sizes), min=min(sizes), max=max(sizes))
+        log(f"produce: event values {self.event_size}")
+        self.produce_kcat(recfile, n)  # warm-up of the reference
+        full = {}
+        self.steady = {}  # drop the warm-up's
+        for fsync in ("10ms", "100ms"):
+            gw_r, ref_r, cpu_us = [], [], []
+            for i in range(self.runs):
+                rate, cpu, hwm = self.produce_gateway(n, fsync)
+                gw_r.append(rate)
+                if cpu is not None:
+                    cpu_us.append(cpu * 1e6 / n)
+                ref_r.append(self.produce_kcat(recfile, n))
+                log(f"produce fsync {fsync} run {i + 1}: gateway {gw_r[-1]:.0f}/s, kcat {ref_r[-1]:.0f}/s")
+            full[fsync] = (gw_r, cpu_us)
+            self.row("1. produce", f"sim -> spool -> Kafka, fsync {fsync}, {n} events",
+                     "events/s", "events/s", gw_r, "kcat -P (idempotent, acks=all)", ref_r,
+                     TARGETS["produce"], short=f"produce {fsync}",
+                     note=f"steady-state delivered/s from the status lines (start-up and tail "
+                          f"excluded): {self.fmt(median(self.steady.get(fsync, [])))}; "
+                          f"value {self.event_size['mean']:.0f} B mean "
+                          f"({self.event_size['min']}-{self.event_size['max']}), same keys and headers",
+                     extra=dict(cpu_us_per_event=median(cpu_us)))
+        self.max_rate = median(full["10ms"][0])
+        self.max_rate_cpu_us = median(full["10ms"][1])
+
+    def scenario_produce_embedded(self):
+        n = self.args.produce_n
+        runs = []
+        for i in range(self.runs):
+            gw = self.gateway(self.conf(self.sim_source(1_000_000, limit=n), fsync="10ms",
+                                        topic="bench.produce", bootstrap="embedded"), "embedded")
+            t0 = time.time()
+            gw.start(wait_running=False)
+            dt = wait_acked(gw, n, timeout=240, t0=t0)
+            self.finish(gw)
+            if dt is None:
+                raise RuntimeError("embedded run did not finish in 240 s")
+            runs.append(n / dt)
+            log(f"produce embedded run {i + 1}: {runs[-1]:.0f}/s")
+        self.row("1. produce", f"same, embedded mock cluster, fsync 10ms, {n} events",
+                 "events/s", "events/s", runs, note="no reference: the mock cluster lives inside "
+                 "the gateway; shows the cost of the real broker's round trips")
+
+    # ------------------------------------------------------------ 2. mqtt
+    def scenario_mqtt(self):
+        for tool in ("mosquitto", "mosquitto_sub"):
+            if not shutil.which(tool):
+                for q in (0, 1):
+                    self.not_run("2. MQTT bridge", f"QoS {q}", f"{tool} not installed")
+                return
+        helptext = subprocess.run([self.sg, "sim", "mqtt", "--help"], capture_output=True,
+                                  text=True, timeout=10)
+        if helptext.returncode != 0 or "--count" not in helptext.stdout + helptext.stderr:
+            for q in (0, 1):
+                self.not_run("2. MQTT bridge", f"QoS {q}", "`sensorgate sim mqtt` is not built")
+            return
+        from mosquitto import Mosquitto
+        self.mosq = Mosquitto(self.work, max_queued=5_000_000, persistence=False).start()
+        n = self.args.mqtt_n
+        for qos in (0, 1):
+            gw_r, sub_r, pipe_r, notes = [], [], [], []
+            self.mqtt_gateway(qos, 2000)  # warm-up
+            for i in range(self.runs):
+                r, got = self.mqtt_gateway(qos, n)
+                gw_r.append(r)
+                if got < n:
+                    notes.append(f"gateway got {got}/{n}")
+                r, got = self.mqtt_sub(qos, n)
+                sub_r.append(r)
+                if got < n:
+                    notes.append(f"mosquitto_sub got {got}/{n}")
+                r, got = self.mqtt_pipe(qos, n)
+                pipe_r.append(r)
+                if got < n:
+                    notes.append(f"pipeline got {got}/{n}")
+                log(f"mqtt qos {qos} run {i + 1}: gateway {gw_r[-1]:.0f}/s, sub {sub_r[-1]:.0f}/s, "
+                    f"pipe {pipe_r[-1]:.0f}/s")
+            note = "; ".join(notes) or f"{n} messages each, all arrived"
+            self.row("2. MQTT bridge", f"QoS {qos}: publisher -> mosquitto -> X (-> Kafka)",
+                     "msgs/s", "msgs/s", gw_r, "mosquitto_sub alone", sub_r, TARGETS["mqtt_sub"],
+                     note=note, short=f"mqtt q{qos} /sub")
+            self.row("2. MQTT bridge", f"QoS {qos}: vs improvised pipeline",
+                     "msgs/s", "msgs/s", gw_r, "mosquitto_sub | kcat -P (idempotent, acks=all)",
+                     pipe_r, TARGETS["mqtt_pipe"], note=note, short=f"mqtt q{qos} /pipe")
+            self.publisher_only(qos, n)
+
+    def publish(self, qos, n, topic="bench/{device}", timeout=240):
+        return subprocess.Popen(
+            [self.sg, "sim", "mqtt", "--host", "127.0.0.1", "--port", str(self.mosq.port),
+             "--qos", str(qos), "--rate", "0", "--count", str(n), "--devices", "10",
+             "--topic", topic, "--client-id", f"bench-pub-{time.time_ns()}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+
+    def wait_pub(self, pub, timeout=240):
+        """Wait for the publisher; returns its report line.  It exits 1
+        when not every message was acknowledged: that is noted by the
+        caller through the counts that arrived, not fatal."""
+        try:
+            out = pub.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            pub.kill()
+            out = pub.communicate()[0]
+        m = re.search(r"published \d+ acknowledged \d+.*", out)
+        if not m:
+            raise RuntimeError(f"sim mqtt failed ({pub.returncode}): {out[-500:]}")
+        return m.group(0)
+
+    def publisher_only(self, qos, n):
+        """The publisher's own ceiling (nobody subscribed): if it is close
+        to every figure above, the publisher bounds the scenario."""
+        runs = []
+        for _ in range(self.runs):
+            t0 = time.time()
+            self.wait_pub(self.publish(qos, n, topic="nobody/{device}"))
+            runs.append(n / (time.time() - t0))
+        self.row("2. MQTT bridge", f"QoS {qos}: publisher alone (sensorgate sim mqtt, no subscriber)",
+                 "msgs/s", "msgs/s", runs, note="ceiling of the load generator",
+                 short=f"mqtt q{qos} pub")
+
+    @staticmethod
+    def follow(count, n, pub, t0, finished=None, quiet=3.0, timeout=180, poll=0.05,
+               count_while_publishing=True):
+        """Until count() reaches n, or finished() is true, or the publisher
+        has exited and count() has not moved for `quiet` seconds (messages
+        were lost on the way).  Returns (arrived, seconds from t0 to the
+        last arrival)."""
+        last, t_last = -1, time.time()
+        deadline = t0 + timeout
+        while time.time() < deadline:
+            if finished and finished():
+                break
+            publishing = pub.poll() is None
+            if publishing and not count_while_publishing:
+                time.sleep(poll)
+                continue
+            c = count()
+            now = time.time()
+            if c != last:
+                last, t_last = c, now
+            if c >= n:
+                return c, now - t0
+            if not publishing and now - t_last > quiet:
+                return last, t_last - t0
+            time.sleep(poll)
+        return None, time.time() - t0
+
+    def mqtt_gateway(self, qos, n):
+        src = f"""  - name: mq
+    driver: mqtt
+    host: 127.0.0.1
+    port: {self.mosq.port}
+    client_id: bench-gw-{time.time_ns()}
+    clean_session: true
+    qos: {qos}
+    receive_maximum: 1000
+    rules:
+      - filter: "bench/#"
+        topic: bench.mqtt
+"""
+        gw = self.gateway(self.conf(src, fsync="10ms", topic="bench.mqtt"), f"mqtt{qos}")
+        gw.start()
+        gw.wait_log(r'subscribed "bench/#"', timeout=20)
+
+        def acked():
+            try:
+                return gw.spool_stat()["acked"]
+            except (subprocess.CalledProcessError, AssertionError):
+                return 0
+        t0 = time.time()
+        pub = self.publish(qos, n)
+        got, dt = self.follow(acked, n, pub, t0)
+        self.wait_pub(pub, timeout=30)
+        if got is None:
+            got = acked()
+        self.finish(gw)
+        return got / dt, got
+
+    def _sub_cmd(self, qos, n):
+        return ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.mosq.port), "-q", str(qos),
+                "-t", "bench/#", "-C", str(n), "-i", f"bench-sub-{time.time_ns()}"]
+
+    def mqtt_sub(self, qos, n):
+        out = self.work / "sub.out"
+        with open(out, "wb") as f, open(out, "rb") as rf:
+            sub = subprocess.Popen(self._sub_cmd(qos, n), stdout=f, stdin=subprocess.DEVNULL)
+            time.sleep(1.0)  # subscribed (mosquitto_sub has no ready signal)
+            lines = [0]
+
+            def count():
+                lines[0] += rf.read().count(b"\n")
+                return lines[0]
+            t0 = time.time()
+            pub = self.publish(qos, n)
+            got, dt = self.follow(count, n, pub, t0, finished=lambda: sub.poll() is not None)
+            if sub.poll() is not None:
+                dt = time.time() - t0
+            else:
+                sub.terminate()
+            sub.wait(timeout=30)
+            self.wait_pub(pub, timeout=30)
+            got = count()
+        out.unlink()
+        return got / dt, got
+
+    def topic_end(self, topic):
+        p = self.kcat("-Q", "-b", self.bootstrap, *sum((["-t", f"{topic}:{i}:-1"] for i in range(3)), []),
+                      timeout=30)
+        return sum(int(x) for x in re.findall(rb"offset (\d+)", p.stdout))
+
+    def mqtt_pipe(self, qos, n):
+        base = self.topic_end("bench.pipe")
+        sub = subprocess.Popen(self._sub_cmd(qos, n), stdout=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+        kc = subprocess.Popen(["kcat", "-P", "-b", self.bootstrap, "-t", "bench.pipe", *KCAT_FAIR],
+                              stdin=sub.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sub.stdout.close()
+        time.sleep(1.0)
+        t0 = time.time()
+        pub = self.publish(qos, n)
+        # Count the topic's end offsets only once the publisher is done
+        # (kcat -Q is a process: polling it earlier would steal CPU).
+        got, dt = self.follow(lambda: self.topic_end("bench.pipe") - base, n, pub, t0,
+                              finished=lambda: kc.poll() is not None, poll=0.3,
+                              count_while_publishing=False)
+        if kc.poll() is not None:
+            dt = time.time() - t0
+        else:
+            sub.terminate()  # kcat then sees EOF, flushes and exits
+        try:
+            kc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            kc.kill()
+            kc.wait()
+        sub.wait(timeout=30)
+        self.wait_pub(pub, timeout=30)
+        err = kc.stderr.read().decode()
+        got = self.topic_end("bench.pipe") - base
+        if got < n:
+            log(f"pipeline: {got}/{n} arrived (sub {sub.returncode}, kcat {kc.returncode}) {err[-200:]}")
+        return got / dt, got
+
+    # ------------------------------------------------------------ 3. modbus
+    def scenario_modbus(self):
+        plain = self.build / "bench" / "modbus_plain"
+        helptext = subprocess.run([self.sg, "sim", "modbus", "--help"], capture_output=True,
+                                  text=True, timeout=10)
+        if helptext.returncode != 0:
+            for p in (1, 10, 100):
+                self.not_run("3. Modbus", f"{p} points", "`sensorgate sim modbus` is not built")
+            return
+        if not plain.exists():
+            for p in (1, 10, 100):
+                self.not_run("3. Modbus", f"{p} points", f"{plain} not built")
+            return
+        units = self.args.modbus_units
+        mapfile = self.work / "modbus-map.yaml"
+        regs = "\n".join(f"  - {{address: {a}, type: u16, kind: counter, value: {a}, step: 1, period: 1s}}"
+                         for a in range(100))
+        mapfile.write_text(f"units: [{', '.join(str(u) for u in range(1, units + 1))}]\n"
+                           f"strict: true\nregisters:\n{regs}\n")
+        log_path = self.work / "sim-modbus.log"
+        with open(log_path, "w") as lf:
+            sim = subprocess.Popen([self.sg, "sim", "modbus", "-c", str(mapfile), "--port", "0",
+                                    "--host", "127.0.0.1"], stdout=lf, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        try:
+            port = None
+            for _ in range(100):
+                m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text())
+                if m:
+                    port = int(m.group(1))
+                    break
+                if sim.poll() is not None:
+                    break
+                time.sleep(0.1)
+            if port is None:
+                for p in (1, 10, 100):
+                    self.not_run("3. Modbus", f"{p} points",
+                                 f"sim modbus did not start: {log_path.read_text()[-200:]}")
+                return
+            for points in (1, 10, 100):
+                gw_r, ref_r = [], []
+                for i in range(self.runs):
+                    gw_r.append(self.modbus_gateway(port, units, points))
+                    ref_r.append(self.modbus_plain(plain, port, points))
+                    log(f"modbus {points} points run {i + 1}: gateway {gw_r[-1]:.0f} req/s, "
+                        f"plain {ref_r[-1]:.0f} req/s")
+                self.row("3. Modbus", f"TCP sim, {points} point(s) per device = 1 request of "
+                         f"{points} register(s)", "requests/s", "req/s", gw_r,
+                         "plain libmodbus loop (tests/bench/modbus_plain.c)", ref_r,
+                         TARGETS["modbus"], short=f"modbus {points}p",
+                         note=f"{self.args.modbus_devices} devices (unit ids 1-{units}) at "
+                              f"10 ms interval (demand {self.args.modbus_devices * 100} req/s); "
+                              f"gateway req/s = events/s / {points}",
+                         extra=dict(events_per_s=median(gw_r) * points))
+        finally:
+            sim.terminate()
+            try:
+                sim.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+
+    def modbus_gateway(self, port, units, points):
+        pts = ", ".join(f"{{id: u{{u}}p{a}, address: {a}, type: u16}}" for a in range(points))
+        devs = "\n".join(
+            f"      - {{name: d{i}, unit_id: {(i - 1) % units + 1}, "
+            f"points: [{pts.replace('{u}', str(i))}]}}"
+            for i in range(1, self.args.modbus_devices + 1))
+        src = f"""  - name: mb
+    driver: modbus
+    transport: tcp
+    host: 127.0.0.1
+    port: {port}
+    interval: 10ms
+    response_timeout: 1s
+    retries: 0
+    max_gap: 0
+    devices:
+{devs}
+"""
+        gw = self.gateway(self.conf(src, fsync="10ms", topic="bench.modbus"), f"modbus{points}")
+        gw.start()
+        secs = self.args.window + 3
+        deadline = time.time() + secs + 10
+        while time.time() < deadline and len(status_lines(gw)) < secs:
+            time.sleep(0.2)
+        lines = status_lines(gw)[3:]
+        self.finish(gw)
+        if not lines:
+            raise RuntimeError("no status lines from the modbus gateway")
+        return median([s["read"] for s in lines]) / points
+
+    def modbus_plain(self, plain, port, points):
+        p = subprocess.run([str(plain), "127.0.0.1", str(port), str(self.args.window), str(points)],
+                           capture_output=True, text=True, timeout=self.args.window + 30)
+        m = re.search(r"= (\d+) requests/s", p.stdout)
+        if not m:
+            raise RuntimeError(f"modbus_plain: {p.stdout}{p.stderr}")
+        return float(m.group(1))
+
+    # ------------------------------------------------------------ 4. spool
+    def scenario_spool(self):
+        bench = self.build / "bench" / "spool_bench"
+        ref = self.build / "bench" / "spool_ref"
+        for b in (bench, ref):
+            if not b.exists():
+                self.not_run("4. spool", "-", f"{b} not built")
+                return
+        d = self.work / "spool"
+        for fsync, count in (("10", 3_000_000), ("always", 1_000_000)):
+            for size in (200, 1000):
+                sp_r, ref_r = [], []
+                for i in range(self.args.spool_runs):
+                    sp_r.append(self.spool_run(bench, d / f"s{i}", fsync, size, count))
+                    ref_r.append(self.spool_run(ref, d, fsync, size, count))
+                    log(f"spool {fsync} {size} B run {i + 1}: spool {sp_r[-1]:.0f}/s, "
+                        f"plain {ref_r[-1]:.0f}/s")
+                label = "group commit 10 ms" if fsync == "10" else "fsync always"
+                self.row("4. spool", f"{label}, {size} B payload (+20 B frame header)",
+                         "appends/s", "appends/s", sp_r,
+                         "plain write + fdatasync loop (tests/bench/spool_ref.c)", ref_r,
+                         TARGETS["spool"], note="one appending thread, same directory",
+                         short=f"spool {'10ms' if fsync == '10' else 'always'} {size}B")
+        shutil.rmtree(d, ignore_errors=True)
+
+    def spool_run(self, prog, d, fsync, size, count):
+        shutil.rmtree(d, ignore_errors=True) if prog.name == "spool_bench" else None
+        d.mkdir(parents=True, exist_ok=True)
+        p = subprocess.run([str(prog), str(d), fsync, str(size), str(count),
+                            str(self.args.spool_secs)], capture_output=True, text=True,
+                           timeout=self.args.spool_secs + 60)
+        if prog.name == "spool_bench":
+            shutil.rmtree(d, ignore_errors=True)
+        m = re.search(r"rate ([\d.]+)", p.stdout)
+        if p.returncode != 0 or not m:
+            raise RuntimeError(f"{prog.name}: {p.stdout}{p.stderr}")
+        return float(m.group(1))
+
+    # ------------------------------------------------------------ 5-7. rate sweep
+    def rate_run(self, rate, secs):
+        """The gateway at a fixed sim rate for secs status intervals (1 s);
+        returns the per-interval lines after the warm-up, CPU s/s and VmHWM."""
+        gw = self.gateway(self.conf(self.sim_source(rate, replicas=10 if rate >= 10 else 1),
+                                    fsync="10ms", topic="bench.rate"), f"rate{rate:g}")
+        gw.start()
+        pid = gw.proc.pid
+        deadline = time.time() + secs + 15
+        c0 = t0 = None
+        while time.time() < deadline:
+            n = len(status_lines(gw))
+            if c0 is None and n >= 3:  # warm-up done
+                c0, t0 = proc_cpu_s(pid), time.time()
+            if n >= secs:
+                break
+            time.sleep(0.1)
+        c1, t1 = proc_cpu_s(pid), time.time()
+        hwm = proc_hwm_kb(pid)
+        lines = status_lines(gw)[3:]
+        self.finish(gw)
+        cpu = (c1 - c0) / (t1 - t0) if c0 is not None and c1 is not None else None
+        return lines, cpu, hwm
+
+    def scenario_rates(self):
+        secs = self.args.window + 3
+        rates = self.args.rates
+        sweep = []
+        for rate in rates:
+            per = []
+            for i in range(self.runs):
+                lines, cpu, hwm = self.rate_run(rate, secs)
+                read = median([s["read"] for s in lines])
+                delivered = median([s["delivered"] for s in lines])
+                per.append(dict(lines=lines, cpu=cpu, hwm=hwm, read=read, delivered=delivered,
+                                p50=median([s["p50"] for s in lines]),
+                                p99=median([s["p99"] for s in lines]),
+                                p999=median([s["p999"] for s in lines]),
+                                p99_max=max(s["p99"] for s in lines),
+                                p999_max=max(s["p999"] for s in lines)))
+                log(f"rate {rate}: run {i + 1}: read {read}/s delivered {delivered}/s cpu {cpu:.3f} "
+                    f"hwm {hwm} kB p99 {per[-1]['p99']} ms")
+            sweep.append((rate, per))
+        self.series["sweep"] = []
+        for rate, per in sweep:
+            cpu = median([p["cpu"] for p in per])
+            got = median([p["delivered"] for p in per])
+            self.series["sweep"].append(dict(
+                rate=rate, delivered=got, cpu=cpu, hwm_kb=median([p["hwm"] for p in per]),
+                us_per_event=(cpu * 1e6 / got) if cpu and got else None,
+                p50=median([p["p50"] for p in per]), p99=median([p["p99"] for p in per]),
+                p999=median([p["p999"] for p in per]),
+                p99_max=max(p["p99_max"] for p in per), p999_max=max(p["p999_max"] for p in per)))
+        for s in self.series["sweep"]:
+            rate = s["rate"]
+            if rate in (1000, 10000):
+                for q in ("p50", "p99", "p999"):
+                    target = None
+                    note = (f"median of {self.runs} runs of the median per-interval {q} "
+                            f"({self.args.window} intervals of 1 s after 3 warm-up); "
+                            f"max over all intervals {s.get(q + '_max', s[q]):.1f} ms")
+                    if q == "p50":
+                        note = (f"median of {self.runs} runs of the median per-interval p50; "
+                                f"{self.args.window} intervals of 1 s after 3 warm-up")
+                    ok = ""
+                    if q == "p99" and rate == 1000:
+                        ok = "met" if s["p99"] <= 25 else "missed"
+                        target = "p99 <= 25 ms"
+                    r = self.row("5. latency", f"reading -> Kafka ack at {rate // 1000}k events/s, "
+                                 f"fsync 10ms", q, "ms",
+                                 [p[q] for p in sweep[self.args.rates.index(rate)][1]],
+                                 note=note, higher_is_better=False,
+                                 extra=dict(max=s.get(q + "_max")))
+                    r["target"], r["verdict"] = target, ok
+            if rate in (1000, 10000, 100000):
+                per = sweep[self.args.rates.index(rate)][1]
+                r = self.row("6. footprint", f"{rate // 1000}k events/s (delivered "
+                             f"{s['delivered']:.0f}/s)", "peak RSS (VmHWM)", "MB",
+                             [p["hwm"] / 1024 for p in per if p["hwm"]],
+                             higher_is_better=False)
+                if rate == 10000:
+                    r["target"] = "RSS <= 16 MB"
+                    r["verdict"] = "met" if r["gateway"] <= 16 else "missed"
+                self.row("6. footprint", f"{rate // 1000}k events/s", "CPU per 1k events/s",
+                         "% of one core", [p["cpu"] * 100 / (p["delivered"] / 1000)
+                                           for p in per if p["cpu"] and p["delivered"]],
+                         higher_is_better=False,
+                         note=f"total CPU {s['cpu'] * 100:.1f}% of one core" if s["cpu"] else "")
+
+    def scenario_idle(self):
+        runs = []
+        hwm = []
+        for i in range(self.runs):
+            lines, cpu, h = self.rate_run(0.1, 3 + self.args.window)
+            runs.append(cpu * 100 if cpu is not None else None)
+            hwm.append(h / 1024 if h else None)
+        self.row("6. footprint", "idle (one sim sensor at 0.1 Hz)", "CPU", "% of one core", runs,
+                 higher_is_better=False, note=f"peak RSS {median(hwm):.1f} MB")
+        tmp = self.work / "sensorgate.stripped"
+        shutil.copy(self.sg, tmp)
+        subprocess.run(["strip", str(tmp)], check=True)
+        size = tmp.stat().st_size
+        self.row("6. footprint", "binary", "stripped size", "KiB", [size / 1024],
+                 higher_is_better=False,
+                 note=f"build/sensorgate unstripped {Path(self.sg).stat().st_size / 1024:.0f} KiB; "
+                      "dynamically linked (librdkafka, libfyaml, libmodbus, libmosquitto, libgpiod)")
+
+    def scenario_scale(self):
+        pts = [s for s in self.series.get("sweep", []) if s["us_per_event"]]
+        for s in pts:
+            self.row("7. scale", f"{s['rate']:g} events/s offered, {s['delivered']:.0f}/s delivered",
+                     "CPU per event", "us", [s["us_per_event"]], higher_is_better=False,
+                     note=f"CPU {s['cpu'] * 100:.0f}% of one core")
+        if getattr(self, "max_rate_cpu_us", None):
+            self.series.setdefault("max", dict(rate=self.max_rate, us_per_event=self.max_rate_cpu_us))
+            self.row("7. scale", f"max rate ({self.max_rate:.0f}/s, produce scenario, fsync 10ms)",
+                     "CPU per event", "us", [self.max_rate_cpu_us], higher_is_better=False,
+                     note="whole run incl. start-up, divided by the events")
+
+    # ------------------------------------------------------------ smoke
+    def smoke(self):
+        """~30 s: sim -> spool -> Kafka (the embedded cluster: no JVM to
+        start) for a fixed count, plus the spool pair; asserts they ran."""
+        n = 20000
+        gw = self.gateway(self.conf(self.sim_source(1_000_000, limit=n), fsync="10ms",
+                                    topic="bench.smoke", bootstrap="embedded"), "smoke")
+        t0 = time.time()
+        gw.start(wait_running=False)
+        dt = wait_acked(gw, n, timeout=25, t0=t0)
+        st = gw.spool_stat()
+        self.finish(gw)
+        assert dt is not None, f"smoke: {n} events not delivered in 25 s ({st})"
+        assert st["acked"] == n and st["last_seq"] == n, st
+        self.row("smoke", f"sim -> spool -> embedded Kafka, {n} events", "events/s",
+                 "events/s", [n / dt], note="checks that it ran, not how fast")
+        d = self.work / "spool"
+        a = self.spool_run(self.build / "bench" / "spool_bench", d / "s", "10", 200, 100000)
+        b = self.spool_run(self.build / "bench" / "spool_ref", d, "10", 200, 100000)
+        assert a > 0 and b > 0
+        self.row("smoke", "spool 10 ms, 200 B", "appends/s", "appends/s", [a],
+                 "plain write + fdatasync", [b])
+
+    # ------------------------------------------------------------ output
+    def write(self, outdir, started):
+        outdir.mkdir(parents=True, exist_ok=True)
+        stamp = started.strftime("%Y-%m-%d")
+        meta = dict(date=started.isoformat(timespec="seconds"), runs=self.runs,
+                    host=platform.node(), cpus=os.cpu_count(), kernel=platform.release(),
+                    python=platform.python_version(),
+                    version=subprocess.run([self.sg, "version"], capture_output=True,
+                                           text=True).stdout.strip(),
+                    git=subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                                       capture_output=True, text=True).stdout.strip(),
+                    kafka=self.bootstrap and "Apache Kafka (tests/kafka/kafka.sh), 1 broker, "
+                                             "KRaft, 3 partitions per topic, on this host",
+                    event_size=getattr(self, "event_size", None),
+                    duration_s=round(time.time() - started.timestamp()),
+                    args=vars(self.args))
+        (outdir / f"{stamp}.json").write_text(json.dumps(dict(meta=meta, rows=self.rows,
+                                                               series=self.series), indent=1))
+        chart = self.chart(outdir, stamp)
+        (outdir / f"{stamp}.md").write_text(self.markdown(meta, chart))
+        log(f"wrote {outdir / stamp}.md, .json" + (", .svg, .png" if chart else ""))
+
+    @staticmethod
+    def fmt(x):
+        if x is None:
+            return "—"
+        if isinstance(x, str):
+            return x
+        if abs(x) >= 1000:
+            return f"{x:,.0f}"
+        if abs(x) >= 10:
+            return f"{x:.1f}"
+        return f"{x:.2f}"
+
+    @staticmethod
+    def compact(note):
+        """'A got x/n; B got y/n; A got z/n' -> 'arrived of n: A x, z; B y'."""
+        got = re.findall(r"([A-Za-z_]+) got (\d+)/(\d+)", note or "")
+        if not got:
+            return note or ""
+        per = {}
+        for who, x, n in got:
+            per.setdefault(who, []).append(x)
+        return (f"runs that lost messages, arrived of {got[0][2]} (other runs got all): "
+                + "; ".join(f"{w} {', '.join(xs)}" for w, xs in per.items())
+                + " (QoS 0 loses messages; rate = arrived / time to the last arrival)")
+
+    def capped(self, r):
+        """The note, plus a warning when a Modbus run reached the demanded
+        request rate: then the gateway was not flat out and its ratio is
+        only a lower bound."""
+        note = self.compact(r["note"])
+        m = re.search(r"demand (\d+) req/s", note)
+        if m and r["gateway"] and r["gateway"] >= 0.9 * int(m.group(1)):
+            note += (f"; CAPPED BY THE DEMAND: the gateway did {r['gateway'] / int(m.group(1)):.0%}"
+                     " of the requests demanded, so this ratio is a lower bound")
+        return note
+
+    def markdown(self, meta, chart):
+        out = [f"# sensorgate benchmark, {meta['date']}", "",
+               f"Generated by `make bench` (tests/bench/bench.py); method in "
+               f"[docs/benchmarks.md](../../docs/benchmarks.md). Machine: {meta['cpus']} CPUs, "
+               f"Linux {meta['kernel']}, shared and noisy. Gateway {meta['version']} "
+               f"(git {meta['git']}). Kafka: {meta['kafka'] or 'not started'}. "
+               f"Each figure is the median of {self.runs} runs unless stated; the json has every run.",
+               "", "| scenario | case | metric | gateway | reference | ref. value | ratio | target | verdict | note |",
+               "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            if r["status"] != "ok":
+                out.append(f"| {r['scenario']} | {r['case']} | — | **{r['status']}** | | | | | | |")
+                continue
+            unit = f" {r['unit']}" if r["unit"] else ""
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in [
+                r["scenario"], r["case"], r["metric"],
+                self.fmt(r["gateway"]) + unit, r["reference"] or "",
+                self.fmt(r["reference_value"]) if r["reference_value"] is not None else "",
+                f"{r['ratio']:.2f}" if r["ratio"] is not None else "",
+                r["target"] or "",
+                "inconclusive" if "CAPPED" in self.capped(r) else (r["verdict"] or ""),
+                self.capped(r)]) + " |")
+        if chart:
+            out += ["", f"![throughput ratios, latency and CPU per event]({chart})"]
+        out += ["", "Runs (gateway; reference):", ""]
+        for r in self.rows:
+            if r["status"] == "ok" and len(r["gateway_runs"]) > 1:
+                g = ", ".join(self.fmt(x) for x in r["gateway_runs"])
+                ref = ", ".join(self.fmt(x) for x in r["reference_runs"])
+                out.append(f"- {r['scenario']} / {r['case']} / {r['metric']}: {g}"
+                           + (f"; {ref}" if ref else ""))
+        return "\n".join(out) + "\n"
+
+    def chart(self, outdir, stamp):
+        if not shutil.which("gnuplot"):
+            return None
+        ratios = [r for r in self.rows if r["status"] == "ok" and r["ratio"] is not None
+                  and r["scenario"] != "smoke"]
+        sweep = self.series.get("sweep", [])
+        d = self.work / "chart"
+        d.mkdir(exist_ok=True)
+        with open(d / "ratios.dat", "w") as f:
+            for i, r in enumerate(ratios):
+                tgt = float(r["target"].split(">=")[1]) if r["target"] and ">=" in r["target"] else 0
+                lab = r.get("short") or r["case"][:16]
+                f.write(f'{i} "{lab}" {r["ratio"]:.4f} {tgt}\n')
+        with open(d / "sweep.dat", "w") as f:
+            for s in sweep:
+                f.write(f"{s['rate']} {s['delivered'] or 0} {s['p50'] or 0} {s['p99'] or 0} "
+                        f"{s['p999'] or 0} {s['us_per_event'] or 0} {s['cpu'] or 0}\n")
+            if "max" in self.series:
+                m = self.series["max"]
+                f.write(f"\n\n{m['rate']} {m['us_per_event']}\n")
+        n = max(1, len(ratios))
+        panels = []
+        panels.append(f"""
+set title "gateway / reference (throughput ratio, median of {self.runs}); dots: target"
+set style data histograms
+set style fill solid 0.6
+set boxwidth 0.7
+set logscale y
+set yrange [0.01:10]
+set ytics (0.01, 0.03, 0.1, 0.3, 0.5, 0.8, 1, 2, 3, 10)
+set xtics rotate by -30 font ",9"
+set xrange [-0.6:{n - 0.4}]
+plot "ratios.dat" using 1:3:xtic(2) with boxes lc rgb "#4477aa" title "ratio", \\
+     "" using 1:($4 > 0 ? $4 : 1/0) with points pt 7 ps 0.8 lc rgb "#cc3311" title "target", \\
+     1 with lines dt 2 lc rgb "#666666" notitle
+unset logscale
+set ytics auto
+""")
+        if sweep:
+            panels.append("""
+set title "reading -> Kafka ack latency, fsync 10ms (median per-interval quantiles)"
+set style data linespoints
+unset xtics
+set xtics auto font ",9"
+set logscale x
+set logscale y
+set xrange [*:*]
+set autoscale xfix
+set yrange [*:*]
+set xlabel "offered events/s"
+set ylabel "ms"
+plot "sweep.dat" index 0 using 1:3 title "p50" lw 2, "" index 0 using 1:4 title "p99" lw 2, \\
+     "" index 0 using 1:5 title "p999" lw 2
+""")
+            panels.append("""
+set title "throughput and CPU per event"
+set ylabel "us CPU per event"
+set y2label "delivered events/s"
+set y2tics
+set logscale y2
+plot "sweep.dat" index 0 using 1:6 title "CPU us/event" lw 2, \\
+     "" index 0 using 1:2 axes x1y2 title "delivered/s" lw 2""" +
+                          (""", \\
+     "" index 1 using 1:2 with points pt 5 ps 1.2 title "CPU us/event at max (produce)"
+""" if "max" in self.series else "\n"))
+        rows = len(panels)
+        script = "".join(
+            f"""set terminal {term} size 1000,{360 * rows} {'font "sans,10"' if term != 'svg' else 'font "sans,10" dynamic'}
+set output "{outdir / f'{stamp}.{ext}'}"
+set multiplot layout {rows},1
+set key top left
+set grid ytics
+set bmargin 6
+""" + "".join(panels) + "unset multiplot\nset output\nreset\n"
+            for term, ext in (("svg", "svg"), ("pngcairo", "png")))
+        (d / "chart.gp").write_text(script)
+        p = subprocess.run(["gnuplot", "chart.gp"], cwd=d, capture_output=True, text=True,
+                           timeout=60)
+        if p.returncode != 0:
+            log(f"gnuplot failed: {p.stderr[-800:]}")
+            return None
+        return f"{stamp}.svg"
+
+
+def render(path, args):
+    """Regenerate the table and the chart of a finished run (the json is
+    the record; nothing is measured again)."""
+    data = json.loads(path.read_text())
+    b = object.__new__(Bench)
+    b.rows, b.series, b.runs = data["rows"], data["series"], data["meta"]["runs"]
+    b.work = Path(tempfile.mkdtemp(prefix="bench-render-"))
+    try:
+        stamp = path.stem
+        chart = b.chart(path.parent, stamp)
+        (path.parent / f"{stamp}.md").write_text(b.markdown(data["meta"], chart))
+    finally:
+        shutil.rmtree(b.work, ignore_errors=True)
+    log(f"rendered {path.parent / stamp}.md from {path.name}")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="produce,embedded,mqtt,modbus,spool,rates,idle",
+                    help="comma-separated scenarios")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--produce-n", type=int, default=1_000_000)
+    ap.add_argument("--mqtt-n", type=int, default=100_000)
+    ap.add_argument("--modbus-units", type=int, default=247,
+                    help="unit ids 1..N (at most 247) the simulator answers")
+    ap.add_argument("--modbus-devices", type=int, default=400,
+                    help="devices polled every 10 ms (unit ids cycle over the units)")
+    ap.add_argument("--spool-secs", type=float, default=3)
+    ap.add_argument("--spool-runs", type=int, default=5, help="the disk is the noisiest part")
+    ap.add_argument("--window", type=int, default=8, help="measured 1 s intervals after warm-up")
+    ap.add_argument("--rates", default="1000,3000,10000,30000,100000,200000",
+                    type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--bootstrap", help="use this running broker (topics auto-created) "
+                    "instead of starting one (development)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--render", metavar="JSON",
+                    help="only rewrite the .md and chart of an earlier run from its json")
+    args = ap.parse_args()
+    if args.render:
+        return render(Path(args.render).resolve(), args)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    b = Bench(args)
+    deadline_total = time.time() + (90 if args.smoke else 3600)
+    failed = []
+    try:
+        if args.smoke:
+            b.runs = 1
+            b.smoke()
+            b.write(b.src / "bench-smoke", started)
+            print(b.markdown(dict(date=started.isoformat(timespec="seconds"), cpus=os.cpu_count(),
+                                  kernel=platform.release(), version="", git="", kafka="embedded"),
+                             None))
+            log("bench-smoke: ok")
+            return 0
+        only = args.only.split(",")
+        try:
+            if args.bootstrap:
+                b.bootstrap = args.bootstrap
+            else:
+                b.start_kafka()
+        except Exception as e:  # noqa: BLE001 - report, do not fake
+            reason = f"Kafka broker did not start: {str(e).splitlines()[0][:200]}"
+            for s in only:
+                b.not_run(s, "all", reason)
+            b.write(Path(args.out), started)
+            return 1
+        steps = [("produce", b.scenario_produce), ("embedded", b.scenario_produce_embedded),
+                 ("mqtt", b.scenario_mqtt), ("modbus", b.scenario_modbus),
+                 ("spool", b.scenario_spool), ("rates", b.scenario_rates),
+                 ("idle", b.scenario_idle)]
+        for name, fn in steps:
+            if name not in only:
+                continue
+            if time.time() > deadline_total:
+                b.not_run(name, "all", "the bench's overall time bound (60 min) was reached")
+                continue
+            log(f"=== {name}")
+            try:
+                fn()
+            except NotRun as e:
+                b.not_run(name, "all", str(e))
+            except Exception as e:  # noqa: BLE001 - one scenario's failure is reported
+                traceback.print_exc()
+                failed.append(name)
+                b.row(name, "all", "-", "", None,
+                      status=f"not run: failed: {str(e).splitlines()[0][:160]}")
+        if "rates" in only:
+            b.scenario_scale()
+        b.write(Path(args.out), started)
+        return 1 if failed else 0
+    finally:
+        if b.mosq:
+            try:
+                b.mosq.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        if b.kafka:
+            try:
+                b.kafka.stop(clean=True)
+            except Exception as e:  # noqa: BLE001
+                log(f"kafka stop: {e}")
+        if not args.keep:
+            shutil.rmtree(b.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
