@@ -208,10 +208,9 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, u
 	ssize_t w;
 
 	pthread_mutex_lock(&sp->mu);
-	if (sp->stopping) {
-		rc = SG_ESTOPPING;
-		goto out;
-	}
+	/* After sg_spool_shutdown() an append that fits still lands (a
+	 * driver's stop() may flush a last reading); only one that would
+	 * wait for room returns SG_ESTOPPING (spool_make_room). */
 	seq = sp->next_seq;
 	sg_buf_reset(&sp->enc);
 	sg_buf_reserve(&sp->enc, 20);

@@ -91,7 +91,9 @@ int sg_spool_checkpoint(struct sg_spool *sp);
 /* fsync everything written so far now. */
 int sg_spool_sync(struct sg_spool *sp);
 
-/* Make blocked and future appends return SG_ESTOPPING. */
+/* Wake appenders blocked on a full spool with SG_ESTOPPING; from now on
+ * an append that would have to wait for room returns SG_ESTOPPING at once.
+ * Appends that fit still succeed, so drivers can flush in stop(). */
 void sg_spool_shutdown(struct sg_spool *sp);
 
 void sg_spool_stats(struct sg_spool *sp, struct sg_spool_stats *st);
