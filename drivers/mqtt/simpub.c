@@ -213,6 +213,7 @@ static int simpub_run(struct simpub *s, struct mosquitto *mosq)
 	long long *seqs = calloc((size_t)s->devices, sizeof(*seqs));
 	int64_t t0 = sg_now_mono_ns(), last_report = t0;
 	int rc = MOSQ_ERR_SUCCESS;
+	int64_t done_at = 0;
 
 	if (!seqs)
 		return 1;
@@ -223,7 +224,12 @@ static int simpub_run(struct simpub *s, struct mosquitto *mosq)
 				: s->published + s->window;
 		int burst = 0;
 
-		if (done && (s->qos == 0 || s->acked >= s->published))
+		/* Done when every message is acknowledged (QoS 1/2) or written to
+		 * the socket (QoS 0: on_publish); at most 10 s of draining. */
+		if (done && !done_at)
+			done_at = sg_now_mono_ns();
+		if (done &&
+		    (s->acked >= s->published || sg_now_mono_ns() - done_at > 10 * SG_NS_PER_S))
 			break;
 		while (s->connected && !done && s->published < due && burst++ < 1000 &&
 		       (s->qos == 0 || s->published - s->acked < s->window)) {
