@@ -8,8 +8,9 @@
 #   make bench-smoke  ~30 s: one short scenario end to end; checks that it
 #                     ran (not how fast), results under $(BUILD)/bench-smoke.
 #
-# Neither target installs packages (`make deps` does); a missing tool
-# makes its scenario "not run: <reason>" in the results.
+# Both install missing Debian packages first (like `make test`), so a
+# fresh machine needs no hand steps; a tool that still is missing makes
+# its scenario "not run: <reason>" in the results.
 #
 # The helper programs are built here from tests/bench/*.c:
 #   spool_bench   the gateway's spool (links $(BUILD)/libsg.a)
@@ -36,11 +37,11 @@ $(BUILD)/bench/modbus_plain: tests/bench/modbus_plain.c
 
 bench-tools: all $(BENCH_BIN)
 
-bench:
+bench: .deps-ok
 	$(Q)$(MAKE) --no-print-directory bench-tools
 	$(Q)SG_BUILD=$(abspath $(BUILD)) python3 tests/bench/bench.py --build $(BUILD) $(BENCH_ARGS)
 
-bench-smoke:
+bench-smoke: .deps-ok
 	$(Q)$(MAKE) --no-print-directory bench-tools
 	$(Q)SG_BUILD=$(abspath $(BUILD)) python3 tests/bench/bench.py --build $(BUILD) --smoke
 
