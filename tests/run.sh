@@ -56,6 +56,15 @@ PY
 )"
 rm -f "$report"
 if ((prc != 0 && if_ == 0)); then if_=1; fi
+
+# The benchmark harness end to end (asserts that it ran, not a speed).
+echo "== bench-smoke"
+if make -s --no-print-directory BUILD="$BUILD" bench-smoke >/tmp/sg-bench-smoke.$$ 2>&1; then
+  ip=$((ip + 1)); echo "  bench-smoke ok"
+else
+  if_=$((if_ + 1)); tail -20 /tmp/sg-bench-smoke.$$; echo "  bench-smoke FAILED"
+fi
+rm -f /tmp/sg-bench-smoke.$$
 ((${#failed_bins[@]})) && echo "failed unit binaries: ${failed_bins[*]}"
 echo
 echo "summary: unit $unit_pass/$((unit_pass + unit_fail)), integration $ip/$((ip + if_)) (skipped $is)"
