@@ -389,8 +389,6 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 	int rc;
 	uint64_t drain;
 
-	if (read(sp->evfd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
-		sg_debug("spool", "eventfd read: %s", strerror(errno));
 	for (;;) {
 		/* The lock is taken only when the cached limit is reached, so a
 		 * busy appender cannot starve the reader. */
@@ -398,6 +396,16 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 			pthread_mutex_lock(&sp->mu);
 			rc = spool_reader_limit(sp);
 			pthread_mutex_unlock(&sp->mu);
+			if (rc == SG_EAGAIN) {
+				/* Caught up: drain the wake-up counter, then look once
+				 * more, so a notify racing with the drain is not lost.
+				 * Only here, not per record: no syscall on the hot path. */
+				if (read(sp->evfd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+					sg_debug("spool", "eventfd read: %s", strerror(errno));
+				pthread_mutex_lock(&sp->mu);
+				rc = spool_reader_limit(sp);
+				pthread_mutex_unlock(&sp->mu);
+			}
 			if (rc != SG_OK)
 				return rc;
 		}
