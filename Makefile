@@ -38,10 +38,10 @@ endif
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-CORE_SRC   := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+CORE_SRC   := $(filter-out gateway/cli/main.c,$(wildcard gateway/*/*.c))
 DRIVER_SRC := $(wildcard drivers/*.c drivers/*/*.c)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(DRIVER_SRC))
-MAIN_OBJ   := $(BUILD)/gateway/main.o
+MAIN_OBJ   := $(BUILD)/gateway/cli/main.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TEST_LIB   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
@@ -63,8 +63,8 @@ $(BUILD)/version.h: FORCE
 	@mkdir -p $(BUILD)
 	@printf '#define SG_VERSION "%s"\n' '$(VERSION)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/gateway/main.o $(BUILD)/gateway/view.o: $(BUILD)/version.h
-$(BUILD)/gateway/main.o $(BUILD)/gateway/view.o: ALL_CFLAGS += -include $(BUILD)/version.h
+$(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o: $(BUILD)/version.h
+$(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o: ALL_CFLAGS += -include $(BUILD)/version.h
 .PHONY: FORCE
 
 $(BUILD)/libsg.a: $(LIB_OBJ)

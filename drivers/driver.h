@@ -29,9 +29,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../gateway/config.h"
-#include "../gateway/err.h"
-#include "../gateway/metrics.h"
+#include "gateway/config/table.h"
+#include "gateway/base/err.h"
+#include "gateway/core/metrics.h"
 
 struct sg_source; /* the core's handle for one driver instance */
 

@@ -2,7 +2,7 @@
  * backend.h - the seam between the gpio driver and whatever provides GPIO
  * lines: libgpiod v1 (backend_v1.c) or v2 (backend_v2.c), chosen at build
  * time by SG_GPIOD_MAJOR and exported as gpio_backend_real; the simulated
- * chip (`chip: sim`, backend_sim.c); and the scripted fake the unit tests
+ * chip (`chip: sim`, simchip.c); and the scripted fake the unit tests
  * drive (backend_fake.c, fake.h).
  *
  * One line is one request.  An input line delivers edge events; each
@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../gateway/err.h"
+#include "gateway/base/err.h"
 
 enum gpio_dir { GPIO_DIR_INPUT, GPIO_DIR_OUTPUT };
 enum gpio_edge { GPIO_EDGE_NONE, GPIO_EDGE_RISING, GPIO_EDGE_FALLING, GPIO_EDGE_BOTH };

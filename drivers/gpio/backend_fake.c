@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "../../gateway/err.h"
+#include "gateway/base/err.h"
 
 #define FAKE_LINES 16
 #define FAKE_RING  1024

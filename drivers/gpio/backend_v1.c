@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/util.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 #include "backend.h"
 
 #define V1_QUEUE_DEPTH 16 /* the kernel's lineevent kfifo */

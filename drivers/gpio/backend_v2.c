@@ -27,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/util.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 #include "backend.h"
 
 #define V2_DEFAULT_DEPTH 16 /* the kernel's default: 16 per line */

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../gateway/util.h"
-#include "../driver.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
+#include "drivers/driver.h"
 #include "gpio.h"
-#include "sim.h"
+#include "simchip.h"
 
 #define GPIO_MAX_LINES SG_WAIT_MAX_FDS /* one fd per line at most */
 

@@ -20,9 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/log.h"
-#include "../../gateway/util.h"
-#include "../driver.h"
+#include "gateway/base/log.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
+#include "drivers/driver.h"
 #include "gpio.h"
 
 const struct gpio_backend *gpio_backend_override;

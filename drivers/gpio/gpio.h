@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../gateway/config.h"
+#include "gateway/config/table.h"
 #include "backend.h"
 #include "line.h"
 

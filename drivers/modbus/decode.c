@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/err.h"
+#include "gateway/base/err.h"
 
 const char *const mb_type_names[] = {"u16", "i16", "u32",  "i32", "u64",    "i64",
 				     "f32", "f64", "bool", "bit", "string", NULL};

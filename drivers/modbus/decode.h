@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../driver.h"
+#include "drivers/driver.h"
 
 enum mb_type {
 	MB_T_U16,

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/err.h"
-#include "../../gateway/util.h"
+#include "gateway/base/err.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 
 const char *const mb_area_names[] = {"coil", "discrete_input", "input_register", "holding_register",
 				     NULL};

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/log.h"
-#include "../../gateway/util.h"
+#include "gateway/base/log.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 
 int mb_poll_init(struct mb_poller *p, struct sg_errbuf *eb)
 {

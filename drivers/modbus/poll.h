@@ -38,8 +38,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../gateway/log.h"
-#include "../driver.h"
+#include "gateway/base/log.h"
+#include "drivers/driver.h"
 #include "decode.h"
 #include "plan.h"
 #include "seam.h"

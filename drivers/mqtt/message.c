@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/log.h"
+#include "gateway/base/log.h"
 #include "mqtt.h"
 
 #define MQ_MAX_HDRS 40

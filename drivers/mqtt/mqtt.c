@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../gateway/log.h"
+#include "gateway/base/log.h"
 #include "mqtt.h"
 
 #define MQ_MAX_UPROPS  32

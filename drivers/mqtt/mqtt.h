@@ -8,7 +8,7 @@
  *   rules.c     MQTT topic filters and the {N} topic-level templates;
  *   jsonptr.c   a small validating JSON parser with RFC 6901 pointers;
  *   probe.c     a non-blocking TCP connect that bounds the broker connect;
- *   simpub.c    `sensorgate sim mqtt`, the synthetic publisher.
+ *   simpublisher.c  `sensorgate sim mqtt`, the synthetic publisher.
  *
  * Nothing here is used outside drivers/mqtt/ except by the unit tests.
  */
@@ -20,8 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../gateway/util.h"
-#include "../driver.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
+#include "drivers/driver.h"
 
 /* --- topic filters and templates (rules.c) ---------------------------- */
 
@@ -251,7 +253,7 @@ void mq_cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int
 void mq_cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *mm,
 		   const mosquitto_property *props);
 
-/* `sensorgate sim mqtt` (simpub.c). */
+/* `sensorgate sim mqtt` (simpublisher.c). */
 int sg_sim_mqtt(int argc, char **argv);
 
 #endif

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/log.h"
-#include "../../gateway/util.h"
-#include "../driver.h"
+#include "gateway/base/log.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
+#include "drivers/driver.h"
 
 enum sim_kind { SIM_SINE, SIM_WALK, SIM_COUNTER, SIM_TOGGLE, SIM_STEP };
 static const char *const sim_kinds[] = {"sine", "random_walk", "counter", "toggle", "step", NULL};

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gateway/spool.h"
+#include "gateway/spool/spool.h"
 
 static double now_s(void)
 {

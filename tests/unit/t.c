@@ -3,7 +3,7 @@
  */
 #include "t.h"
 
-#include "gateway/log.h"
+#include "gateway/base/log.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

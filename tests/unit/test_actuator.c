@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "drivers/driver.h"
-#include "gateway/actuator.h"
+#include "gateway/sink/actuator.h"
 #include "t.h"
 
 TEST(command_values)

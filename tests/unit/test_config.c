@@ -7,9 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/conf.h"
-#include "gateway/util.h"
+#include "gateway/config/conf.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 #include "t.h"
+#include "gateway/base/parse.h"
+#include "gateway/base/fs.h"
 
 static char *write_conf(const char *text)
 {

@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/conf.h"
-#include "gateway/event.h"
+#include "gateway/config/conf.h"
+#include "gateway/core/event.h"
 #include "t.h"
+#include "gateway/base/crc32c.h"
 
 static const struct sg_event_ctx ec = {"gw", "src", "t.{source}.{sensor}"};
 

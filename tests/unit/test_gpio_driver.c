@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../drivers/driver.h"
-#include "../../drivers/gpio/fake.h"
-#include "../../drivers/gpio/gpio.h"
-#include "../../gateway/util.h"
+#include "drivers/driver.h"
+#include "drivers/gpio/fake.h"
+#include "drivers/gpio/gpio.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 #include "t.h"
 
 #define MS 1000000LL

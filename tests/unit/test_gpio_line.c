@@ -6,8 +6,8 @@
  */
 #include <stdlib.h>
 
-#include "../../drivers/gpio/gpio.h"
-#include "../../drivers/gpio/line.h"
+#include "drivers/gpio/gpio.h"
+#include "drivers/gpio/line.h"
 #include "t.h"
 
 #define MS 1000000LL

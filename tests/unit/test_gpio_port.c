@@ -6,10 +6,12 @@
  */
 #include <stdlib.h>
 
-#include "../../drivers/gpio/fake.h"
-#include "../../drivers/gpio/line.h"
-#include "../../drivers/gpio/sim.h"
-#include "../../gateway/util.h"
+#include "drivers/gpio/fake.h"
+#include "drivers/gpio/line.h"
+#include "drivers/gpio/simchip.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
 #include "t.h"
 
 #define MS 1000000LL

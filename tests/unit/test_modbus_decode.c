@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "../../drivers/modbus/decode.h"
+#include "drivers/modbus/decode.h"
 #include "t.h"
 
 enum kind { K_U, K_I, K_D, K_B, K_S };

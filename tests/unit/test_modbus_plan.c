@@ -5,7 +5,7 @@
  */
 #include <stdlib.h>
 
-#include "../../drivers/modbus/plan.h"
+#include "drivers/modbus/plan.h"
 #include "t.h"
 
 #define MS 1000000LL

@@ -10,7 +10,7 @@
 #include <modbus.h>
 #include <stdlib.h>
 
-#include "../../drivers/modbus/poll.h"
+#include "drivers/modbus/poll.h"
 #include "t.h"
 
 #define MS     1000000LL

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../../drivers/mqtt/mqtt.h"
+#include "drivers/mqtt/mqtt.h"
 #include "t.h"
 
 /* --- the fake library --------------------------------------------------- */

@@ -4,7 +4,7 @@
  */
 #include <stdlib.h>
 
-#include "../../drivers/mqtt/mqtt.h"
+#include "drivers/mqtt/mqtt.h"
 #include "t.h"
 
 static int find(const char *doc, const char *ptr, struct mq_jval *v)

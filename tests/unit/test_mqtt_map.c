@@ -6,8 +6,8 @@
  */
 #include <stdlib.h>
 
-#include "../../drivers/mqtt/mqtt.h"
-#include "../../gateway/metrics.h"
+#include "drivers/mqtt/mqtt.h"
+#include "gateway/core/metrics.h"
 #include "t.h"
 
 struct cap {

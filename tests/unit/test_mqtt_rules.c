@@ -2,7 +2,7 @@
  * test_mqtt_rules.c - MQTT topic filters (validity, matching, overlap) and
  * the {N}/{topic} templates of the MQTT driver's mapping rules.
  */
-#include "../../drivers/mqtt/mqtt.h"
+#include "drivers/mqtt/mqtt.h"
 #include "t.h"
 
 TEST(filter_valid)

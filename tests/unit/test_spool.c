@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gateway/metrics.h"
-#include "gateway/spool.h"
+#include "gateway/core/metrics.h"
+#include "gateway/spool/spool.h"
 #include "t.h"
 
 static struct sg_spool_conf conf_for(const char *dir)

@@ -1,0 +1,49 @@
+/*
+ * buf.h - a growable byte buffer with little-endian and JSON-string
+ * appenders, and the matching little-endian readers.
+ */
+#ifndef SG_BUF_H
+#define SG_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Growable buffer.  On allocation failure `oom` latches and appends become
+ * no-ops, so encoders check once at the end. */
+struct sg_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+void sg_buf_init(struct sg_buf *b);
+void sg_buf_free(struct sg_buf *b);
+void sg_buf_reset(struct sg_buf *b);
+bool sg_buf_reserve(struct sg_buf *b, size_t extra);
+void sg_buf_add(struct sg_buf *b, const void *p, size_t n);
+void sg_buf_adds(struct sg_buf *b, const char *s);
+void sg_buf_addc(struct sg_buf *b, char c);
+void sg_buf_printf(struct sg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sg_buf_add_u16(struct sg_buf *b, uint16_t v); /* little endian */
+void sg_buf_add_u32(struct sg_buf *b, uint32_t v);
+void sg_buf_add_u64(struct sg_buf *b, uint64_t v);
+/* JSON string literal with quotes and escapes; invalid UTF-8 -> U+FFFD. */
+void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n);
+
+static inline uint16_t sg_get_u16(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+static inline uint32_t sg_get_u32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline uint64_t sg_get_u64(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint64_t)sg_get_u32(b) | (uint64_t)sg_get_u32(b + 4) << 32;
+}
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * conf.h - the gateway's configuration: the structs filled from YAML by
+ * the tables in keys.c, and the loader.
+ *
+ * sg_conf_load() parses FILE into *conf; on any error it returns
+ * SG_ECONFIG and *errors holds one "FILE:LINE:COL: key.path: what" line
+ * per problem (caller frees).  sg_conf_free() releases everything.
+ */
+#ifndef SG_CONF_H
+#define SG_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "table.h"
+
+struct sg_driver;
+
+enum sg_when_full { SG_FULL_BLOCK, SG_FULL_DROP_OLDEST, SG_FULL_DROP_NEWEST };
+enum sg_delivery { SG_DELIVERY_AT_LEAST_ONCE, SG_DELIVERY_EXACTLY_ONCE };
+/* spool.fsync special values (stored as negative numbers). */
+#define SG_FSYNC_ALWAYS (-1)
+#define SG_FSYNC_NEVER  (-2)
+
+struct sg_gw_conf {
+	char *id;
+	int log_level;
+	int64_t shutdown_timeout_ms;
+	int64_t status_interval_ms;
+};
+
+struct sg_spool_conf {
+	char *dir;
+	int64_t fsync_ms; /* > 0: group commit interval; or SG_FSYNC_* */
+	int64_t max_bytes;
+	int64_t segment_bytes;
+	int when_full; /* enum sg_when_full */
+	int64_t ack_interval_ms;
+	int64_t max_record_bytes;
+};
+
+struct sg_kafka_conf {
+	char *bootstrap; /* "embedded" or host:port,... */
+	int delivery;
+	char *topic; /* template: {gateway} {source} {sensor} */
+	struct sg_cfg_map properties;
+	int64_t max_in_flight;
+	int64_t embedded_brokers;
+	char *checkpoint_topic;
+	int64_t txn_max_records;
+	int64_t txn_interval_ms;
+	int64_t embedded_partitions;
+};
+
+struct sg_view_conf {
+	int mode; /* auto, live, lines, off */
+	int64_t interval_ms;
+	int64_t tail;
+};
+
+struct sg_act_conf {
+	char *topic; /* NULL/empty: no command consumer */
+	int64_t max_age_ms;
+};
+
+struct sg_source_conf {
+	char *name;
+	char *driver;
+	char *topic; /* NULL: kafka.topic */
+	bool enabled;
+	const struct sg_driver *drv;
+	void *dconf; /* the driver's struct, drv->conf->size bytes */
+	struct sg_cfg_pos pos;
+};
+
+struct sg_conf {
+	struct sg_gw_conf gateway;
+	struct sg_spool_conf spool;
+	struct sg_kafka_conf kafka;
+	struct sg_cfg_list sources; /* of struct sg_source_conf */
+	struct sg_view_conf view;
+	struct sg_act_conf actuators;
+};
+
+extern const struct sg_cfg_table sg_conf_table;
+extern const struct sg_cfg_table sg_spool_table;
+
+int sg_conf_load(const char *file, struct sg_conf *conf, char **errors);
+void sg_conf_free(struct sg_conf *conf);
+/* Markdown for every table, drivers included (docs/config.md). */
+void sg_conf_doc(void *fp);
+/* Expand a topic template. */
+void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
+		     char *out, size_t outsz);
+
+#endif

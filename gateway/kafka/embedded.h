@@ -1,0 +1,25 @@
+/*
+ * embedded.h - librdkafka's mock cluster hosted in this process: the
+ * `bootstrap: embedded` demo and the `sensorgate kafka-mock` fault
+ * injection server used by tests.  Not a replacement for a real broker.
+ */
+#ifndef SG_MOCK_H
+#define SG_MOCK_H
+
+#include "gateway/base/err.h"
+
+struct sg_mock;
+
+int sg_mock_start(int brokers, struct sg_mock **out, struct sg_errbuf *eb);
+const char *sg_mock_bootstrap(const struct sg_mock *m);
+int sg_mock_create_topic(struct sg_mock *m, const char *topic, int partitions);
+/* broker 0 = all brokers. */
+int sg_mock_broker_down(struct sg_mock *m, int broker);
+int sg_mock_broker_up(struct sg_mock *m, int broker);
+int sg_mock_broker_rtt(struct sg_mock *m, int broker, int ms);
+void sg_mock_stop(struct sg_mock *m);
+
+/* `sensorgate kafka-mock`: see usage in embedded.c. */
+int sg_mock_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * sink.c - `sensorgate sink`: the other half of Kafka.  A consumer in a
+ * consumer group reads the gateway's topics and writes every record to a
+ * file (JSON lines), a SQLite database or stdout.
+ *
+ * Delivery: offsets are committed only after the records up to them are
+ * written (and, for files, fsynced; for SQLite, committed), so a crash
+ * re-reads at most the uncommitted tail: at-least-once.  The SQLite sink
+ * makes it effectively exactly-once: the event id (header sg-id) is the
+ * primary key and duplicates are ignored.  Records without an event id
+ * (not from a sensorgate) are stored with their topic/partition/offset.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "gateway/cli/cli.h"
+#include "gateway/base/err.h"
+#include "gateway/base/log.h"
+#include "gateway/base/buf.h"
+#include "gateway/base/clock.h"
+#include "gateway/base/mem.h"
+
+enum sink_kind { SINK_STDOUT, SINK_FILE, SINK_SQLITE };
+
+struct sink {
+	enum sink_kind kind;
+	const char *path;
+	FILE *fp;
+	sqlite3 *db;
+	sqlite3_stmt *ins;
+	uint64_t written, duplicates;
+	struct sg_buf line;
+};
+
+static void sink_usage(FILE *fp)
+{
+	fprintf(
+	    fp,
+	    "usage: sensorgate sink -b BOOTSTRAP -t TOPIC [-t TOPIC...] --to TARGET\n"
+	    "                       [-g GROUP] [--from-beginning] [--count N] [--idle-exit SEC]\n"
+	    "Reads TOPICs (a name, or a regex starting with ^) in consumer group GROUP\n"
+	    "(default sensorgate-sink) and writes every record to TARGET:\n"
+	    "  stdout           one JSON line per record\n"
+	    "  file:PATH        JSON lines appended to PATH, fsynced before each commit\n"
+	    "  sqlite:PATH      table events, event id as primary key (duplicates ignored)\n"
+	    "Offsets are committed after the write: at-least-once, and with sqlite the\n"
+	    "event id makes duplicates harmless.  --count N stops after N records;\n"
+	    "--idle-exit SEC stops after SEC seconds without a record (at least 30 s\n"
+	    "before the first one).\n");
+}
+
+static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
+{
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	if (rd_kafka_header_get_last(h, name, &v, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	return v;
+}
+
+static int sink_open(struct sink *s, struct sg_errbuf *eb)
+{
+	sg_buf_init(&s->line);
+	if (s->kind == SINK_STDOUT) {
+		s->fp = stdout;
+		return SG_OK;
+	}
+	if (s->kind == SINK_FILE) {
+		s->fp = fopen(s->path, "a");
+		return s->fp ? SG_OK : sg_errf(eb, SG_EIO, "cannot open %s", s->path);
+	}
+	if (sqlite3_open(s->path, &s->db) != SQLITE_OK)
+		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode=WAL;"
+			 "CREATE TABLE IF NOT EXISTS events ("
+			 " id TEXT PRIMARY KEY, topic TEXT, partition INTEGER, offset INTEGER,"
+			 " key TEXT, ts_ms INTEGER, source TEXT, value BLOB);",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)", -1,
+			       &s->ins, NULL) != SQLITE_OK)
+		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
+	return SG_OK;
+}
+
+static int sink_begin(struct sink *s)
+{
+	if (s->db && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return SG_EIO;
+	return SG_OK;
+}
+
+/* Make everything written so far durable.  Only then are offsets committed. */
+static int sink_flush(struct sink *s)
+{
+	if (s->db)
+		return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? SG_OK
+										    : SG_EIO;
+	if (fflush(s->fp) != 0)
+		return SG_EIO;
+	if (s->kind == SINK_FILE && fsync(fileno(s->fp)) != 0)
+		return SG_EIO;
+	return SG_OK;
+}
+
+static int sink_write(struct sink *s, rd_kafka_message_t *m)
+{
+	size_t idl = 0, srcl = 0;
+	const char *id = hdr(m, "sg-id", &idl), *src = hdr(m, "sg-source", &srcl);
+	char idbuf[160];
+	rd_kafka_timestamp_type_t tst;
+	int64_t ts = rd_kafka_message_timestamp(m, &tst);
+
+	if (!id) { /* not ours: identify it by its position */
+		idl = (size_t)snprintf(idbuf, sizeof(idbuf), "%s/%d/%" PRId64,
+				       rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+		id = idbuf;
+	}
+	if (s->db) {
+		sqlite3_reset(s->ins);
+		sqlite3_bind_text(s->ins, 1, id, (int)idl, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s->ins, 2, rd_kafka_topic_name(m->rkt), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s->ins, 3, (int)m->partition);
+		sqlite3_bind_int64(s->ins, 4, m->offset);
+		sqlite3_bind_text(s->ins, 5, m->key ? m->key : "", (int)m->key_len,
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s->ins, 6, ts);
+		sqlite3_bind_text(s->ins, 7, src ? src : "", (int)srcl, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(s->ins, 8, m->payload, (int)m->len, SQLITE_TRANSIENT);
+		if (sqlite3_step(s->ins) != SQLITE_DONE)
+			return SG_EIO;
+		if (sqlite3_changes(s->db) == 0)
+			s->duplicates++;
+		else
+			s->written++;
+		return SG_OK;
+	}
+	sg_buf_reset(&s->line);
+	sg_buf_adds(&s->line, "{\"id\":");
+	sg_buf_add_json_str(&s->line, id, idl);
+	sg_buf_adds(&s->line, ",\"topic\":");
+	sg_buf_add_json_str(&s->line, rd_kafka_topic_name(m->rkt),
+			    strlen(rd_kafka_topic_name(m->rkt)));
+	sg_buf_printf(&s->line,
+		      ",\"partition\":%d,\"offset\":%" PRId64 ",\"ts_ms\":%" PRId64 ",\"key\":",
+		      (int)m->partition, m->offset, ts);
+	sg_buf_add_json_str(&s->line, m->key ? m->key : "", m->key_len);
+	sg_buf_adds(&s->line, ",\"value\":");
+	sg_buf_add_json_str(&s->line, m->payload ? m->payload : "", m->len);
+	sg_buf_adds(&s->line, "}\n");
+	if (s->line.oom || fwrite(s->line.p, 1, s->line.len, s->fp) != s->line.len)
+		return SG_EIO;
+	s->written++;
+	return SG_OK;
+}
+
+static void sink_close(struct sink *s)
+{
+	if (s->ins)
+		sqlite3_finalize(s->ins);
+	if (s->db)
+		sqlite3_close(s->db);
+	if (s->fp && s->fp != stdout)
+		fclose(s->fp);
+	sg_buf_free(&s->line);
+}
+
+static rd_kafka_t *sink_consumer(const char *bootstrap, const char *group, bool beginning,
+				 char **topics, int ntopics, struct sg_errbuf *eb)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *tl;
+	rd_kafka_t *rk;
+	char err[256];
+
+	if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
+	    rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err)) ||
+	    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof(err)) ||
+	    rd_kafka_conf_set(kc, "auto.offset.reset", beginning ? "earliest" : "latest", err,
+			      sizeof(err)) ||
+	    rd_kafka_conf_set(kc, "isolation.level", "read_committed", err, sizeof(err)) ||
+	    rd_kafka_conf_set(kc, "topic.metadata.refresh.interval.ms", "5000", err, sizeof(err)) ||
+	    /* A sink that died is noticed by the group in 10 s, not 45. */
+	    rd_kafka_conf_set(kc, "session.timeout.ms", "10000", err, sizeof(err))) {
+		rd_kafka_conf_destroy(kc);
+		sg_errf(eb, SG_ECONFIG, "%s", err);
+		return NULL;
+	}
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
+	if (!rk) {
+		rd_kafka_conf_destroy(kc);
+		sg_errf(eb, SG_EKAFKA, "%s", err);
+		return NULL;
+	}
+	rd_kafka_poll_set_consumer(rk);
+	tl = rd_kafka_topic_partition_list_new(ntopics);
+	for (int i = 0; i < ntopics; i++)
+		rd_kafka_topic_partition_list_add(tl, topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, tl);
+	rd_kafka_topic_partition_list_destroy(tl);
+	if (e) {
+		sg_errf(eb, SG_EKAFKA, "subscribe: %s", rd_kafka_err2str(e));
+		rd_kafka_destroy(rk);
+		return NULL;
+	}
+	return rk;
+}
+
+/* Consume until a signal, --count or --idle-exit.  Commits after each
+ * durable batch. */
+static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_exit)
+{
+	sigset_t ss;
+	int sfd, rc = 0;
+	int64_t last = sg_now_mono_ns();
+	uint64_t batch = 0;
+
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	sink_begin(s);
+	for (;;) {
+		struct signalfd_siginfo si;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+
+		if (read(sfd, &si, sizeof(si)) > 0)
+			break;
+		if (m && m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				sg_warn("sink", "consumer: %s", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			m = NULL;
+		}
+		if (m) {
+			if (sink_write(s, m) != SG_OK) {
+				sg_error("sink",
+					 "write failed at %s/%d/%" PRId64 ": offsets not committed",
+					 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+				rd_kafka_message_destroy(m);
+				rc = 1;
+				break;
+			}
+			rd_kafka_message_destroy(m);
+			batch++;
+			last = sg_now_mono_ns();
+		}
+		/* Commit when idle or every 1000 records, after the write is durable. */
+		if (batch && (!m || batch >= 1000)) {
+			if (sink_flush(s) != SG_OK) {
+				sg_error("sink", "flush to %s failed: offsets not committed",
+					 s->path);
+				rc = 1;
+				break;
+			}
+			rd_kafka_commit(rk, NULL, 0);
+			batch = 0;
+			sink_begin(s);
+		}
+		if (count && s->written + s->duplicates >= count && !batch)
+			break;
+		/* Idle: SEC after the last record; before the first record the
+		 * group join and (for regexes) topic discovery take a while, so
+		 * allow at least 30 s. */
+		if (idle_exit &&
+		    sg_now_mono_ns() - last > (int64_t)(s->written + s->duplicates
+							    ? idle_exit
+							    : (idle_exit > 30 ? idle_exit : 30)) *
+						  SG_NS_PER_S)
+			break;
+	}
+	if (batch && sink_flush(s) == SG_OK)
+		rd_kafka_commit(rk, NULL, 0);
+	else if (s->db)
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	close(sfd);
+	return rc;
+}
+
+int sg_cli_sink(int argc, char **argv)
+{
+	static const struct option opts[] = {{"bootstrap", required_argument, 0, 'b'},
+					     {"topic", required_argument, 0, 't'},
+					     {"group", required_argument, 0, 'g'},
+					     {"to", required_argument, 0, 'o'},
+					     {"from-beginning", no_argument, 0, 'B'},
+					     {"count", required_argument, 0, 'n'},
+					     {"idle-exit", required_argument, 0, 'i'},
+					     {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
+	const char *bootstrap = NULL, *group = "sensorgate-sink", *to = NULL;
+	char *topics[32];
+	int ntopics = 0, c, idle = 0, rc;
+	bool beginning = false;
+	uint64_t count = 0;
+	struct sink s = {0};
+	struct sg_errbuf eb;
+	rd_kafka_t *rk;
+
+	while ((c = getopt_long(argc, argv, "b:t:g:o:Bn:i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bootstrap = optarg; break;
+		case 't':
+			if (ntopics < 32)
+				topics[ntopics++] = optarg;
+			break;
+		case 'g': group = optarg; break;
+		case 'o': to = optarg; break;
+		case 'B': beginning = true; break;
+		case 'n': count = strtoull(optarg, NULL, 10); break;
+		case 'i': idle = atoi(optarg); break;
+		case 'h': sink_usage(stdout); return 0;
+		default: sink_usage(stderr); return 2;
+		}
+	}
+	if (!bootstrap || !ntopics || !to) {
+		sink_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(to, "stdout"))
+		s.kind = SINK_STDOUT;
+	else if (!strncmp(to, "file:", 5))
+		s.kind = SINK_FILE, s.path = to + 5;
+	else if (!strncmp(to, "sqlite:", 7))
+		s.kind = SINK_SQLITE, s.path = to + 7;
+	else {
+		fprintf(stderr, "sink: unknown target '%s' (stdout, file:PATH, sqlite:PATH)\n", to);
+		return 2;
+	}
+	if (sink_open(&s, &eb) != SG_OK) {
+		fprintf(stderr, "sink: %s\n", eb.msg);
+		sink_close(&s);
+		return 1;
+	}
+	rk = sink_consumer(bootstrap, group, beginning, topics, ntopics, &eb);
+	if (!rk) {
+		fprintf(stderr, "sink: %s\n", eb.msg);
+		sink_close(&s);
+		return 1;
+	}
+	rc = sink_loop(rk, &s, count, idle);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	sg_info("sink", "%" PRIu64 " records written, %" PRIu64 " duplicates ignored", s.written,
+		s.duplicates);
+	sink_close(&s);
+	return rc;
+}

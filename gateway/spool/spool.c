@@ -1,0 +1,693 @@
+/*
+ * spool.c - the live spool: append, group commit, the reader, the ack
+ * cursor and segment deletion.  Recovery of an existing directory is in
+ * spool_recover.c.  See spool.h for the format and the guarantees.
+ *
+ * Locking: one mutex (mu) guards all state.  Appends write under it (one
+ * write(2) per frame); the flusher copies the position to sync under it,
+ * syncs outside it, then publishes the durable position under it again.
+ * The reader takes it briefly to learn its read limit, then preads
+ * outside it.
+ */
+#include "spool.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway/base/log.h"
+#include "gateway/core/metrics.h"
+#include "frame.h"
+#include "internal.h"
+#include "gateway/base/crc32c.h"
+#include "gateway/base/fs.h"
+
+static ssize_t io_write(int fd, const void *p, size_t n)
+{
+	return write(fd, p, n);
+}
+static int io_fdatasync(int fd)
+{
+	return fdatasync(fd);
+}
+struct sg_spool_io sg_spool_io = {io_write, io_fdatasync};
+
+static int64_t now_ms(void)
+{
+	return sg_now_mono_ns() / SG_NS_PER_MS;
+}
+
+struct seg *spool_seg_find(struct sg_spool *sp, uint64_t first_seq)
+{
+	for (size_t i = 0; i < sp->nsegs; i++)
+		if (sp->segs[i].first_seq == first_seq)
+			return &sp->segs[i];
+	return NULL;
+}
+
+void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%020" PRIu64 ".seg", sp->dir, first_seq);
+}
+
+static void spool_notify(struct sg_spool *sp)
+{
+	uint64_t one = 1;
+	ssize_t r = write(sp->evfd, &one, sizeof(one));
+	(void)r; /* EAGAIN: counter saturated, reader is awake anyway */
+}
+
+/* Create a new active segment starting at next_seq.  Caller holds mu. */
+int spool_seg_create(struct sg_spool *sp)
+{
+	char path[4200];
+	uint8_t h[16];
+	int fd, rc;
+
+	/* Never two segments with one name: O_TRUNC would empty a listed one. */
+	assert(!sp->nsegs || sp->segs[sp->nsegs - 1].first_seq < sp->next_seq);
+	if (sp->nsegs == sp->capsegs) {
+		size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
+		struct seg *ns = realloc(sp->segs, cap * sizeof(*ns));
+		if (!ns)
+			return SG_ENOMEM;
+		sp->segs = ns;
+		sp->capsegs = cap;
+	}
+	spool_seg_path(sp, sp->next_seq, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == ENOSPC ? SG_ENOSPC : SG_EIO;
+	sg_seg_header(h);
+	rc = sg_write_all(fd, h, sizeof(h));
+	if (rc == SG_OK && sp->fsync_ms != SG_FSYNC_NEVER &&
+	    (sg_spool_io.fdatasync(fd) != 0 || sg_fsync_dir(sp->dir) != SG_OK))
+		rc = SG_EIO;
+	if (rc != SG_OK) {
+		close(fd);
+		unlink(path);
+		return rc;
+	}
+	if (sp->wfd >= 0)
+		close(sp->wfd);
+	sp->wfd = fd;
+	sp->segs[sp->nsegs++] = (struct seg){.first_seq = sp->next_seq, .last_seq = 0, .size = 16};
+	sp->total_bytes += 16;
+	return SG_OK;
+}
+
+/* Seal the active segment (synced unless fsync never) and start a new
+ * one.  Caller holds mu. */
+static int spool_roll(struct sg_spool *sp)
+{
+	if (sp->fsync_ms != SG_FSYNC_NEVER && sg_spool_io.fdatasync(sp->wfd) != 0) {
+		sg_error("spool", "fsync of segment %020" PRIu64 " failed: %s",
+			 sp->segs[sp->nsegs - 1].first_seq, strerror(errno));
+		sg_counter_add(sp->m_errors_fsync, 1);
+	}
+	/* Everything written so far is now as durable as it gets. */
+	sp->durable_seq = sp->written_seq;
+	sp->durable_first = sp->segs[sp->nsegs - 1].first_seq;
+	sp->durable_off = sp->segs[sp->nsegs - 1].size;
+	return spool_seg_create(sp);
+}
+
+/* Remove segs[i] from the table and the disk.  Caller holds mu. */
+static void spool_seg_delete(struct sg_spool *sp, size_t i)
+{
+	char path[4200];
+	struct seg *s = &sp->segs[i];
+
+	spool_seg_path(sp, s->first_seq, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		sg_warn("spool", "cannot delete %s: %s", path, strerror(errno));
+	sp->total_bytes -= s->size;
+	/* The reader's fd (if it is on this segment) stays open and valid:
+	 * the reader owns it and moves on by itself. */
+	memmove(s, s + 1, (sp->nsegs - i - 1) * sizeof(*s));
+	sp->nsegs--;
+}
+
+/* drop_oldest: delete the oldest segment, counting its undelivered
+ * records as dropped.  Caller holds mu. */
+static int spool_drop_oldest(struct sg_spool *sp)
+{
+	static struct sg_log_rl rl;
+	struct seg *s;
+	uint64_t lost = 0;
+
+	if (sp->nsegs == 1) {
+		int rc = spool_roll(sp);
+		if (rc != SG_OK)
+			return rc;
+	}
+	s = &sp->segs[0];
+	if (s->records && s->last_seq > sp->acked_seq)
+		lost = s->last_seq -
+		       (sp->acked_seq >= s->first_seq ? sp->acked_seq : s->first_seq - 1);
+	if (lost > s->records)
+		lost = s->records;
+	sg_counter_add(sp->m_dropped_oldest, lost);
+	sg_log_rl(&rl, SG_LOG_WARN, "spool",
+		  "spool full (%lld bytes): dropped the oldest segment, %" PRIu64
+		  " undelivered events (seq %" PRIu64 "..%" PRIu64 ")",
+		  (long long)sp->max_bytes, lost, s->first_seq, s->last_seq);
+	if (s->last_seq > sp->acked_seq)
+		sp->acked_seq = s->last_seq;
+	spool_seg_delete(sp, 0);
+	return SG_OK;
+}
+
+/* Wait or drop until `need` more bytes fit.  Caller holds mu. */
+static int spool_make_room(struct sg_spool *sp, size_t need)
+{
+	static struct sg_log_rl rl;
+
+	while (sp->total_bytes + (int64_t)need > sp->max_bytes) {
+		if (sp->stopping)
+			return SG_ESTOPPING;
+		switch (sp->when_full) {
+		case SG_FULL_DROP_NEWEST:
+			sg_counter_add(sp->m_dropped_newest, 1);
+			sg_log_rl(
+			    &rl, SG_LOG_WARN, "spool",
+			    "spool full (%lld bytes): dropping new events (when_full: drop_newest)",
+			    (long long)sp->max_bytes);
+			return SG_EDROPPED;
+		case SG_FULL_DROP_OLDEST: {
+			int rc = spool_drop_oldest(sp);
+			if (rc != SG_OK)
+				return rc;
+			break;
+		}
+		default:
+			if (!sp->blocked_since)
+				sp->blocked_since = now_ms();
+			sg_counter_add(sp->m_blocked, 1);
+			pthread_cond_wait(&sp->space_cv, &sp->mu);
+		}
+	}
+	sp->blocked_since = 0;
+	return SG_OK;
+}
+
+int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, uint64_t *seq_out)
+{
+	static struct sg_log_rl rl_io, rl_big;
+	uint64_t seq;
+	size_t need;
+	struct seg *act;
+	int rc;
+	ssize_t w;
+
+	pthread_mutex_lock(&sp->mu);
+	/* After sg_spool_shutdown() an append that fits still lands (a
+	 * driver's stop() may flush a last reading); only one that would
+	 * wait for room returns SG_ESTOPPING (spool_make_room). */
+	seq = sp->next_seq;
+	sg_buf_reset(&sp->enc);
+	sg_buf_reserve(&sp->enc, 20);
+	sp->enc.len = 20;
+	rc = encode(seq, &sp->enc, arg);
+	if (rc == SG_OK && sp->enc.oom)
+		rc = SG_ENOMEM;
+	if (rc != SG_OK)
+		goto out;
+	need = sp->enc.len;
+	if (need - 20 > (size_t)sp->max_record) {
+		sg_log_rl(&rl_big, SG_LOG_ERROR, "spool",
+			  "event of %zu bytes exceeds spool.max_record_bytes (%lld): refused",
+			  need - 20, (long long)sp->max_record);
+		sg_counter_add(sp->m_errors_toolarge, 1);
+		rc = SG_EINVAL;
+		goto out;
+	}
+	rc = spool_make_room(sp, need);
+	if (rc != SG_OK)
+		goto out;
+	/* While blocked, another appender may have taken this seq. */
+	if (seq != sp->next_seq) {
+		seq = sp->next_seq;
+		sg_buf_reset(&sp->enc);
+		sg_buf_reserve(&sp->enc, 20);
+		sp->enc.len = 20;
+		rc = encode(seq, &sp->enc, arg);
+		if (rc != SG_OK || sp->enc.oom) {
+			rc = rc ? rc : SG_ENOMEM;
+			goto out;
+		}
+		need = sp->enc.len;
+	}
+	act = &sp->segs[sp->nsegs - 1];
+	if (act->size + (int64_t)need > sp->segment_bytes && act->records) {
+		rc = spool_roll(sp);
+		if (rc != SG_OK)
+			goto io_fail;
+		act = &sp->segs[sp->nsegs - 1];
+	}
+	sg_frame_header((uint8_t *)sp->enc.p, seq, sp->enc.p + 20, (uint32_t)(need - 20));
+	w = sg_spool_io.write(sp->wfd, sp->enc.p, need);
+	if (w != (ssize_t)need) {
+		int e = w < 0 ? errno : EIO;
+		/* Never leave a partial frame behind a failed append (the
+		 * kernel may have taken part of it even when write fails). */
+		if (ftruncate(sp->wfd, act->size) != 0) {
+			struct stat st;
+			sg_error("spool",
+				 "cannot cut a failed append from segment %020" PRIu64
+				 ": %s; readers will skip the partial frame",
+				 act->first_seq, strerror(errno));
+			if (fstat(sp->wfd, &st) == 0 && st.st_size > act->size) {
+				sp->total_bytes += st.st_size - act->size;
+				act->size = st.st_size;
+			}
+		}
+		errno = e;
+		rc = e == ENOSPC || e == EDQUOT ? SG_ENOSPC : SG_EIO;
+		goto io_fail;
+	}
+	if (sp->fsync_ms == SG_FSYNC_ALWAYS && sg_spool_io.fdatasync(sp->wfd) != 0) {
+		int e = errno;
+		if (ftruncate(sp->wfd, act->size) != 0) {
+			/* The frame stays, unacknowledged: a later restart may
+			 * send it (at-least-once). */
+			act->size += (int64_t)need;
+			act->last_seq = seq;
+			act->records++;
+			sp->next_seq = seq + 1;
+			sp->written_seq = seq;
+		}
+		errno = e;
+		rc = SG_EIO;
+		sg_counter_add(sp->m_errors_fsync, 1);
+		goto io_fail;
+	}
+	act->size += (int64_t)need;
+	act->last_seq = seq;
+	act->records++;
+	sp->total_bytes += (int64_t)need;
+	sp->next_seq = seq + 1;
+	sp->written_seq = seq;
+	if (sp->fsync_ms < 0) { /* always or never: visible at once */
+		sp->durable_seq = seq;
+		sp->durable_first = act->first_seq;
+		sp->durable_off = act->size;
+		spool_notify(sp);
+	}
+	*seq_out = seq;
+	sg_counter_add(sp->m_appended, 1);
+	pthread_mutex_unlock(&sp->mu);
+	return SG_OK;
+
+io_fail:
+	sg_counter_add(sp->m_errors_io, 1);
+	sg_log_rl(&rl_io, SG_LOG_ERROR, "spool",
+		  "append of seq %" PRIu64 " failed: %s (%s): event not stored", sp->next_seq,
+		  sg_strerror(rc), strerror(errno));
+out:
+	pthread_mutex_unlock(&sp->mu);
+	return rc;
+}
+
+/* --- reader ----------------------------------------------------------- */
+
+int sg_spool_read_fd(const struct sg_spool *sp)
+{
+	return sp->evfd;
+}
+
+/* Open the reader's fd on the segment starting at first.  Caller holds
+ * mu (for the table); the fd is used outside it. */
+static int spool_reader_open(struct sg_spool *sp, uint64_t first)
+{
+	char path[4200];
+
+	if (sp->rfd >= 0 && sp->rfd_first == first)
+		return SG_OK;
+	if (sp->rfd >= 0)
+		close(sp->rfd);
+	spool_seg_path(sp, first, path, sizeof(path));
+	sp->rfd = open(path, O_RDONLY | O_CLOEXEC);
+	sp->rfd_first = sp->rfd >= 0 ? first : 0;
+	return sp->rfd >= 0 ? SG_OK : SG_EIO;
+}
+
+/* Find the first valid frame at or after off in the reader's segment
+ * (corrupt region, already counted by recovery).  Returns the offset. */
+static int64_t spool_reader_resync(struct sg_spool *sp, int64_t off, int64_t limit)
+{
+	size_t n = (size_t)(limit - off);
+	uint8_t *p = malloc(n ? n : 1);
+	int64_t res = limit;
+
+	if (p && sg_pread_all(sp->rfd, p, n, off) == SG_OK)
+		res = off + (int64_t)sg_frame_resync(p, n, 1, (uint32_t)sp->max_record, sp->rseq);
+	free(p);
+	return res;
+}
+
+/* Under mu: find the reader's segment and how far it may read in it.
+ * Returns SG_OK with sp->r_limit set, or SG_EAGAIN. */
+static int spool_reader_limit(struct sg_spool *sp)
+{
+	struct seg *s;
+
+	for (;;) {
+		s = spool_seg_find(sp, sp->rpos_first);
+		if (!s) { /* segment gone (drop_oldest): move to the oldest */
+			sp->rpos_first = sp->segs[0].first_seq;
+			sp->rpos_off = 16;
+			s = &sp->segs[0];
+		}
+		if (s->first_seq > sp->durable_first)
+			return SG_EAGAIN;
+		sp->r_limit = s->first_seq == sp->durable_first ? sp->durable_off : s->size;
+		if (sp->rpos_off < sp->r_limit)
+			break;
+		/* At the limit: a sealed segment moves on, the durable end waits. */
+		size_t i = (size_t)(s - sp->segs);
+		if (s->first_seq == sp->durable_first || i + 1 >= sp->nsegs)
+			return SG_EAGAIN;
+		sp->rpos_first = sp->segs[i + 1].first_seq;
+		sp->rpos_off = 16;
+	}
+	return spool_reader_open(sp, s->first_seq);
+}
+
+int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
+{
+	uint8_t h[20];
+	uint64_t seq;
+	uint32_t len;
+	int rc;
+	uint64_t drain;
+
+	for (;;) {
+		/* The lock is taken only when the cached limit is reached, so a
+		 * busy appender cannot starve the reader. */
+		if (sp->rpos_off >= sp->r_limit || sp->rfd < 0 || sp->rfd_first != sp->rpos_first) {
+			pthread_mutex_lock(&sp->mu);
+			rc = spool_reader_limit(sp);
+			pthread_mutex_unlock(&sp->mu);
+			if (rc == SG_EAGAIN) {
+				/* Caught up: drain the wake-up counter, then look once
+				 * more, so a notify racing with the drain is not lost.
+				 * Only here, not per record: no syscall on the hot path. */
+				if (read(sp->evfd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
+					sg_debug("spool", "eventfd read: %s", strerror(errno));
+				pthread_mutex_lock(&sp->mu);
+				rc = spool_reader_limit(sp);
+				pthread_mutex_unlock(&sp->mu);
+			}
+			if (rc != SG_OK)
+				return rc;
+		}
+		/* Bytes below the limit are complete and never rewritten. */
+		rc = sg_pread_all(sp->rfd, h, sizeof(h), sp->rpos_off);
+		if (rc == SG_OK) {
+			len = sg_get_u32(h + 4);
+			if (sg_get_u32(h) != SG_FRAME_MAGIC || len > sp->max_record ||
+			    sp->rpos_off + 20 + (int64_t)len > sp->r_limit)
+				rc = SG_ECORRUPT;
+		}
+		if (rc == SG_OK) {
+			sg_buf_reset(buf);
+			sg_buf_reserve(buf, 20 + len);
+			memcpy(buf->p, h, 20);
+			rc = sg_pread_all(sp->rfd, buf->p + 20, len, sp->rpos_off + 20);
+			buf->len = 20 + len;
+			if (rc == SG_OK &&
+			    sg_frame_check((uint8_t *)buf->p, buf->len, (uint32_t)sp->max_record,
+					   &seq, &len) != 1)
+				rc = SG_ECORRUPT;
+		}
+		if (rc == SG_ECORRUPT || (rc == SG_OK && seq <= sp->rseq)) {
+			sp->rpos_off = spool_reader_resync(sp, sp->rpos_off, sp->r_limit);
+			continue;
+		}
+		if (rc != SG_OK)
+			return rc;
+		sp->rpos_off += 20 + (int64_t)len;
+		if (seq <= sp->rewind_after)
+			continue; /* delivered before a rewind point */
+		sp->rseq = seq;
+		memmove(buf->p, buf->p + 20, len);
+		buf->len = len;
+		*seq_out = seq;
+		return SG_OK;
+	}
+}
+
+void sg_spool_rewind(struct sg_spool *sp, uint64_t after_seq)
+{
+	pthread_mutex_lock(&sp->mu);
+	sp->rpos_first = sp->segs[0].first_seq;
+	for (size_t i = 0; i < sp->nsegs; i++)
+		if (sp->segs[i].records && sp->segs[i].first_seq <= after_seq + 1)
+			sp->rpos_first = sp->segs[i].first_seq;
+	sp->rpos_off = 16;
+	sp->r_limit = 0;
+	sp->rseq = 0;
+	sp->rewind_after = after_seq;
+	pthread_mutex_unlock(&sp->mu);
+	spool_notify(sp);
+}
+
+/* --- cursor, flusher ---------------------------------------------------- */
+
+void sg_spool_ack(struct sg_spool *sp, uint64_t seq)
+{
+	pthread_mutex_lock(&sp->mu);
+	if (seq > sp->acked_seq)
+		sp->acked_seq = seq;
+	pthread_mutex_unlock(&sp->mu);
+}
+
+int spool_save_cursor(struct sg_spool *sp, uint64_t seq)
+{
+	uint8_t b[16];
+
+	memcpy(b, "SGACK1\0\0", 8);
+	for (int i = 0; i < 8; i++)
+		b[8 + i] = (uint8_t)(seq >> (8 * i));
+	uint8_t full[20];
+	memcpy(full, b, 16);
+	uint32_t crc = sg_crc_mask(sg_crc32c(b, 16));
+	for (int i = 0; i < 4; i++)
+		full[16 + i] = (uint8_t)(crc >> (8 * i));
+	return sg_write_file_atomic(sp->dir, "ack", full, sizeof(full), 0600);
+}
+
+int sg_spool_checkpoint(struct sg_spool *sp)
+{
+	uint64_t acked;
+	int rc = SG_OK;
+	bool freed = false;
+
+	pthread_mutex_lock(&sp->mu);
+	acked = sp->acked_seq;
+	pthread_mutex_unlock(&sp->mu);
+	if (acked > sp->saved_ack) {
+		rc = spool_save_cursor(sp, acked);
+		if (rc != SG_OK) {
+			static struct sg_log_rl rl;
+			sg_log_rl(&rl, SG_LOG_ERROR, "spool", "cannot save the ack cursor: %s (%s)",
+				  sg_strerror(rc), strerror(errno));
+			sg_counter_add(sp->m_errors_io, 1);
+			return rc;
+		}
+		sp->saved_ack = acked;
+	}
+	pthread_mutex_lock(&sp->mu);
+	while (sp->nsegs > 1 && sp->segs[0].last_seq <= sp->saved_ack &&
+	       (sp->segs[0].records || sp->segs[0].first_seq <= sp->saved_ack + 1)) {
+		spool_seg_delete(sp, 0);
+		freed = true;
+	}
+	if (freed)
+		pthread_cond_broadcast(&sp->space_cv);
+	pthread_mutex_unlock(&sp->mu);
+	return rc;
+}
+
+int sg_spool_sync(struct sg_spool *sp)
+{
+	uint64_t seq, first;
+	int64_t off;
+	int fd, rc = SG_OK;
+
+	pthread_mutex_lock(&sp->mu);
+	if (sp->written_seq == sp->durable_seq || sp->wfd < 0) {
+		pthread_mutex_unlock(&sp->mu);
+		return SG_OK;
+	}
+	seq = sp->written_seq;
+	first = sp->segs[sp->nsegs - 1].first_seq;
+	off = sp->segs[sp->nsegs - 1].size;
+	fd = dup(sp->wfd);
+	pthread_mutex_unlock(&sp->mu);
+	if (fd < 0)
+		return SG_EIO;
+	if (sp->fsync_ms != SG_FSYNC_NEVER && sg_spool_io.fdatasync(fd) != 0) {
+		sg_error("spool",
+			 "fsync of segment %020" PRIu64 " failed: %s; events up to seq %" PRIu64
+			 " may not survive a power cut (they stay in memory and are sent)",
+			 first, strerror(errno), seq);
+		sg_counter_add(sp->m_errors_fsync, 1);
+		rc = SG_EIO;
+	}
+	close(fd);
+	pthread_mutex_lock(&sp->mu);
+	if (seq > sp->durable_seq) { /* no roll since the snapshot */
+		sp->durable_seq = seq;
+		sp->durable_first = first;
+		sp->durable_off = off;
+	}
+	pthread_mutex_unlock(&sp->mu);
+	spool_notify(sp);
+	return rc;
+}
+
+static void *spool_flusher(void *arg)
+{
+	struct sg_spool *sp = arg;
+	int64_t next_ack = now_ms() + sp->ack_interval_ms;
+	int64_t period = sp->fsync_ms > 0 ? sp->fsync_ms : sp->ack_interval_ms;
+
+	pthread_mutex_lock(&sp->mu);
+	while (!sp->closing) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t ns = ts.tv_nsec + period * SG_NS_PER_MS;
+		ts.tv_sec += ns / SG_NS_PER_S;
+		ts.tv_nsec = ns % SG_NS_PER_S;
+		pthread_cond_timedwait(&sp->flush_cv, &sp->mu, &ts);
+		if (sp->closing)
+			break;
+		pthread_mutex_unlock(&sp->mu);
+		if (sp->fsync_ms > 0)
+			sg_spool_sync(sp);
+		if (now_ms() >= next_ack) {
+			sg_spool_checkpoint(sp);
+			next_ack = now_ms() + sp->ack_interval_ms;
+		}
+		pthread_mutex_lock(&sp->mu);
+		sg_gauge_set(sp->m_bytes, (uint64_t)sp->total_bytes);
+		sg_gauge_set(sp->m_pending, sp->next_seq - 1 - sp->acked_seq);
+		sg_gauge_set(sp->m_segments, sp->nsegs);
+	}
+	pthread_mutex_unlock(&sp->mu);
+	return NULL;
+}
+
+int spool_start_flusher(struct sg_spool *sp)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&sp->flush_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&sp->flusher, NULL, spool_flusher, sp) != 0)
+		return SG_ERR;
+	sp->flusher_running = true;
+	return SG_OK;
+}
+
+void sg_spool_shutdown(struct sg_spool *sp)
+{
+	pthread_mutex_lock(&sp->mu);
+	sp->stopping = true;
+	pthread_cond_broadcast(&sp->space_cv);
+	pthread_mutex_unlock(&sp->mu);
+}
+
+void sg_spool_close(struct sg_spool *sp)
+{
+	if (!sp)
+		return;
+	sg_spool_shutdown(sp);
+	if (sp->flusher_running) {
+		pthread_mutex_lock(&sp->mu);
+		sp->closing = true;
+		pthread_cond_broadcast(&sp->flush_cv);
+		pthread_mutex_unlock(&sp->mu);
+		pthread_join(sp->flusher, NULL);
+	}
+	sg_spool_sync(sp);
+	sg_spool_checkpoint(sp);
+	if (sp->wfd >= 0)
+		close(sp->wfd);
+	if (sp->rfd >= 0)
+		close(sp->rfd);
+	if (sp->evfd >= 0)
+		close(sp->evfd);
+	if (sp->lockfd >= 0)
+		close(sp->lockfd);
+	sg_buf_free(&sp->enc);
+	free(sp->segs);
+	free(sp->dir);
+	pthread_mutex_destroy(&sp->mu);
+	pthread_cond_destroy(&sp->space_cv);
+	if (sp->flusher_running)
+		pthread_cond_destroy(&sp->flush_cv);
+	free(sp);
+}
+
+void sg_spool_stats(struct sg_spool *sp, struct sg_spool_stats *st)
+{
+	pthread_mutex_lock(&sp->mu);
+	*st = sp->rec;
+	st->next_seq = sp->next_seq;
+	st->acked_seq = sp->acked_seq;
+	st->durable_seq = sp->durable_seq;
+	st->bytes = (uint64_t)sp->total_bytes;
+	st->segments = sp->nsegs;
+	st->pending = 0;
+	for (size_t i = 0; i < sp->nsegs; i++) {
+		const struct seg *s = &sp->segs[i];
+		if (!s->records || s->last_seq <= sp->acked_seq)
+			continue;
+		if (sp->acked_seq < s->first_seq)
+			st->pending += s->records;
+		else
+			st->pending += s->last_seq - sp->acked_seq;
+	}
+	pthread_mutex_unlock(&sp->mu);
+}
+
+int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload, size_t len,
+		    const char *reason)
+{
+	char path[4200];
+	struct sg_buf b;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/rejected.log", sp->dir);
+	sg_buf_init(&b);
+	sg_buf_printf(&b, "seq=%" PRIu64 " time_ns=%lld reason=", seq, (long long)sg_now_ns());
+	sg_buf_add_json_str(&b, reason, strlen(reason));
+	sg_buf_printf(&b, " bytes=%zu\n", len);
+	sg_buf_add(&b, payload, len);
+	sg_buf_addc(&b, '\n');
+	pthread_mutex_lock(&sp->mu);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	rc = fd < 0 ? SG_EIO : sg_write_all(fd, b.p, b.len);
+	if (fd >= 0) {
+		if (rc == SG_OK && fdatasync(fd) != 0)
+			rc = SG_EIO;
+		close(fd);
+	}
+	pthread_mutex_unlock(&sp->mu);
+	sg_buf_free(&b);
+	return rc;
+}
