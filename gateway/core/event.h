@@ -52,6 +52,14 @@ struct sg_record {
 
 /* SG_OK, or SG_ECORRUPT if the payload is not a well-formed record. */
 int sg_record_decode(const void *p, size_t n, struct sg_record *r);
+/*
+ * Finish a decoded record for its seq: afterwards r->value/value_len is
+ * the Kafka value and the headers iterate with sg-id first.  What depends
+ * on the seq (the event id) is composed into scratch, which must outlive
+ * every use of r.  SG_OK or SG_ENOMEM.  The producer calls it after
+ * sg_record_decode() for every record it sends.
+ */
+int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch);
 /* Iterate headers: *pos starts at 0; returns 0 at the end. */
 int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **name,
 			  size_t *name_len, const void **val, size_t *val_len);
