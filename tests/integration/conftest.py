@@ -6,6 +6,7 @@
 - kafka: a real Apache Kafka broker (KRaft) for the session.
 """
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,18 @@ LIB = Path(__file__).resolve().parents[1] / "lib"
 sys.path.insert(0, str(LIB))
 
 from gateway import sg_bin as _sg_bin  # noqa: E402
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    # SIGTERM or SIGHUP (a CI timeout, a closed terminal) end the run like
+    # Ctrl-C: fixtures tear down and atexit handlers stop the servers the
+    # run started.  Python's default for both is to die without cleanup.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from procs import die_with_parent
+
 
 def sg_bin():
     b = Path(os.environ.get("SG_BUILD", Path(__file__).resolve().parents[2] / "build")) / "sensorgate"
@@ -40,7 +42,8 @@ class Gateway:
         if env:
             e.update(env)
         self.proc = subprocess.Popen([sg_bin(), "run", "-c", str(self.conf)], stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=e)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=e,
+                                     preexec_fn=die_with_parent)
         log.close()
         self.starts += 1
         if wait_running:

@@ -160,7 +160,27 @@ class KafkaBroker:
         if not self._atexit_registered:
             atexit.register(self._stop_at_exit)
             self._atexit_registered = True
+        self._start_reaper()
         return self
+
+    def _start_reaper(self) -> None:
+        """A detached watcher that stops this cluster when the process that
+        started it is gone, however it ended (a signal, kill -9, a crash):
+        atexit alone does not run on SIGTERM or SIGKILL, and the broker
+        JVMs run in their own session, so nothing else would stop them."""
+        if getattr(self, "_reaper", None) is not None:
+            return
+        script = (
+            'while kill -0 "$1" 2>/dev/null; do sleep 1; done; '
+            '[ -f "$3/cluster.env" ] && "$2" stop --dir "$3" >/dev/null 2>&1; '
+            'exit 0'
+        )
+        self._reaper = subprocess.Popen(
+            ["sh", "-c", script, "sensorgate-kafka-reaper", str(os.getpid()),
+             str(KAFKA_SH), str(self.workdir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )
 
     def stop(self, clean: Optional[bool] = None) -> None:
         """Stop all nodes.  clean=True also deletes the cluster's data

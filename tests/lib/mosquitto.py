@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from procs import die_with_parent
+
 
 def free_port():
     s = socket.socket()
@@ -77,7 +79,8 @@ class Mosquitto:
     def start(self, timeout=10):
         log = open(self.logfile, "a")
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent)
         log.close()
         deadline = time.time() + timeout
         while time.time() < deadline:
