@@ -34,6 +34,16 @@ if command -v clang-format >/dev/null && git rev-parse --git-dir >/dev/null 2>&1
   rm -f /tmp/sg-format.$$
 fi
 
+# The import graph: no include cycles, the core reaches drivers only
+# through drivers/driver.h (tests/lint/includes.py says what it checks).
+if python3 tests/lint/includes.py >/tmp/sg-includes.$$ 2>&1; then
+  unit_pass=$((unit_pass + 1)); printf '  %-40s %s\n' "include graph" "ok"
+else
+  unit_fail=$((unit_fail + 1)); failed_bins+=("include graph")
+  cat /tmp/sg-includes.$$; printf '  %-40s %s\n' "include graph" "FAILED"
+fi
+rm -f /tmp/sg-includes.$$
+
 if [[ "${1:-}" == "--unit-only" ]]; then
   echo "unit: $unit_pass passed, $unit_fail failed"
   exit $((unit_fail > 0))
