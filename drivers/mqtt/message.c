@@ -126,8 +126,6 @@ static void hdrs_init(struct mq_hdrs *hs, const struct mq_msg *msg, bool uprops)
 /* What happened to an emit, for flow control and loss accounting. */
 static int map_emitted(struct mq_map *m, const struct mq_msg *msg, int rc)
 {
-	static struct sg_log_rl rl;
-
 	switch (rc) {
 	case SG_OK:
 	case SG_EDROPPED: /* the spool policy dropped it; counted by the core */ return SG_OK;
@@ -136,7 +134,7 @@ static int map_emitted(struct mq_map *m, const struct mq_msg *msg, int rc)
 	case SG_ESTOPPING:
 		if (msg->qos > 0) {
 			sg_counter_add(m->m_lost, 1);
-			sg_log_rl(&rl, SG_LOG_ERROR, m->name,
+			sg_log_rl(&m->rl_lost, SG_LOG_ERROR, m->name,
 				  "message on \"%s\" (QoS %d) was acknowledged to the broker "
 				  "but NOT stored (%s): LOST (mqtt_lost_after_ack)",
 				  msg->topic, msg->qos, sg_strerror(rc));
@@ -150,15 +148,14 @@ static int map_emitted(struct mq_map *m, const struct mq_msg *msg, int rc)
 /* Bad input: dead letter it when configured, count and log always. */
 static int map_bad(struct mq_map *m, const struct mq_msg *msg, bool keep_payload, const char *why)
 {
-	static struct sg_log_rl rl;
 	struct sg_reading rd = {0};
 	struct mq_hdrs hs;
 	char sensor[256];
 
 	map_error(m, "bad_input");
 	sg_counter_add(m->m_bad, 1);
-	sg_log_rl(&rl, SG_LOG_WARN, m->name, "bad message on \"%s\" (%zu bytes): %s%s", msg->topic,
-		  msg->len, why,
+	sg_log_rl(&m->rl_bad, SG_LOG_WARN, m->name, "bad message on \"%s\" (%zu bytes): %s%s",
+		  msg->topic, msg->len, why,
 		  m->c->dead_letter_topic ? "; sent to the dead-letter topic" : "; dropped");
 	if (!m->c->dead_letter_topic)
 		return SG_OK;
@@ -292,7 +289,6 @@ static const char *map_json(struct mq_map *m, const struct mq_rule *r, const str
 
 int mq_map_message(struct mq_map *m, const struct mq_msg *msg)
 {
-	static struct sg_log_rl rl;
 	const struct mq_rule *r;
 	struct mq_levels lv;
 	struct sg_reading rd = {0};
@@ -311,7 +307,7 @@ int mq_map_message(struct mq_map *m, const struct mq_msg *msg)
 	}
 	if (msg->retain && r->c->retained == MQ_RET_SKIP) {
 		sg_counter_add(m->m_skipped_retained, 1);
-		sg_log_rl(&rl, SG_LOG_DEBUG, m->name, "retained message on \"%s\" skipped",
+		sg_log_rl(&m->rl_map, SG_LOG_DEBUG, m->name, "retained message on \"%s\" skipped",
 			  msg->topic);
 		return SG_OK;
 	}

@@ -159,7 +159,6 @@ void mq_cb_subscribe(struct mosquitto *mosq, void *ud, int mid, int n, const int
 static size_t read_uprops(struct mq *m, const mosquitto_property *props, struct sg_header *h,
 			  char **names, char **vals)
 {
-	static struct sg_log_rl rl;
 	const mosquitto_property *p;
 	size_t n = 0;
 
@@ -182,7 +181,7 @@ static size_t read_uprops(struct mq *m, const mosquitto_property *props, struct 
 		}
 		h[n] = (struct sg_header){names[n], vals[n], strlen(vals[n])};
 		if (++n == MQ_MAX_UPROPS) {
-			sg_log_rl(&rl, SG_LOG_WARN, m->name,
+			sg_log_rl(&m->rl_uprops, SG_LOG_WARN, m->name,
 				  "more than %d user properties: the rest are not forwarded",
 				  MQ_MAX_UPROPS);
 			break;

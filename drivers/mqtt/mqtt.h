@@ -22,6 +22,7 @@
 
 #include "gateway/base/buf.h"
 #include "gateway/base/clock.h"
+#include "gateway/base/log.h"
 #include "gateway/base/mem.h"
 #include "drivers/driver.h"
 
@@ -173,6 +174,8 @@ struct mq_map {
 	int (*emit)(struct sg_source *src, const struct sg_reading *rd);
 	struct sg_counter *m_msgs, *m_bad, *m_dead, *m_unmatched, *m_skipped_retained, *m_lost;
 	int last_rc; /* the last emit's result: SG_EIO etc. stop reading */
+	/* Rate limiters per instance, so one noisy source mutes only itself. */
+	struct sg_log_rl rl_lost, rl_bad, rl_map;
 };
 
 /* Compile the rules of c.  Main thread (driver init). */
@@ -235,6 +238,7 @@ struct mq {
 	uint64_t rng, delivered;
 	int *sub_mids;
 	struct sg_counter *m_connects, *m_conn_fail;
+	struct sg_log_rl rl_uprops; /* per instance, like mq_map's */
 };
 
 /* The driver's constructor (init without the core: src may be NULL) and

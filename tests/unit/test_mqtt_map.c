@@ -4,9 +4,13 @@
  * retained handling, dead letters, and loss accounting when the spool
  * refuses an event.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "drivers/mqtt/mqtt.h"
+#include "gateway/base/fs.h"
 #include "gateway/core/metrics.h"
 #include "t.h"
 
@@ -281,5 +285,42 @@ TEST(spool_failure_counts_lost_after_ack)
 	map.last_rc = SG_OK;
 	CHECK(send("x", "1", 1, false) == SG_OK);
 	CHECK_EQ(map.last_rc, SG_OK);
+	mq_map_fini(&map);
+}
+
+/* Each instance has its own log rate limiter: a bad message on one source
+ * right after one on another is still logged (regression: the limiter was
+ * one static shared by every instance, so a noisy source muted the rest). */
+TEST(rate_limited_logs_per_instance)
+{
+	struct mq_map other;
+	struct sg_errbuf eb;
+	char path[512], *text = NULL;
+	int saved = dup(2), fd;
+
+	memset(rules, 0, sizeof(rules));
+	rules[0] =
+	    (struct mq_rule_conf){.filter = "j/+", .payload = MQ_PAYLOAD_JSON, .value = "/v"};
+	setup(1, NULL);
+	CHECK_EQ(mq_map_init(&other, NULL, "mqtt-other", &conf, &eb), SG_OK);
+	other.emit = fake_emit;
+	snprintf(path, sizeof(path), "%s/stderr.txt", t_tmpdir());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	sg_log_set_level(SG_LOG_WARN); /* the harness runs quiet */
+	fflush(stderr);
+	dup2(fd, 2);
+	send("j/1", "not json", 1, false);
+	struct mq_msg m = {"j/2", "not json either", 15, 1, false, NULL, NULL, 0};
+	mq_map_message(&other, &m);
+	fflush(stderr);
+	dup2(saved, 2);
+	sg_log_set_level(SG_LOG_QUIET);
+	close(saved);
+	close(fd);
+	CHECK_EQ(sg_read_file(path, 1 << 16, &text, NULL), SG_OK);
+	CHECK(text && strstr(text, "[mqtt] bad message on \"j/1\"") != NULL);
+	CHECK(text && strstr(text, "[mqtt-other] bad message on \"j/2\"") != NULL);
+	free(text);
+	mq_map_fini(&other);
 	mq_map_fini(&map);
 }
