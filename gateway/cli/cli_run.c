@@ -91,13 +91,8 @@ int sg_cli_run(int argc, char **argv)
 		return 2;
 	}
 	run_tune_process();
-	/* Before any thread exists, so every thread inherits the mask. */
-	sigemptyset(&rs.set);
-	sigaddset(&rs.set, SIGINT);
-	sigaddset(&rs.set, SIGTERM);
-	sigaddset(&rs.set, SIGHUP);
-	sigaddset(&rs.set, RUN_SIG_QUIT);
-	pthread_sigmask(SIG_BLOCK, &rs.set, NULL);
+	/* Signals keep their default action while the file is read, so a
+	 * file that makes the parser hang can still be interrupted. */
 	conf = sg_xcalloc(1, sizeof(*conf));
 	if (sg_conf_load(file, conf, &errors) != SG_OK) {
 		fputs(errors ? errors : "configuration error\n", stderr);
@@ -106,6 +101,14 @@ int sg_cli_run(int argc, char **argv)
 		free(conf);
 		return 2;
 	}
+	/* Blocked before any thread exists, so every thread inherits the
+	 * mask; a signal during start-up waits for the signal thread. */
+	sigemptyset(&rs.set);
+	sigaddset(&rs.set, SIGINT);
+	sigaddset(&rs.set, SIGTERM);
+	sigaddset(&rs.set, SIGHUP);
+	sigaddset(&rs.set, RUN_SIG_QUIT);
+	pthread_sigmask(SIG_BLOCK, &rs.set, NULL);
 	rc = sg_gateway_open(conf, &gw, &eb);
 	if (rc != SG_OK) {
 		if (rc == SG_ECONFIG)
