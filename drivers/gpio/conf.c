@@ -54,47 +54,51 @@ static int gpio_line_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cf
 	return rc;
 }
 
-#define LK(f) offsetof(struct gpio_line_conf, f)
 static const struct sg_cfg_key gpio_line_keys[] = {
-    {"id", SG_CFG_STR, LK(id), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-     "Sensor id: the Kafka key of this line's events, and the `write` target of an output."},
-    {"line", SG_CFG_STR, LK(line), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-     "The line: an offset on the chip (`17`) or a line name (`GPIO17`)."},
-    {"direction", SG_CFG_ENUM, LK(direction), "input", 1, 0, dir_words, NULL, 0,
-     "`input` (read) or `output` (set through the driver's write, e.g. by a sink)."},
-    {"mode", SG_CFG_ENUM, LK(mode), "edge", 1, 0, mode_words, NULL, 0,
-     "Inputs: `edge` emits each (debounced) edge with its kernel timestamp; `sample` reads the "
-     "level every `interval`; `count` emits the number of edges per `interval` (flow and energy "
-     "meters)."},
-    {"edge", SG_CFG_ENUM, LK(edge), "auto", 1, 0, edge_words, NULL, 0,
-     "Which edges to emit or count: `rising`, `falling`, `both`; `auto` is both for `edge`, rising "
-     "for `count`."},
-    {"bias", SG_CFG_ENUM, LK(bias), "as_is", 1, 0, bias_words, NULL, 0,
-     "Internal resistor: `pull_up`, `pull_down`, `disabled`, or `as_is` (leave it)."},
-    {"active_low", SG_CFG_BOOL, LK(active_low), "false", 1, 0, NULL, NULL, 0,
-     "The line is active when low (a button to ground with a pull-up): values and edges are "
-     "inverted."},
-    {"debounce", SG_CFG_DURATION, LK(debounce_ms), "0", 0, 10000, NULL, NULL, 0,
-     "Accept a change of level only after the line has been stable this long (0 = off)."},
-    {"debounce_by", SG_CFG_ENUM, LK(debounce_by), "auto", 1, 0, dbby_words, NULL, 0,
-     "Who debounces: `kernel` (libgpiod 2 only), `software` (from the kernel timestamps), `auto` "
-     "(kernel where available)."},
-    {"interval", SG_CFG_DURATION, LK(interval_ms), "1s", 1, 86400000, NULL, NULL, 0,
-     "Sampling period (`sample`) or counting window (`count`)."},
-    {"emit_initial", SG_CFG_BOOL, LK(emit_initial), "true", 1, 0, NULL, NULL, 0,
-     "`edge` mode: emit the level found at start (attribute `initial`)."},
-    {"scale", SG_CFG_DOUBLE, LK(scale), "1", -1e12, 1e12, NULL, NULL, 0,
-     "`count` mode: value = count x scale (e.g. litres per pulse); 1 emits the plain count."},
-    {"unit", SG_CFG_STR, LK(unit), NULL, 1, 0, NULL, NULL, 0, "Unit of the value (free text)."},
-    {"initial", SG_CFG_BOOL, LK(initial), "false", 1, 0, NULL, NULL, 0,
-     "Outputs: the (logical) value set when the line is requested."},
-    {"pattern", SG_CFG_STR, LK(pattern), NULL, 1, 0, NULL, NULL, 0,
-     "`chip: sim` only: the simulated level, `1000ms high, 500ms low` (cycled) or `random 2s` "
-     "(toggles, mean 2 s apart). Default `1s high, 1s low`."},
-    {"bounce", SG_CFG_DURATION, LK(bounce_ms), "0", 0, 1000, NULL, NULL, 0,
-     "`chip: sim` only: contact bounce after each transition lasts this long (0 = clean edges)."},
-    {"bounce_edges", SG_CFG_INT, LK(bounce_edges), "3", 0, 16, NULL, NULL, 0,
-     "`chip: sim` only: bounce pairs (away and back) per transition."},
+    SG_KEY_STR(
+	"id", struct gpio_line_conf, id, NULL,
+	"Sensor id: the Kafka key of this line's events, and the `write` target of an output.",
+	SG_REQUIRED),
+    SG_KEY_STR("line", struct gpio_line_conf, line, NULL,
+	       "The line: an offset on the chip (`17`) or a line name (`GPIO17`).", SG_REQUIRED),
+    SG_KEY_ENUM("direction", struct gpio_line_conf, direction, "input", dir_words,
+		"`input` (read) or `output` (set through the driver's write, e.g. by a sink)."),
+    SG_KEY_ENUM("mode", struct gpio_line_conf, mode, "edge", mode_words,
+		"Inputs: `edge` emits each (debounced) edge with its kernel timestamp; `sample` "
+		"reads the level every `interval`; `count` emits the number of edges per "
+		"`interval` (flow and energy meters)."),
+    SG_KEY_ENUM("edge", struct gpio_line_conf, edge, "auto", edge_words,
+		"Which edges to emit or count: `rising`, `falling`, `both`; `auto` is both for "
+		"`edge`, rising for `count`."),
+    SG_KEY_ENUM("bias", struct gpio_line_conf, bias, "as_is", bias_words,
+		"Internal resistor: `pull_up`, `pull_down`, `disabled`, or `as_is` (leave it)."),
+    SG_KEY_BOOL("active_low", struct gpio_line_conf, active_low, "false",
+		"The line is active when low (a button to ground with a pull-up): values and edges "
+		"are inverted."),
+    SG_KEY_DURATION(
+	"debounce", struct gpio_line_conf, debounce_ms, "0", 0, 10000,
+	"Accept a change of level only after the line has been stable this long (0 = off)."),
+    SG_KEY_ENUM("debounce_by", struct gpio_line_conf, debounce_by, "auto", dbby_words,
+		"Who debounces: `kernel` (libgpiod 2 only), `software` (from the kernel "
+		"timestamps), `auto` (kernel where available)."),
+    SG_KEY_DURATION("interval", struct gpio_line_conf, interval_ms, "1s", 1, 86400000,
+		    "Sampling period (`sample`) or counting window (`count`)."),
+    SG_KEY_BOOL("emit_initial", struct gpio_line_conf, emit_initial, "true",
+		"`edge` mode: emit the level found at start (attribute `initial`)."),
+    SG_KEY_DOUBLE(
+	"scale", struct gpio_line_conf, scale, "1", -1e12, 1e12,
+	"`count` mode: value = count x scale (e.g. litres per pulse); 1 emits the plain count."),
+    SG_KEY_STR("unit", struct gpio_line_conf, unit, NULL, "Unit of the value (free text)."),
+    SG_KEY_BOOL("initial", struct gpio_line_conf, initial, "false",
+		"Outputs: the (logical) value set when the line is requested."),
+    SG_KEY_STR("pattern", struct gpio_line_conf, pattern, NULL,
+	       "`chip: sim` only: the simulated level, `1000ms high, 500ms low` (cycled) or "
+	       "`random 2s` (toggles, mean 2 s apart). Default `1s high, 1s low`."),
+    SG_KEY_DURATION("bounce", struct gpio_line_conf, bounce_ms, "0", 0, 1000,
+		    "`chip: sim` only: contact bounce after each transition lasts this long (0 = "
+		    "clean edges)."),
+    SG_KEY_INT("bounce_edges", struct gpio_line_conf, bounce_edges, "3", 0, 16,
+	       "`chip: sim` only: bounce pairs (away and back) per transition."),
 };
 static const struct sg_cfg_table gpio_line_table = SG_CFG_TABLE(
     "lines[]", "One GPIO line.", struct gpio_line_conf, gpio_line_keys, gpio_line_check);
@@ -134,23 +138,22 @@ static int gpio_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos
 	return rc;
 }
 
-#define CK(f) offsetof(struct gpio_conf, f)
 static const struct sg_cfg_key gpio_keys[] = {
-    {"chip", SG_CFG_STR, CK(chip), "/dev/gpiochip0", 1, 0, NULL, NULL, 0,
-     "The GPIO chip: a path (`/dev/gpiochip0`), name (`gpiochip0`), label (`pinctrl-bcm2711`), "
-     "number, or `sim` for the simulated chip."},
-    {"consumer", SG_CFG_STR, CK(consumer), "sensorgate", 1, 0, NULL, NULL, 0,
-     "Consumer name shown by `gpioinfo` for the requested lines."},
-    {"event_clock", SG_CFG_ENUM, CK(event_clock), "monotonic", 1, 0, clock_words, NULL, 0,
-     "libgpiod 2: the kernel's clock for edge timestamps (`realtime` needs Linux 5.11). Event "
-     "times are wall clock either way; see docs/gpio.md."},
-    {"queue_depth", SG_CFG_INT, CK(queue_depth), "0", 0, 65536, NULL, NULL, 0,
-     "libgpiod 2 and sim: the kernel event queue of each line, in events (0 = default: 16 in the "
-     "kernel, 64 in the simulator)."},
-    {"seed", SG_CFG_INT, CK(seed), "1", 0, 4294967295.0, NULL, NULL, 0,
-     "`chip: sim`: seed of random patterns and bounce."},
-    {"lines", SG_CFG_LIST, CK(lines), NULL, 1, 0, NULL, &gpio_line_table, SG_CFG_REQUIRED,
-     "The lines of this chip."},
+    SG_KEY_STR("chip", struct gpio_conf, chip, "/dev/gpiochip0",
+	       "The GPIO chip: a path (`/dev/gpiochip0`), name (`gpiochip0`), label "
+	       "(`pinctrl-bcm2711`), number, or `sim` for the simulated chip."),
+    SG_KEY_STR("consumer", struct gpio_conf, consumer, "sensorgate",
+	       "Consumer name shown by `gpioinfo` for the requested lines."),
+    SG_KEY_ENUM("event_clock", struct gpio_conf, event_clock, "monotonic", clock_words,
+		"libgpiod 2: the kernel's clock for edge timestamps (`realtime` needs Linux 5.11). "
+		"Event times are wall clock either way; see docs/gpio.md."),
+    SG_KEY_INT("queue_depth", struct gpio_conf, queue_depth, "0", 0, 65536,
+	       "libgpiod 2 and sim: the kernel event queue of each line, in events (0 = default: "
+	       "16 in the kernel, 64 in the simulator)."),
+    SG_KEY_INT("seed", struct gpio_conf, seed, "1", 0, 4294967295.0,
+	       "`chip: sim`: seed of random patterns and bounce."),
+    SG_KEY_LIST("lines", struct gpio_conf, lines, &gpio_line_table, "The lines of this chip.",
+		SG_REQUIRED),
 };
 const struct sg_cfg_table gpio_table =
     SG_CFG_TABLE("gpio", "GPIO lines through libgpiod, or a simulated chip.", struct gpio_conf,

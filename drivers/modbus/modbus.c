@@ -96,60 +96,58 @@ static int mb_point_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg
 }
 
 static const struct sg_cfg_key mb_point_keys[] = {
-    {"id", SG_CFG_STR, offsetof(struct mb_point_conf, id), NULL, 1, 0, NULL, NULL, SG_CFG_REQUIRED,
-     "Sensor id: the Kafka key of this point's events. Unique within the source."},
-    {"area", SG_CFG_ENUM, offsetof(struct mb_point_conf, area), "holding_register", 1, 0,
-     mb_area_names, NULL, 0,
-     "Modbus table: `coil` (FC 1), `discrete_input` (FC 2), `input_register` (FC 4), "
-     "`holding_register` (FC 3)."},
-    {"address", SG_CFG_INT, offsetof(struct mb_point_conf, address), NULL, 0, 65535, NULL, NULL,
-     SG_CFG_REQUIRED,
-     "Zero-based address on the wire (register 40001 in the 1-based \"Modicon\" notation is "
-     "holding_register 0)."},
-    {"type", SG_CFG_ENUM, offsetof(struct mb_point_conf, type), "u16", 1, 0, mb_type_names, NULL, 0,
-     "Value type: u16/i16 (1 register), u32/i32/f32 (2), u64/i64/f64 (4), `bool` (register != 0, "
-     "or a coil/input), `bit` (bit `bit` of one register), `string` (`count` registers, 2 "
-     "characters each). Coils and discrete inputs are always bool."},
-    {"order", SG_CFG_ENUM, offsetof(struct mb_point_conf, order), "ABCD", 1, 0, mb_order_names,
-     NULL, 0,
-     "Byte order of the value, most significant byte first as the device stores it: `ABCD` big "
-     "endian (Modbus default), `CDAB` words swapped, `BADC` bytes swapped within each word, `DCBA` "
-     "little endian. See docs/modbus.md."},
-    {"bit", SG_CFG_INT, offsetof(struct mb_point_conf, bit), "0", 0, 15, NULL, NULL, 0,
-     "For type `bit`: the bit number, 0 = least significant (after byte order)."},
-    {"count", SG_CFG_INT, offsetof(struct mb_point_conf, count), "1", 1, MB_STRING_MAX_REGS, NULL,
-     NULL, 0, "For type `string`: number of registers (2 characters each)."},
-    {"scale", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, scale), "1", 1, 0, NULL, NULL, 0,
-     "Multiply the raw value (value = raw * scale + offset); any scale or offset makes the value a "
-     "double."},
-    {"offset", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, offset), "0", 1, 0, NULL, NULL, 0,
-     "Added after scaling."},
-    {"unit", SG_CFG_STR, offsetof(struct mb_point_conf, unit), NULL, 1, 0, NULL, NULL, 0,
-     "Unit of the scaled value (free text, e.g. `V`, `kWh`)."},
-    {"deadband", SG_CFG_DOUBLE, offsetof(struct mb_point_conf, deadband), "0", 0, 1e300, NULL, NULL,
-     0,
-     "With `emit: on_change`: a new value is an event only when it differs from the last emitted "
-     "one by more than this (scaled units). 0 = any change."},
-    {"emit", SG_CFG_ENUM, offsetof(struct mb_point_conf, emit), "every_poll", 1, 0, mb_emits, NULL,
-     0,
-     "`every_poll`: one event per successful read; `on_change`: only when the value moves past the "
-     "deadband or the quality changes."},
-    {"interval", SG_CFG_DURATION, offsetof(struct mb_point_conf, interval_ms), "0", 0, 86400000,
-     NULL, NULL, 0, "Poll interval of this point; 0 = the device's."},
+    SG_KEY_STR("id", struct mb_point_conf, id, NULL,
+	       "Sensor id: the Kafka key of this point's events. Unique within the source.",
+	       SG_REQUIRED),
+    SG_KEY_ENUM("area", struct mb_point_conf, area, "holding_register", mb_area_names,
+		"Modbus table: `coil` (FC 1), `discrete_input` (FC 2), `input_register` (FC 4), "
+		"`holding_register` (FC 3)."),
+    SG_KEY_INT("address", struct mb_point_conf, address, NULL, 0, 65535,
+	       "Zero-based address on the wire (register 40001 in the 1-based \"Modicon\" notation "
+	       "is holding_register 0).",
+	       SG_REQUIRED),
+    SG_KEY_ENUM(
+	"type", struct mb_point_conf, type, "u16", mb_type_names,
+	"Value type: u16/i16 (1 register), u32/i32/f32 (2), u64/i64/f64 (4), `bool` (register != "
+	"0, or a coil/input), `bit` (bit `bit` of one register), `string` (`count` registers, 2 "
+	"characters each). Coils and discrete inputs are always bool."),
+    SG_KEY_ENUM("order", struct mb_point_conf, order, "ABCD", mb_order_names,
+		"Byte order of the value, most significant byte first as the device stores it: "
+		"`ABCD` big endian (Modbus default), `CDAB` words swapped, `BADC` bytes swapped "
+		"within each word, `DCBA` little endian. See docs/modbus.md."),
+    SG_KEY_INT("bit", struct mb_point_conf, bit, "0", 0, 15,
+	       "For type `bit`: the bit number, 0 = least significant (after byte order)."),
+    SG_KEY_INT("count", struct mb_point_conf, count, "1", 1, MB_STRING_MAX_REGS,
+	       "For type `string`: number of registers (2 characters each)."),
+    SG_KEY_DOUBLE_ANY("scale", struct mb_point_conf, scale, "1",
+		      "Multiply the raw value (value = raw * scale + offset); any scale or offset "
+		      "makes the value a double."),
+    SG_KEY_DOUBLE_ANY("offset", struct mb_point_conf, offset, "0", "Added after scaling."),
+    SG_KEY_STR("unit", struct mb_point_conf, unit, NULL,
+	       "Unit of the scaled value (free text, e.g. `V`, `kWh`)."),
+    SG_KEY_DOUBLE("deadband", struct mb_point_conf, deadband, "0", 0, 1e300,
+		  "With `emit: on_change`: a new value is an event only when it differs from the "
+		  "last emitted one by more than this (scaled units). 0 = any change."),
+    SG_KEY_ENUM("emit", struct mb_point_conf, emit, "every_poll", mb_emits,
+		"`every_poll`: one event per successful read; `on_change`: only when the value "
+		"moves past the deadband or the quality changes."),
+    SG_KEY_DURATION("interval", struct mb_point_conf, interval_ms, "0", 0, 86400000,
+		    "Poll interval of this point; 0 = the device's."),
 };
 static const struct sg_cfg_table mb_point_table =
     SG_CFG_TABLE("points[]", "One value read from a device.", struct mb_point_conf, mb_point_keys,
 		 mb_point_check);
 
 static const struct sg_cfg_key mb_dev_keys[] = {
-    {"name", SG_CFG_STR, offsetof(struct mb_dev_conf, name), NULL, 1, 0, NULL, NULL,
-     SG_CFG_REQUIRED, "Device name, used in log lines."},
-    {"unit_id", SG_CFG_INT, offsetof(struct mb_dev_conf, unit_id), "1", 0, 255, NULL, NULL, 0,
-     "Modbus unit (slave) id: 1-247 on a serial bus; TCP devices often ignore it (use 1 or 255)."},
-    {"interval", SG_CFG_DURATION, offsetof(struct mb_dev_conf, interval_ms), "0", 0, 86400000, NULL,
-     NULL, 0, "Poll interval of this device's points; 0 = the source's `interval`."},
-    {"points", SG_CFG_LIST, offsetof(struct mb_dev_conf, points), NULL, 1, 0, NULL, &mb_point_table,
-     SG_CFG_REQUIRED, "The values to read."},
+    SG_KEY_STR("name", struct mb_dev_conf, name, NULL, "Device name, used in log lines.",
+	       SG_REQUIRED),
+    SG_KEY_INT("unit_id", struct mb_dev_conf, unit_id, "1", 0, 255,
+	       "Modbus unit (slave) id: 1-247 on a serial bus; TCP devices often ignore it (use 1 "
+	       "or 255)."),
+    SG_KEY_DURATION("interval", struct mb_dev_conf, interval_ms, "0", 0, 86400000,
+		    "Poll interval of this device's points; 0 = the source's `interval`."),
+    SG_KEY_LIST("points", struct mb_dev_conf, points, &mb_point_table, "The values to read.",
+		SG_REQUIRED),
 };
 static const struct sg_cfg_table mb_dev_table = SG_CFG_TABLE(
     "devices[]", "One Modbus device (unit id) on the bus.", struct mb_dev_conf, mb_dev_keys, NULL);
@@ -205,55 +203,49 @@ static int mb_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *
 }
 
 static const struct sg_cfg_key mb_keys[] = {
-    {"transport", SG_CFG_ENUM, offsetof(struct mb_conf, transport), "tcp", 1, 0, mb_transports,
-     NULL, 0, "`tcp` (Modbus TCP: `host`, `port`) or `rtu` (serial line: `device`, `baud`, ...)."},
-    {"host", SG_CFG_STR, offsetof(struct mb_conf, host), "127.0.0.1", 1, 0, NULL, NULL, 0,
-     "TCP: host name or address."},
-    {"port", SG_CFG_INT, offsetof(struct mb_conf, port), "502", 1, 65535, NULL, NULL, 0,
-     "TCP: port."},
-    {"device", SG_CFG_STR, offsetof(struct mb_conf, device), NULL, 1, 0, NULL, NULL, 0,
-     "RTU: serial device, e.g. `/dev/ttyUSB0`."},
-    {"baud", SG_CFG_INT, offsetof(struct mb_conf, baud), "9600", 50, 4000000, NULL, NULL, 0,
-     "RTU: bits per second."},
-    {"parity", SG_CFG_ENUM, offsetof(struct mb_conf, parity), "N", 1, 0, mb_parities, NULL, 0,
-     "RTU: `N` none, `E` even, `O` odd."},
-    {"data_bits", SG_CFG_INT, offsetof(struct mb_conf, data_bits), "8", 5, 8, NULL, NULL, 0,
-     "RTU: data bits."},
-    {"stop_bits", SG_CFG_INT, offsetof(struct mb_conf, stop_bits), "1", 1, 2, NULL, NULL, 0,
-     "RTU: stop bits."},
-    {"rs485", SG_CFG_BOOL, offsetof(struct mb_conf, rs485), "false", 1, 0, NULL, NULL, 0,
-     "RTU: switch the port to RS-485 mode (TIOCSRS485); leave false for USB adapters that handle "
-     "direction themselves."},
-    {"response_timeout", SG_CFG_DURATION, offsetof(struct mb_conf, response_timeout_ms), "500ms",
-     10, 60000, NULL, NULL, 0,
-     "How long to wait for the first byte of an answer. A dead device costs this much per poll "
-     "cycle."},
-    {"byte_timeout", SG_CFG_DURATION, offsetof(struct mb_conf, byte_timeout_ms), "100ms", 1, 10000,
-     NULL, NULL, 0, "Longest silence inside one answer."},
-    {"retries", SG_CFG_INT, offsetof(struct mb_conf, retries), "1", 0, 10, NULL, NULL, 0,
-     "Extra attempts after a timeout or a garbled answer, while the device is known to answer (a "
-     "device that stopped answering gets one probe per cycle)."},
-    {"reconnect_after", SG_CFG_INT, offsetof(struct mb_conf, reconnect_after), "3", 0, 1000, NULL,
-     NULL, 0,
-     "TCP: reconnect after this many timeouts in a row with no answer from any device (a half-open "
-     "connection); 0 = never. Ignored on RTU."},
-    {"max_gap", SG_CFG_INT, offsetof(struct mb_conf, max_gap), "0", 0, 124, NULL, NULL, 0,
-     "Unused registers (or bits) that may be read to join two points into one request. A device "
-     "that rejects a gap with ILLEGAL DATA ADDRESS gets its points read one by one."},
-    {"interval", SG_CFG_DURATION, offsetof(struct mb_conf, interval_ms), "1s", 10, 86400000, NULL,
-     NULL, 0,
-     "Default poll interval. Polls are drift-free: tick k is due at start + k * interval."},
-    {"offline_probe", SG_CFG_DURATION, offsetof(struct mb_conf, offline_probe_ms), "0", 0, 3600000,
-     NULL, NULL, 0,
-     "While a device does not answer, probe it at most this often; its points fail at once in "
-     "between. 0 = at every poll. Raise it when polls are fast and `response_timeout` long, so a "
-     "dead device does not take the bus time of the others."},
-    {"bad_events", SG_CFG_BOOL, offsetof(struct mb_conf, bad_events), "true", 1, 0, NULL, NULL, 0,
-     "When a read fails, emit an event with quality `bad`, no value and a reason (`timeout`, "
-     "`exception 2 (illegal data address)`, ...) once per transition. Errors are counted either "
-     "way."},
-    {"devices", SG_CFG_LIST, offsetof(struct mb_conf, devices), NULL, 1, 0, NULL, &mb_dev_table,
-     SG_CFG_REQUIRED, "The devices on this bus, polled in turn."},
+    SG_KEY_ENUM(
+	"transport", struct mb_conf, transport, "tcp", mb_transports,
+	"`tcp` (Modbus TCP: `host`, `port`) or `rtu` (serial line: `device`, `baud`, ...)."),
+    SG_KEY_STR("host", struct mb_conf, host, "127.0.0.1", "TCP: host name or address."),
+    SG_KEY_INT("port", struct mb_conf, port, "502", 1, 65535, "TCP: port."),
+    SG_KEY_STR("device", struct mb_conf, device, NULL, "RTU: serial device, e.g. `/dev/ttyUSB0`."),
+    SG_KEY_INT("baud", struct mb_conf, baud, "9600", 50, 4000000, "RTU: bits per second."),
+    SG_KEY_ENUM("parity", struct mb_conf, parity, "N", mb_parities,
+		"RTU: `N` none, `E` even, `O` odd."),
+    SG_KEY_INT("data_bits", struct mb_conf, data_bits, "8", 5, 8, "RTU: data bits."),
+    SG_KEY_INT("stop_bits", struct mb_conf, stop_bits, "1", 1, 2, "RTU: stop bits."),
+    SG_KEY_BOOL("rs485", struct mb_conf, rs485, "false",
+		"RTU: switch the port to RS-485 mode (TIOCSRS485); leave false for USB adapters "
+		"that handle direction themselves."),
+    SG_KEY_DURATION("response_timeout", struct mb_conf, response_timeout_ms, "500ms", 10, 60000,
+		    "How long to wait for the first byte of an answer. A dead device costs this "
+		    "much per poll cycle."),
+    SG_KEY_DURATION("byte_timeout", struct mb_conf, byte_timeout_ms, "100ms", 1, 10000,
+		    "Longest silence inside one answer."),
+    SG_KEY_INT("retries", struct mb_conf, retries, "1", 0, 10,
+	       "Extra attempts after a timeout or a garbled answer, while the device is known to "
+	       "answer (a device that stopped answering gets one probe per cycle)."),
+    SG_KEY_INT("reconnect_after", struct mb_conf, reconnect_after, "3", 0, 1000,
+	       "TCP: reconnect after this many timeouts in a row with no answer from any device (a "
+	       "half-open connection); 0 = never. Ignored on RTU."),
+    SG_KEY_INT(
+	"max_gap", struct mb_conf, max_gap, "0", 0, 124,
+	"Unused registers (or bits) that may be read to join two points into one request. A device "
+	"that rejects a gap with ILLEGAL DATA ADDRESS gets its points read one by one."),
+    SG_KEY_DURATION(
+	"interval", struct mb_conf, interval_ms, "1s", 10, 86400000,
+	"Default poll interval. Polls are drift-free: tick k is due at start + k * interval."),
+    SG_KEY_DURATION(
+	"offline_probe", struct mb_conf, offline_probe_ms, "0", 0, 3600000,
+	"While a device does not answer, probe it at most this often; its points fail at once in "
+	"between. 0 = at every poll. Raise it when polls are fast and `response_timeout` long, so "
+	"a dead device does not take the bus time of the others."),
+    SG_KEY_BOOL("bad_events", struct mb_conf, bad_events, "true",
+		"When a read fails, emit an event with quality `bad`, no value and a reason "
+		"(`timeout`, `exception 2 (illegal data address)`, ...) once per transition. "
+		"Errors are counted either way."),
+    SG_KEY_LIST("devices", struct mb_conf, devices, &mb_dev_table,
+		"The devices on this bus, polled in turn.", SG_REQUIRED),
 };
 static const struct sg_cfg_table mb_table =
     SG_CFG_TABLE("modbus", "One Modbus bus.", struct mb_conf, mb_keys, mb_check);

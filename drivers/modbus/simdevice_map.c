@@ -41,70 +41,59 @@ static int mbs_reg_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_
 }
 
 static const struct sg_cfg_key mbs_reg_keys[] = {
-    {"unit", SG_CFG_INT, offsetof(struct mbs_reg, unit), "0", 0, 255, NULL, NULL, 0,
-     "Unit id serving this value; 0 = every unit."},
-    {"area", SG_CFG_ENUM, offsetof(struct mbs_reg, area), "holding_register", 1, 0, mb_area_names,
-     NULL, 0, "Modbus table."},
-    {"address", SG_CFG_INT, offsetof(struct mbs_reg, address), NULL, 0, 65535, NULL, NULL,
-     SG_CFG_REQUIRED, "Zero-based address."},
-    {"type", SG_CFG_ENUM, offsetof(struct mbs_reg, type), "u16", 1, 0, mb_type_names, NULL, 0,
-     "Value type, as in the driver."},
-    {"order", SG_CFG_ENUM, offsetof(struct mbs_reg, order), "ABCD", 1, 0, mb_order_names, NULL, 0,
-     "Byte order, as in the driver."},
-    {"bit", SG_CFG_INT, offsetof(struct mbs_reg, bit), "0", 0, 15, NULL, NULL, 0, "For type bit."},
-    {"count", SG_CFG_INT, offsetof(struct mbs_reg, count), "1", 1, MB_STRING_MAX_REGS, NULL, NULL,
-     0, "For type string: registers."},
-    {"kind", SG_CFG_ENUM, offsetof(struct mbs_reg, kind), "constant", 1, 0, mbs_kinds, NULL, 0,
-     "`constant` (value or text; clients may write it), `sine` (min..max over period), `counter` "
-     "(value + step per period), `ramp` (min to max over period, then again), `toggle` (0/1 every "
-     "half period)."},
-    {"value", SG_CFG_DOUBLE, offsetof(struct mbs_reg, value), "0", 1, 0, NULL, NULL, 0,
-     "Constant value; start of a counter."},
-    {"text", SG_CFG_STR, offsetof(struct mbs_reg, text), NULL, 1, 0, NULL, NULL, 0,
-     "Text of a string."},
-    {"min", SG_CFG_DOUBLE, offsetof(struct mbs_reg, min), "0", 1, 0, NULL, NULL, 0,
-     "Lower bound of sine and ramp."},
-    {"max", SG_CFG_DOUBLE, offsetof(struct mbs_reg, max), "100", 1, 0, NULL, NULL, 0,
-     "Upper bound of sine and ramp."},
-    {"step", SG_CFG_DOUBLE, offsetof(struct mbs_reg, step), "1", 1, 0, NULL, NULL, 0,
-     "Counter increment per period."},
-    {"period", SG_CFG_DURATION, offsetof(struct mbs_reg, period_ms), "10s", 1, 86400000, NULL, NULL,
-     0, "Period of sine, ramp, toggle; counter tick."},
+    SG_KEY_INT("unit", struct mbs_reg, unit, "0", 0, 255,
+	       "Unit id serving this value; 0 = every unit."),
+    SG_KEY_ENUM("area", struct mbs_reg, area, "holding_register", mb_area_names, "Modbus table."),
+    SG_KEY_INT("address", struct mbs_reg, address, NULL, 0, 65535, "Zero-based address.",
+	       SG_REQUIRED),
+    SG_KEY_ENUM("type", struct mbs_reg, type, "u16", mb_type_names,
+		"Value type, as in the driver."),
+    SG_KEY_ENUM("order", struct mbs_reg, order, "ABCD", mb_order_names,
+		"Byte order, as in the driver."),
+    SG_KEY_INT("bit", struct mbs_reg, bit, "0", 0, 15, "For type bit."),
+    SG_KEY_INT("count", struct mbs_reg, count, "1", 1, MB_STRING_MAX_REGS,
+	       "For type string: registers."),
+    SG_KEY_ENUM("kind", struct mbs_reg, kind, "constant", mbs_kinds,
+		"`constant` (value or text; clients may write it), `sine` (min..max over period), "
+		"`counter` (value + step per period), `ramp` (min to max over period, then again), "
+		"`toggle` (0/1 every half period)."),
+    SG_KEY_DOUBLE_ANY("value", struct mbs_reg, value, "0", "Constant value; start of a counter."),
+    SG_KEY_STR("text", struct mbs_reg, text, NULL, "Text of a string."),
+    SG_KEY_DOUBLE_ANY("min", struct mbs_reg, min, "0", "Lower bound of sine and ramp."),
+    SG_KEY_DOUBLE_ANY("max", struct mbs_reg, max, "100", "Upper bound of sine and ramp."),
+    SG_KEY_DOUBLE_ANY("step", struct mbs_reg, step, "1", "Counter increment per period."),
+    SG_KEY_DURATION("period", struct mbs_reg, period_ms, "10s", 1, 86400000,
+		    "Period of sine, ramp, toggle; counter tick."),
 };
 static const struct sg_cfg_table mbs_reg_table = SG_CFG_TABLE(
     "registers[]", "One simulated value.", struct mbs_reg, mbs_reg_keys, mbs_reg_check);
 
 static const struct sg_cfg_key mbs_fault_keys[] = {
-    {"unit", SG_CFG_INT, offsetof(struct mbs_fault, unit), "0", 0, 255, NULL, NULL, 0,
-     "Unit id; 0 = every unit."},
-    {"area", SG_CFG_ENUM, offsetof(struct mbs_fault, area), "holding_register", 1, 0, mb_area_names,
-     NULL, 0, "Modbus table."},
-    {"from", SG_CFG_INT, offsetof(struct mbs_fault, from), "0", 0, 65535, NULL, NULL, 0,
-     "First address of the range."},
-    {"to", SG_CFG_INT, offsetof(struct mbs_fault, to), "65535", 0, 65535, NULL, NULL, 0,
-     "Last address of the range (inclusive)."},
-    {"delay", SG_CFG_DURATION, offsetof(struct mbs_fault, delay_ms), "0", 0, 60000, NULL, NULL, 0,
-     "Answer this much later."},
-    {"exception", SG_CFG_INT, offsetof(struct mbs_fault, exception), "0", 0, 255, NULL, NULL, 0,
-     "Answer with this exception code (2 = illegal data address, 4 = server device failure)."},
-    {"no_answer", SG_CFG_BOOL, offsetof(struct mbs_fault, no_answer), "false", 1, 0, NULL, NULL, 0,
-     "Do not answer at all (a timeout for the client)."},
+    SG_KEY_INT("unit", struct mbs_fault, unit, "0", 0, 255, "Unit id; 0 = every unit."),
+    SG_KEY_ENUM("area", struct mbs_fault, area, "holding_register", mb_area_names, "Modbus table."),
+    SG_KEY_INT("from", struct mbs_fault, from, "0", 0, 65535, "First address of the range."),
+    SG_KEY_INT("to", struct mbs_fault, to, "65535", 0, 65535,
+	       "Last address of the range (inclusive)."),
+    SG_KEY_DURATION("delay", struct mbs_fault, delay_ms, "0", 0, 60000, "Answer this much later."),
+    SG_KEY_INT(
+	"exception", struct mbs_fault, exception, "0", 0, 255,
+	"Answer with this exception code (2 = illegal data address, 4 = server device failure)."),
+    SG_KEY_BOOL("no_answer", struct mbs_fault, no_answer, "false",
+		"Do not answer at all (a timeout for the client)."),
 };
 static const struct sg_cfg_table mbs_fault_table =
     SG_CFG_TABLE("faults[]", "A fault injected into requests that touch an address range.",
 		 struct mbs_fault, mbs_fault_keys, NULL);
 
 static const struct sg_cfg_key mbs_keys[] = {
-    {"units", SG_CFG_STRLIST, offsetof(struct mbs_conf, units), NULL, 1, 0, NULL, NULL, 0,
-     "Unit ids this server answers (default [1]); requests to others get no answer, like a dead "
-     "slave."},
-    {"strict", SG_CFG_BOOL, offsetof(struct mbs_conf, strict), "true", 1, 0, NULL, NULL, 0,
-     "Answer requests touching an address no register defines with exception 2 (illegal data "
-     "address), as most devices do; false serves zeros."},
-    {"registers", SG_CFG_LIST, offsetof(struct mbs_conf, registers), NULL, 1, 0, NULL,
-     &mbs_reg_table, 0, "The register map."},
-    {"faults", SG_CFG_LIST, offsetof(struct mbs_conf, faults), NULL, 1, 0, NULL, &mbs_fault_table,
-     0, "Injected faults."},
+    SG_KEY_STRLIST("units", struct mbs_conf, units,
+		   "Unit ids this server answers (default [1]); requests to others get no answer, "
+		   "like a dead slave."),
+    SG_KEY_BOOL("strict", struct mbs_conf, strict, "true",
+		"Answer requests touching an address no register defines with exception 2 (illegal "
+		"data address), as most devices do; false serves zeros."),
+    SG_KEY_LIST("registers", struct mbs_conf, registers, &mbs_reg_table, "The register map."),
+    SG_KEY_LIST("faults", struct mbs_conf, faults, &mbs_fault_table, "Injected faults."),
 };
 const struct sg_cfg_table mbs_table = SG_CFG_TABLE(
     "sim modbus", "The register map of `sensorgate sim modbus`.", struct mbs_conf, mbs_keys, NULL);

@@ -31,11 +31,11 @@ static int sub_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos 
 }
 
 static const struct sg_cfg_key sub_keys[] = {
-    {"filter", SG_CFG_STR, offsetof(struct mq_sub_conf, filter), NULL, 1, 0, NULL, NULL,
-     SG_CFG_REQUIRED, "MQTT topic filter to subscribe to (`+` one level, `#` the rest)."},
-    {"qos", SG_CFG_INT, offsetof(struct mq_sub_conf, qos), "1", 0, 2, NULL, NULL, 0,
-     "Subscription QoS: 0 at most once, 1 at least once (recommended), 2 exactly once on the MQTT "
-     "hop."},
+    SG_KEY_STR("filter", struct mq_sub_conf, filter, NULL,
+	       "MQTT topic filter to subscribe to (`+` one level, `#` the rest).", SG_REQUIRED),
+    SG_KEY_INT("qos", struct mq_sub_conf, qos, "1", 0, 2,
+	       "Subscription QoS: 0 at most once, 1 at least once (recommended), 2 exactly once on "
+	       "the MQTT hop."),
 };
 static const struct sg_cfg_table sub_table = SG_CFG_TABLE(
     "subscriptions[]", "One MQTT subscription.", struct mq_sub_conf, sub_keys, sub_check);
@@ -97,41 +97,41 @@ static int rule_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos
 }
 
 static const struct sg_cfg_key rule_keys[] = {
-    {"filter", SG_CFG_STR, offsetof(struct mq_rule_conf, filter), NULL, 1, 0, NULL, NULL,
-     SG_CFG_REQUIRED,
-     "MQTT topic filter this rule applies to; rules are tried in order, the first match wins."},
-    {"topic", SG_CFG_STR, offsetof(struct mq_rule_conf, topic), NULL, 1, 0, NULL, NULL, 0,
-     "Kafka topic template: `{0}` is the first MQTT topic level, `{1}` the second, `{topic}` the "
-     "whole MQTT topic with `/` as `.`; characters Kafka does not allow become `_`. Default: the "
-     "source's topic."},
-    {"key", SG_CFG_STR, offsetof(struct mq_rule_conf, key), NULL, 1, 0, NULL, NULL, 0,
-     "Kafka key template (same fields as `topic`, text kept as is). Default: the sensor id."},
-    {"sensor", SG_CFG_STR, offsetof(struct mq_rule_conf, sensor), NULL, 1, 0, NULL, NULL, 0,
-     "Sensor id template. Default: the MQTT topic."},
-    {"payload", SG_CFG_ENUM, offsetof(struct mq_rule_conf, payload), "raw", 1, 0, mq_payloads, NULL,
-     0,
-     "`raw`: the payload bytes are the Kafka value, with mqtt-* headers; `json`: parse the payload "
-     "and emit an event envelope with the value found by `value`."},
-    {"retained", SG_CFG_ENUM, offsetof(struct mq_rule_conf, retained), "forward", 1, 0,
-     mq_retaineds, NULL, 0,
-     "Retained messages (sent by the broker on subscribe): `forward` or `skip` (counted)."},
-    {"content_type", SG_CFG_STR, offsetof(struct mq_rule_conf, content_type), NULL, 1, 0, NULL,
-     NULL, 0,
-     "Raw mode: the Kafka content-type header. Default: the MQTT 5 content type, else "
-     "application/octet-stream."},
-    {"value", SG_CFG_STR, offsetof(struct mq_rule_conf, value), "/value", 1, 0, NULL, NULL, 0,
-     "JSON mode: JSON pointer (RFC 6901) to the value; \"\" is the whole document. Missing = bad "
-     "input."},
-    {"time", SG_CFG_STR, offsetof(struct mq_rule_conf, time), NULL, 1, 0, NULL, NULL, 0,
-     "JSON mode: pointer to the event time, a number in `time_unit` since the epoch or an RFC 3339 "
-     "string. Default (or missing): the arrival time."},
-    {"time_unit", SG_CFG_ENUM, offsetof(struct mq_rule_conf, time_unit), "ms", 1, 0, mq_tunits,
-     NULL, 0, "JSON mode: unit of a numeric time."},
-    {"unit", SG_CFG_STR, offsetof(struct mq_rule_conf, unit), NULL, 1, 0, NULL, NULL, 0,
-     "JSON mode: pointer to the unit string (optional)."},
-    {"sensor_pointer", SG_CFG_STR, offsetof(struct mq_rule_conf, sensor_ptr), NULL, 1, 0, NULL,
-     NULL, 0,
-     "JSON mode: pointer to the sensor id; if missing in a payload the `sensor` template applies."},
+    SG_KEY_STR(
+	"filter", struct mq_rule_conf, filter, NULL,
+	"MQTT topic filter this rule applies to; rules are tried in order, the first match wins.",
+	SG_REQUIRED),
+    SG_KEY_STR("topic", struct mq_rule_conf, topic, NULL,
+	       "Kafka topic template: `{0}` is the first MQTT topic level, `{1}` the second, "
+	       "`{topic}` the whole MQTT topic with `/` as `.`; characters Kafka does not allow "
+	       "become `_`. Default: the source's topic."),
+    SG_KEY_STR(
+	"key", struct mq_rule_conf, key, NULL,
+	"Kafka key template (same fields as `topic`, text kept as is). Default: the sensor id."),
+    SG_KEY_STR("sensor", struct mq_rule_conf, sensor, NULL,
+	       "Sensor id template. Default: the MQTT topic."),
+    SG_KEY_ENUM("payload", struct mq_rule_conf, payload, "raw", mq_payloads,
+		"`raw`: the payload bytes are the Kafka value, with mqtt-* headers; `json`: parse "
+		"the payload and emit an event envelope with the value found by `value`."),
+    SG_KEY_ENUM(
+	"retained", struct mq_rule_conf, retained, "forward", mq_retaineds,
+	"Retained messages (sent by the broker on subscribe): `forward` or `skip` (counted)."),
+    SG_KEY_STR("content_type", struct mq_rule_conf, content_type, NULL,
+	       "Raw mode: the Kafka content-type header. Default: the MQTT 5 content type, else "
+	       "application/octet-stream."),
+    SG_KEY_STR("value", struct mq_rule_conf, value, "/value",
+	       "JSON mode: JSON pointer (RFC 6901) to the value; \"\" is the whole document. "
+	       "Missing = bad input."),
+    SG_KEY_STR("time", struct mq_rule_conf, time, NULL,
+	       "JSON mode: pointer to the event time, a number in `time_unit` since the epoch or "
+	       "an RFC 3339 string. Default (or missing): the arrival time."),
+    SG_KEY_ENUM("time_unit", struct mq_rule_conf, time_unit, "ms", mq_tunits,
+		"JSON mode: unit of a numeric time."),
+    SG_KEY_STR("unit", struct mq_rule_conf, unit, NULL,
+	       "JSON mode: pointer to the unit string (optional)."),
+    SG_KEY_STR("sensor_pointer", struct mq_rule_conf, sensor_ptr, NULL,
+	       "JSON mode: pointer to the sensor id; if missing in a payload the `sensor` template "
+	       "applies."),
 };
 static const struct sg_cfg_table rule_table =
     SG_CFG_TABLE("rules[]", "One mapping rule from MQTT messages to Kafka records.",
@@ -198,69 +198,63 @@ static int conf_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos
 }
 
 static const struct sg_cfg_key mq_keys[] = {
-    {"host", SG_CFG_STR, offsetof(struct mq_conf, host), "localhost", 1, 0, NULL, NULL, 0,
-     "Broker host name or address."},
-    {"port", SG_CFG_INT, offsetof(struct mq_conf, port), "1883", 1, 65535, NULL, NULL, 0,
-     "Broker port (8883 is the usual TLS port)."},
-    {"protocol", SG_CFG_ENUM, offsetof(struct mq_conf, protocol), "3.1.1", 1, 0, mq_protos, NULL, 0,
-     "MQTT protocol version: `3.1.1` or `5`."},
-    {"client_id", SG_CFG_STR, offsetof(struct mq_conf, client_id), NULL, 1, 0, NULL, NULL, 0,
-     "Client id; must be fixed and unique on the broker for the persistent session. Default: "
-     "sensorgate-HOSTNAME-SOURCE."},
-    {"clean_session", SG_CFG_BOOL, offsetof(struct mq_conf, clean_session), "false", 1, 0, NULL,
-     NULL, 0,
-     "Start a fresh session on every connect (loses what the broker kept while we were away). Keep "
-     "false."},
-    {"session_expiry", SG_CFG_DURATION, offsetof(struct mq_conf, session_expiry_ms), "168h", 0,
-     4294967295000.0, NULL, NULL, 0,
-     "MQTT 5: how long the broker keeps the session after a disconnect (3.1.1: the broker's "
-     "persistent_client_expiration)."},
-    {"keepalive", SG_CFG_DURATION, offsetof(struct mq_conf, keepalive_ms), "30s", 5000, 65535000,
-     NULL, NULL, 0, "MQTT keepalive interval."},
-    {"username", SG_CFG_STR, offsetof(struct mq_conf, username), NULL, 1, 0, NULL, NULL, 0,
-     "User name."},
-    {"password", SG_CFG_SECRET, offsetof(struct mq_conf, password), NULL, 1, 0, NULL, NULL, 0,
-     "Password: `file:/path` or `${ENV}`; never logged."},
-    {"tls", SG_CFG_BOOL, offsetof(struct mq_conf, tls), "false", 1, 0, NULL, NULL, 0,
-     "Connect with TLS; the broker's certificate and host name are verified."},
-    {"ca_file", SG_CFG_STR, offsetof(struct mq_conf, ca_file), NULL, 1, 0, NULL, NULL, 0,
-     "CA certificate(s) (PEM) that sign the broker's certificate."},
-    {"ca_path", SG_CFG_STR, offsetof(struct mq_conf, ca_path), NULL, 1, 0, NULL, NULL, 0,
-     "Directory of CA certificates (default /etc/ssl/certs when no ca_file is given)."},
-    {"cert_file", SG_CFG_STR, offsetof(struct mq_conf, cert_file), NULL, 1, 0, NULL, NULL, 0,
-     "Client certificate (PEM) for mutual TLS."},
-    {"key_file", SG_CFG_STR, offsetof(struct mq_conf, key_file), NULL, 1, 0, NULL, NULL, 0,
-     "Client private key (PEM, unencrypted)."},
-    {"tls_insecure", SG_CFG_BOOL, offsetof(struct mq_conf, tls_insecure), "false", 1, 0, NULL, NULL,
-     0,
-     "DANGEROUS: do not check that the certificate names the host. Logged as an error on every "
-     "connect."},
-    {"qos", SG_CFG_INT, offsetof(struct mq_conf, qos), "1", 0, 2, NULL, NULL, 0,
-     "QoS of the implicit subscriptions (one per rule filter) when `subscriptions` is empty."},
-    {"subscriptions", SG_CFG_LIST, offsetof(struct mq_conf, subscriptions), NULL, 1, 0, NULL,
-     &sub_table, 0, "Explicit subscriptions; default: each rule's filter at `qos`."},
-    {"rules", SG_CFG_LIST, offsetof(struct mq_conf, rules), NULL, 1, 0, NULL, &rule_table,
-     SG_CFG_REQUIRED, "Mapping rules, first match wins. A message no rule matches is bad input."},
-    {"dead_letter_topic", SG_CFG_STR, offsetof(struct mq_conf, dead_letter_topic), NULL, 1, 0, NULL,
-     NULL, 0,
-     "Kafka topic for bad input (invalid JSON, missing value, oversize, no rule): the raw payload "
-     "with an sg-error header. Default: count and log only."},
-    {"max_payload", SG_CFG_SIZE, offsetof(struct mq_conf, max_payload), "256KiB", 1, 268435455,
-     NULL, NULL, 0,
-     "Largest payload accepted; larger ones are bad input (dead-lettered without their payload)."},
-    {"reconnect_min", SG_CFG_DURATION, offsetof(struct mq_conf, reconnect_min_ms), "500ms", 10,
-     3600000, NULL, NULL, 0,
-     "First reconnect delay; doubles per failed attempt, with +-25% jitter."},
-    {"connect_timeout", SG_CFG_DURATION, offsetof(struct mq_conf, connect_timeout_ms), "10s", 0,
-     300000, NULL, NULL, 0,
-     "Bound on the TCP connect to the broker (a non-blocking probe polled by the core); 0 = none: "
-     "the connect then blocks this source up to the kernel's TCP timeout."},
-    {"reconnect_max", SG_CFG_DURATION, offsetof(struct mq_conf, reconnect_max_ms), "30s", 10,
-     3600000, NULL, NULL, 0, "Longest reconnect delay."},
-    {"receive_maximum", SG_CFG_INT, offsetof(struct mq_conf, receive_maximum), "100", 1, 65535,
-     NULL, NULL, 0,
-     "MQTT 5: QoS 1/2 messages the broker may have in flight to us (3.1.1: the broker's "
-     "max_inflight_messages)."},
+    SG_KEY_STR("host", struct mq_conf, host, "localhost", "Broker host name or address."),
+    SG_KEY_INT("port", struct mq_conf, port, "1883", 1, 65535,
+	       "Broker port (8883 is the usual TLS port)."),
+    SG_KEY_ENUM("protocol", struct mq_conf, protocol, "3.1.1", mq_protos,
+		"MQTT protocol version: `3.1.1` or `5`."),
+    SG_KEY_STR("client_id", struct mq_conf, client_id, NULL,
+	       "Client id; must be fixed and unique on the broker for the persistent session. "
+	       "Default: sensorgate-HOSTNAME-SOURCE."),
+    SG_KEY_BOOL("clean_session", struct mq_conf, clean_session, "false",
+		"Start a fresh session on every connect (loses what the broker kept while we were "
+		"away). Keep false."),
+    SG_KEY_DURATION("session_expiry", struct mq_conf, session_expiry_ms, "168h", 0, 4294967295000.0,
+		    "MQTT 5: how long the broker keeps the session after a disconnect (3.1.1: the "
+		    "broker's persistent_client_expiration)."),
+    SG_KEY_DURATION("keepalive", struct mq_conf, keepalive_ms, "30s", 5000, 65535000,
+		    "MQTT keepalive interval."),
+    SG_KEY_STR("username", struct mq_conf, username, NULL, "User name."),
+    SG_KEY_SECRET("password", struct mq_conf, password,
+		  "Password: `file:/path` or `${ENV}`; never logged."),
+    SG_KEY_BOOL("tls", struct mq_conf, tls, "false",
+		"Connect with TLS; the broker's certificate and host name are verified."),
+    SG_KEY_STR("ca_file", struct mq_conf, ca_file, NULL,
+	       "CA certificate(s) (PEM) that sign the broker's certificate."),
+    SG_KEY_STR("ca_path", struct mq_conf, ca_path, NULL,
+	       "Directory of CA certificates (default /etc/ssl/certs when no ca_file is given)."),
+    SG_KEY_STR("cert_file", struct mq_conf, cert_file, NULL,
+	       "Client certificate (PEM) for mutual TLS."),
+    SG_KEY_STR("key_file", struct mq_conf, key_file, NULL,
+	       "Client private key (PEM, unencrypted)."),
+    SG_KEY_BOOL("tls_insecure", struct mq_conf, tls_insecure, "false",
+		"DANGEROUS: do not check that the certificate names the host. Logged as an error "
+		"on every connect."),
+    SG_KEY_INT(
+	"qos", struct mq_conf, qos, "1", 0, 2,
+	"QoS of the implicit subscriptions (one per rule filter) when `subscriptions` is empty."),
+    SG_KEY_LIST("subscriptions", struct mq_conf, subscriptions, &sub_table,
+		"Explicit subscriptions; default: each rule's filter at `qos`."),
+    SG_KEY_LIST("rules", struct mq_conf, rules, &rule_table,
+		"Mapping rules, first match wins. A message no rule matches is bad input.",
+		SG_REQUIRED),
+    SG_KEY_STR("dead_letter_topic", struct mq_conf, dead_letter_topic, NULL,
+	       "Kafka topic for bad input (invalid JSON, missing value, oversize, no rule): the "
+	       "raw payload with an sg-error header. Default: count and log only."),
+    SG_KEY_SIZE("max_payload", struct mq_conf, max_payload, "256KiB", 1, 268435455,
+		"Largest payload accepted; larger ones are bad input (dead-lettered without their "
+		"payload)."),
+    SG_KEY_DURATION("reconnect_min", struct mq_conf, reconnect_min_ms, "500ms", 10, 3600000,
+		    "First reconnect delay; doubles per failed attempt, with +-25% jitter."),
+    SG_KEY_DURATION(
+	"connect_timeout", struct mq_conf, connect_timeout_ms, "10s", 0, 300000,
+	"Bound on the TCP connect to the broker (a non-blocking probe polled by the core); 0 = "
+	"none: the connect then blocks this source up to the kernel's TCP timeout."),
+    SG_KEY_DURATION("reconnect_max", struct mq_conf, reconnect_max_ms, "30s", 10, 3600000,
+		    "Longest reconnect delay."),
+    SG_KEY_INT("receive_maximum", struct mq_conf, receive_maximum, "100", 1, 65535,
+	       "MQTT 5: QoS 1/2 messages the broker may have in flight to us (3.1.1: the broker's "
+	       "max_inflight_messages)."),
 };
 const struct sg_cfg_table mq_conf_table =
     SG_CFG_TABLE("mqtt", "MQTT subscriber (libmosquitto): MQTT topics to Kafka records.",

@@ -56,37 +56,36 @@ static int sim_sensor_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_c
 }
 
 static const struct sg_cfg_key sim_sensor_keys[] = {
-    {"id", SG_CFG_STR, offsetof(struct sim_sensor_conf, id), NULL, 1, 0, NULL, NULL,
-     SG_CFG_REQUIRED, "Sensor id: the Kafka key of its events."},
-    {"kind", SG_CFG_ENUM, offsetof(struct sim_sensor_conf, kind), "sine", 1, 0, sim_kinds, NULL, 0,
-     "Waveform: `sine` between min and max over `period`; `random_walk` within min..max; `counter` "
-     "0,1,2,...; `toggle` false/true; `step` min for half a period, then max."},
-    {"rate", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, rate), "1", 0.01, 1000000, NULL, NULL,
-     0, "Events per second of this sensor (each replica)."},
-    {"min", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, min), "0", 1, 0, NULL, NULL, 0,
-     "Lower bound of the value."},
-    {"max", SG_CFG_DOUBLE, offsetof(struct sim_sensor_conf, max), "100", 1, 0, NULL, NULL, 0,
-     "Upper bound of the value."},
-    {"period", SG_CFG_DURATION, offsetof(struct sim_sensor_conf, period_ms), "60s", 1, 86400000,
-     NULL, NULL, 0, "Period of `sine` and `step`."},
-    {"unit", SG_CFG_STR, offsetof(struct sim_sensor_conf, unit), NULL, 1, 0, NULL, NULL, 0,
-     "Unit of the value (free text, e.g. `degC`)."},
-    {"replicas", SG_CFG_INT, offsetof(struct sim_sensor_conf, replicas), "1", 1, 100000, NULL, NULL,
-     0, "Run N copies of this sensor, ids suffixed `-0` .. `-N-1` (load tests)."},
+    SG_KEY_STR("id", struct sim_sensor_conf, id, NULL, "Sensor id: the Kafka key of its events.",
+	       SG_REQUIRED),
+    SG_KEY_ENUM(
+	"kind", struct sim_sensor_conf, kind, "sine", sim_kinds,
+	"Waveform: `sine` between min and max over `period`; `random_walk` within min..max; "
+	"`counter` 0,1,2,...; `toggle` false/true; `step` min for half a period, then max."),
+    SG_KEY_DOUBLE("rate", struct sim_sensor_conf, rate, "1", 0.01, 1000000,
+		  "Events per second of this sensor (each replica)."),
+    SG_KEY_DOUBLE_ANY("min", struct sim_sensor_conf, min, "0", "Lower bound of the value."),
+    SG_KEY_DOUBLE_ANY("max", struct sim_sensor_conf, max, "100", "Upper bound of the value."),
+    SG_KEY_DURATION("period", struct sim_sensor_conf, period_ms, "60s", 1, 86400000,
+		    "Period of `sine` and `step`."),
+    SG_KEY_STR("unit", struct sim_sensor_conf, unit, NULL,
+	       "Unit of the value (free text, e.g. `degC`)."),
+    SG_KEY_INT("replicas", struct sim_sensor_conf, replicas, "1", 1, 100000,
+	       "Run N copies of this sensor, ids suffixed `-0` .. `-N-1` (load tests)."),
 };
 static const struct sg_cfg_table sim_sensor_table =
     SG_CFG_TABLE("sensors[]", "One simulated sensor.", struct sim_sensor_conf, sim_sensor_keys,
 		 sim_sensor_check);
 
 static const struct sg_cfg_key sim_keys[] = {
-    {"sensors", SG_CFG_LIST, offsetof(struct sim_conf, sensors), NULL, 1, 0, NULL,
-     &sim_sensor_table, SG_CFG_REQUIRED, "The simulated sensors."},
-    {"limit", SG_CFG_INT, offsetof(struct sim_conf, limit), "0", 0, 1e15, NULL, NULL, 0,
-     "Stop after this many events in total (0 = never)."},
-    {"seed", SG_CFG_INT, offsetof(struct sim_conf, seed), "1", 0, 4294967295.0, NULL, NULL, 0,
-     "Seed of the random walks (same seed, same values)."},
-    {"max_burst", SG_CFG_INT, offsetof(struct sim_conf, max_burst), "1000", 1, 1000000, NULL, NULL,
-     0, "Most overdue ticks one sensor emits in one step before others get a turn."},
+    SG_KEY_LIST("sensors", struct sim_conf, sensors, &sim_sensor_table, "The simulated sensors.",
+		SG_REQUIRED),
+    SG_KEY_INT("limit", struct sim_conf, limit, "0", 0, 1e15,
+	       "Stop after this many events in total (0 = never)."),
+    SG_KEY_INT("seed", struct sim_conf, seed, "1", 0, 4294967295.0,
+	       "Seed of the random walks (same seed, same values)."),
+    SG_KEY_INT("max_burst", struct sim_conf, max_burst, "1000", 1, 1000000,
+	       "Most overdue ticks one sensor emits in one step before others get a turn."),
 };
 static const struct sg_cfg_table sim_table =
     SG_CFG_TABLE("sim", "Simulated sensors.", struct sim_conf, sim_keys, NULL);

@@ -88,7 +88,7 @@ extern const struct sg_cfg_table sg_spool_table;
 int sg_conf_load(const char *file, struct sg_conf *conf, char **errors);
 void sg_conf_free(struct sg_conf *conf);
 /* Markdown for every table, drivers included (docs/config.md). */
-void sg_conf_doc(void *fp);
+void sg_conf_doc(FILE *fp);
 /* Expand a topic template. */
 void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
 		     char *out, size_t outsz);

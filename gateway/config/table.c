@@ -2,23 +2,23 @@
  * table.c - the generic table walker: YAML node -> C struct.
  *
  * One function per concern: scalar conversion (cfg_set_scalar), mapping
- * walk with unknown-key detection (sg_cfg_parse_map), lists, defaults,
- * freeing, dumping and Markdown generation.  Everything is driven by the
- * struct sg_cfg_key tables; no key is known here by name.
+ * walk with unknown-key detection (sg_cfg_parse_map), lists, defaults and
+ * freeing; table_doc.c prints, documents and verifies tables.  Everything
+ * is driven by the struct sg_cfg_key rows; no key is known here by name,
+ * and a custom key's value goes to its own callbacks.
  */
-#include <ctype.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "table_internal.h"
-#include "gateway/base/log.h"
-#include "gateway/base/parse.h"
 #include "gateway/base/fs.h"
+#include "gateway/base/mem.h"
+#include "gateway/base/parse.h"
 
-#define FIELD(obj, k, T)  ((T *)((char *)(obj) + (k)->off))
-#define CFIELD(obj, k, T) ((const T *)((const char *)(obj) + (k)->off))
+#define FIELD(obj, k, T) ((T *)((char *)(obj) + (k)->off))
 
 void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
 		  const char *fmt, ...)
@@ -48,6 +48,14 @@ struct sg_cfg_pos sg_cfg_node_pos(struct sg_cfg_ctx *ctx, struct fy_node *n)
 		pos.col = m->column + 1;
 	}
 	return pos;
+}
+
+struct sg_cfg_pos sg_cfg_value_pos(struct sg_cfg_ctx *ctx, struct fy_node *v,
+				   const struct sg_cfg_pos *kpos)
+{
+	struct sg_cfg_pos pos = sg_cfg_node_pos(ctx, v);
+
+	return pos.line ? pos : *kpos;
 }
 
 /* Expand ${VAR} references.  Returns a heap string or NULL (error set). */
@@ -114,34 +122,82 @@ static char *cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, co
 
 static bool cfg_in_range(const struct sg_cfg_key *k, double v)
 {
-	return k->min > k->max || (v >= k->min && v <= k->max);
+	return !k->ranged || (v >= k->min && v <= k->max);
 }
 
-static int cfg_enum_index(const struct sg_cfg_key *k, const char *s)
+static int cfg_word_index(const struct sg_cfg_key *k, const char *s)
 {
-	for (int i = 0; k->enums && k->enums[i]; i++)
-		if (!strcmp(k->enums[i], s))
+	for (int i = 0; k->words && k->words[i]; i++)
+		if (!strcmp(k->words[i], s))
 			return i;
 	return -1;
 }
 
-static void cfg_enum_list(const struct sg_cfg_key *k, char *out, size_t n)
+void sg_cfg_words(const struct sg_cfg_key *k, char *out, size_t n)
 {
 	size_t used = 0;
 
 	out[0] = '\0';
-	for (int i = 0; k->enums && k->enums[i]; i++)
+	for (int i = 0; k->words && k->words[i]; i++)
 		used += (size_t)snprintf(out + used, used < n ? n - used : 0, "%s%s", i ? ", " : "",
-					 k->enums[i]);
+					 k->words[i]);
 }
 
-/* Convert the text s for key k into obj.  SG_OK or SG_ECONFIG. */
+/* INT, DURATION, SIZE: a special word (SG_SPECIAL) or a number in range. */
+static int cfg_set_i64(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		       const struct sg_cfg_key *k, void *obj, const char *s)
+{
+	int idx = cfg_word_index(k, s);
+	int64_t v;
+
+	if (idx >= 0) {
+		*FIELD(obj, k, int64_t) = -1 - idx;
+		return SG_OK;
+	}
+	if (k->type == SG_CFG_INT        ? sg_parse_i64(s, &v)
+	    : k->type == SG_CFG_DURATION ? sg_parse_duration_ms(s, &v)
+					 : sg_parse_size(s, &v)) {
+		sg_cfg_error(ctx, pos, path, "'%s' is not %s", s,
+			     k->type == SG_CFG_INT        ? "an integer"
+			     : k->type == SG_CFG_DURATION ? "a duration (e.g. 250ms, 5s, 2m)"
+							  : "a size (e.g. 512k, 16MiB)");
+		return SG_ECONFIG;
+	}
+	if (!cfg_in_range(k, (double)v)) {
+		sg_cfg_error(ctx, pos, path, "%s is out of range [%.17g, %.17g]%s", s, k->min,
+			     k->max,
+			     k->type == SG_CFG_DURATION ? " ms"
+			     : k->type == SG_CFG_SIZE   ? " bytes"
+							: "");
+		return SG_ECONFIG;
+	}
+	*FIELD(obj, k, int64_t) = v;
+	return SG_OK;
+}
+
+static int cfg_set_double(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+			  const struct sg_cfg_key *k, void *obj, const char *s)
+{
+	double d;
+
+	if (sg_parse_double(s, &d)) {
+		sg_cfg_error(ctx, pos, path, "'%s' is not a number", s);
+		return SG_ECONFIG;
+	}
+	if (!cfg_in_range(k, d)) {
+		sg_cfg_error(ctx, pos, path, "%s is out of range [%.17g, %.17g]", s, k->min,
+			     k->max);
+		return SG_ECONFIG;
+	}
+	*FIELD(obj, k, double) = d;
+	return SG_OK;
+}
+
+/* Convert the text s for scalar key k into obj.  SG_OK or SG_ECONFIG. */
 static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
 			  const struct sg_cfg_key *k, void *obj, const char *text)
 {
 	char *s = cfg_expand(ctx, pos, path, text), list[256];
-	int64_t i64;
-	double d;
 	bool b;
 	int idx, rc = SG_OK;
 
@@ -156,9 +212,9 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, 
 		*FIELD(obj, k, char *) = s;
 		return SG_OK;
 	case SG_CFG_ENUM:
-		idx = cfg_enum_index(k, s);
+		idx = cfg_word_index(k, s);
 		if (idx < 0) {
-			cfg_enum_list(k, list, sizeof(list));
+			sg_cfg_words(k, list, sizeof(list));
 			sg_cfg_error(ctx, pos, path, "'%s' is not one of: %s", s, list);
 			rc = SG_ECONFIG;
 		} else {
@@ -175,46 +231,12 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, 
 		break;
 	case SG_CFG_INT:
 	case SG_CFG_DURATION:
-	case SG_CFG_SIZE:
-		if ((k->flags & SG_CFG_SPECIAL) && (idx = cfg_enum_index(k, s)) >= 0) {
-			*FIELD(obj, k, int64_t) = -1 - idx;
-			break;
-		}
-		if (k->type == SG_CFG_INT        ? sg_parse_i64(s, &i64)
-		    : k->type == SG_CFG_DURATION ? sg_parse_duration_ms(s, &i64)
-						 : sg_parse_size(s, &i64)) {
-			sg_cfg_error(ctx, pos, path, "'%s' is not %s", s,
-				     k->type == SG_CFG_INT ? "an integer"
-				     : k->type == SG_CFG_DURATION
-					 ? "a duration (e.g. 250ms, 5s, 2m)"
-					 : "a size (e.g. 512k, 16MiB)");
-			rc = SG_ECONFIG;
-		} else if (!cfg_in_range(k, (double)i64)) {
-			sg_cfg_error(ctx, pos, path, "%s is out of range [%.17g, %.17g]%s", s,
-				     k->min, k->max,
-				     k->type == SG_CFG_DURATION ? " ms"
-				     : k->type == SG_CFG_SIZE   ? " bytes"
-								: "");
-			rc = SG_ECONFIG;
-		} else {
-			*FIELD(obj, k, int64_t) = i64;
-		}
-		break;
-	case SG_CFG_DOUBLE:
-		if (sg_parse_double(s, &d)) {
-			sg_cfg_error(ctx, pos, path, "'%s' is not a number", s);
-			rc = SG_ECONFIG;
-		} else if (!cfg_in_range(k, d)) {
-			sg_cfg_error(ctx, pos, path, "%s is out of range [%.17g, %.17g]", s, k->min,
-				     k->max);
-			rc = SG_ECONFIG;
-		} else {
-			*FIELD(obj, k, double) = d;
-		}
-		break;
+	case SG_CFG_SIZE: rc = cfg_set_i64(ctx, pos, path, k, obj, s); break;
+	case SG_CFG_DOUBLE: rc = cfg_set_double(ctx, pos, path, k, obj, s); break;
 	default:
-		sg_cfg_error(ctx, pos, path, "expected a %s, got a scalar",
-			     k->type == SG_CFG_MAP ? "mapping" : "sequence");
+		/* Not a scalar kind: cfg_parse_value() never gets here, and
+		 * sg_cfg_verify() refuses a default on such a key. */
+		assert(!"scalar text for a non-scalar key");
 		rc = SG_ECONFIG;
 	}
 	free(s);
@@ -232,9 +254,6 @@ static const char *cfg_scalar(struct fy_node *n, char *buf, size_t bufsz)
 	buf[len] = '\0';
 	return buf;
 }
-
-static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
-			   const char *path, const struct sg_cfg_key *k, void *obj);
 
 static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
 			  const char *path, const struct sg_cfg_key *k, void *obj)
@@ -268,94 +287,93 @@ static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v, const struc
 	return rc;
 }
 
+/* A mapping of strings (kafka.properties); values expand ${ENV}. */
+static int cfg_parse_kv(struct sg_cfg_ctx *ctx, struct fy_node *v, const char *path,
+			struct sg_cfg_map *m)
+{
+	struct fy_node_pair *p;
+	void *iter = NULL;
+	int rc = SG_OK;
+	char buf[8192];
+
+	m->kv = sg_xcalloc((size_t)fy_node_mapping_item_count(v), sizeof(*m->kv));
+	while ((p = fy_node_mapping_iterate(v, &iter))) {
+		struct fy_node *pk = fy_node_pair_key(p);
+		struct fy_node *pv = fy_node_pair_value(p);
+		struct sg_cfg_pos ppos = sg_cfg_node_pos(ctx, pk);
+		char kb[256], sub[768], *e;
+		const char *ks = cfg_scalar(pk, kb, sizeof(kb));
+		const char *vs = cfg_scalar(pv, buf, sizeof(buf));
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, ks ? ks : "?");
+		if (!ks || !vs || !fy_node_is_scalar(pv)) {
+			sg_cfg_error(ctx, &ppos, sub, "expected a scalar value");
+			rc = SG_ECONFIG;
+			continue;
+		}
+		if (!(e = cfg_expand(ctx, &ppos, sub, vs))) {
+			rc = SG_ECONFIG;
+			continue;
+		}
+		m->kv[m->n].key = sg_strdup(ks);
+		m->kv[m->n++].val = e;
+	}
+	return rc;
+}
+
+/* A sequence of strings; each expands ${ENV}. */
+static int cfg_parse_strlist(struct sg_cfg_ctx *ctx, struct fy_node *v, const char *path,
+			     struct sg_cfg_strlist *sl)
+{
+	struct fy_node *item;
+	void *iter = NULL;
+	int rc = SG_OK;
+	char buf[8192];
+
+	sl->v = sg_xcalloc((size_t)fy_node_sequence_item_count(v), sizeof(char *));
+	while ((item = fy_node_sequence_iterate(v, &iter))) {
+		struct sg_cfg_pos ip = sg_cfg_node_pos(ctx, item);
+		const char *s = fy_node_is_scalar(item) ? cfg_scalar(item, buf, sizeof(buf)) : NULL;
+		char *e;
+
+		if (!s) {
+			sg_cfg_error(ctx, &ip, path, "expected a list of strings");
+			rc = SG_ECONFIG;
+			continue;
+		}
+		if (!(e = cfg_expand(ctx, &ip, path, s))) {
+			rc = SG_ECONFIG;
+			continue;
+		}
+		sl->v[sl->n++] = e;
+	}
+	return rc;
+}
+
+/* The node v of key k (at pos), by kind.  SG_OK or SG_ECONFIG. */
 static int cfg_parse_value(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
 			   const char *path, const struct sg_cfg_key *k, void *obj)
 {
+	struct sg_cfg_pos vpos = sg_cfg_value_pos(ctx, v, pos);
+	bool mapping = k->type == SG_CFG_SECTION || k->type == SG_CFG_MAP;
+	bool sequence = k->type == SG_CFG_LIST || k->type == SG_CFG_STRLIST;
 	char buf[8192];
-	struct sg_cfg_pos vpos = sg_cfg_node_pos(ctx, v);
-	void *iter = NULL;
 
-	if (!vpos.line)
-		vpos = *pos;
+	if ((mapping && !fy_node_is_mapping(v)) || (sequence && !fy_node_is_sequence(v))) {
+		sg_cfg_error(ctx, &vpos, path, "expected a %s", mapping ? "mapping" : "sequence");
+		return SG_ECONFIG;
+	}
 	switch (k->type) {
 	case SG_CFG_SECTION:
-		if (!fy_node_is_mapping(v)) {
-			sg_cfg_error(ctx, &vpos, path, "expected a mapping");
-			return SG_ECONFIG;
-		}
+		assert(k->sub->size == k->size);
 		return sg_cfg_parse_map(ctx, v, pos, path, k->sub, FIELD(obj, k, char), NULL, NULL);
-	case SG_CFG_LIST:
-	case SG_CFG_SOURCES:
-		if (!fy_node_is_sequence(v)) {
-			sg_cfg_error(ctx, &vpos, path, "expected a sequence");
-			return SG_ECONFIG;
-		}
-		if (k->type == SG_CFG_SOURCES)
-			return sg_cfg_parse_sources(ctx, v, pos, path, FIELD(obj, k, char));
-		return cfg_parse_list(ctx, v, pos, path, k, obj);
-	case SG_CFG_MAP: {
-		struct sg_cfg_map *m = FIELD(obj, k, struct sg_cfg_map);
-		struct fy_node_pair *p;
-		int rc = SG_OK;
-
-		if (!fy_node_is_mapping(v)) {
-			sg_cfg_error(ctx, &vpos, path, "expected a mapping");
-			return SG_ECONFIG;
-		}
-		m->kv = sg_xcalloc((size_t)fy_node_mapping_item_count(v), sizeof(*m->kv));
-		while ((p = fy_node_mapping_iterate(v, &iter))) {
-			struct fy_node *pk = fy_node_pair_key(p);
-			struct fy_node *pv = fy_node_pair_value(p);
-			struct sg_cfg_pos ppos = sg_cfg_node_pos(ctx, pk);
-			char kb[256], sub[768];
-			const char *ks = cfg_scalar(pk, kb, sizeof(kb));
-			const char *vs = cfg_scalar(pv, buf, sizeof(buf));
-
-			snprintf(sub, sizeof(sub), "%s.%s", path, ks ? ks : "?");
-			if (!ks || !vs || !fy_node_is_scalar(pv)) {
-				sg_cfg_error(ctx, &ppos, sub, "expected a scalar value");
-				rc = SG_ECONFIG;
-				continue;
-			}
-			char *e = cfg_expand(ctx, &ppos, sub, vs);
-			if (!e) {
-				rc = SG_ECONFIG;
-				continue;
-			}
-			m->kv[m->n].key = sg_strdup(ks);
-			m->kv[m->n++].val = e;
-		}
-		return rc;
-	}
-	case SG_CFG_STRLIST: {
-		struct sg_cfg_strlist *sl = FIELD(obj, k, struct sg_cfg_strlist);
-		struct fy_node *item;
-		int rc = SG_OK;
-
-		if (!fy_node_is_sequence(v)) {
-			sg_cfg_error(ctx, &vpos, path, "expected a sequence");
-			return SG_ECONFIG;
-		}
-		sl->v = sg_xcalloc((size_t)fy_node_sequence_item_count(v), sizeof(char *));
-		while ((item = fy_node_sequence_iterate(v, &iter))) {
-			struct sg_cfg_pos ip = sg_cfg_node_pos(ctx, item);
-			const char *s =
-			    fy_node_is_scalar(item) ? cfg_scalar(item, buf, sizeof(buf)) : NULL;
-			char *e;
-
-			if (!s) {
-				sg_cfg_error(ctx, &ip, path, "expected a list of strings");
-				rc = SG_ECONFIG;
-				continue;
-			}
-			if (!(e = cfg_expand(ctx, &ip, path, s))) {
-				rc = SG_ECONFIG;
-				continue;
-			}
-			sl->v[sl->n++] = e;
-		}
-		return rc;
-	}
+	case SG_CFG_LIST: return cfg_parse_list(ctx, v, pos, path, k, obj);
+	case SG_CFG_MAP: return cfg_parse_kv(ctx, v, path, FIELD(obj, k, struct sg_cfg_map));
+	case SG_CFG_STRLIST:
+		return cfg_parse_strlist(ctx, v, path, FIELD(obj, k, struct sg_cfg_strlist));
+	case SG_CFG_CUSTOM:
+		assert(k->custom->size == k->size);
+		return k->custom->parse(ctx, v, pos, path, k, FIELD(obj, k, char));
 	default:
 		if (!fy_node_is_scalar(v) || fy_node_is_alias(v)) {
 			sg_cfg_error(ctx, &vpos, path, "expected a scalar");
@@ -377,11 +395,29 @@ static const struct sg_cfg_key *cfg_find(const struct sg_cfg_table *t, const cha
 	return NULL;
 }
 
+/* Report every required key of t (may be NULL) not seen, at pos.  The
+ * number reported. */
+static int cfg_missing(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		       const struct sg_cfg_table *t, const unsigned char *seen)
+{
+	char kpath[512];
+	int n = 0;
+
+	for (size_t i = 0; t && i < t->nkeys && i < SG_CFG_MAX_KEYS; i++) {
+		if (!t->keys[i].required || seen[i])
+			continue;
+		snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "", t->keys[i].name);
+		sg_cfg_error(ctx, pos, kpath, "required key is missing");
+		n++;
+	}
+	return n;
+}
+
 int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct sg_cfg_pos *mpos,
 		     const char *path, const struct sg_cfg_table *t, void *obj,
 		     const struct sg_cfg_table *extra, void *extra_obj)
 {
-	unsigned char seen[2][128] = {{0}};
+	unsigned char seen[2][SG_CFG_MAX_KEYS] = {{0}};
 	struct fy_node_pair *p;
 	void *iter = NULL;
 	int rc = SG_OK;
@@ -421,7 +457,7 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct s
 			continue;
 		}
 		size_t idx = (size_t)(k - (which ? extra->keys : t->keys));
-		if (idx < 128) {
+		if (idx < SG_CFG_MAX_KEYS) {
 			if (seen[which][idx]) {
 				sg_cfg_error(ctx, &kpos, kpath, "duplicate key");
 				rc = SG_ECONFIG;
@@ -437,17 +473,10 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct s
 		if (cfg_parse_value(ctx, vn, &kpos, kpath, k, target) != SG_OK)
 			rc = SG_ECONFIG;
 	}
-	for (int w = 0; w < 2; w++) {
-		const struct sg_cfg_table *tt = w ? extra : t;
-		for (size_t i = 0; tt && i < tt->nkeys && i < 128; i++) {
-			if (!(tt->keys[i].flags & SG_CFG_REQUIRED) || seen[w][i])
-				continue;
-			snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "",
-				 tt->keys[i].name);
-			sg_cfg_error(ctx, &first, kpath, "required key is missing");
-			rc = SG_ECONFIG;
-		}
-	}
+	/* Both tables' missing keys are reported, the driver's too. */
+	if (cfg_missing(ctx, &first, path, t, seen[0]) +
+	    cfg_missing(ctx, &first, path, extra, seen[1]))
+		rc = SG_ECONFIG;
 	if (rc == SG_OK && t->check && t->check(ctx, obj, &first, path) != SG_OK)
 		rc = SG_ECONFIG;
 	if (rc == SG_OK && extra && extra->check &&
@@ -456,19 +485,30 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct s
 	return rc;
 }
 
-int sg_cfg_defaults(const struct sg_cfg_table *t, void *obj)
+/* Apply t's defaults to obj; a default that does not parse is reported
+ * into ctx. */
+static int cfg_defaults(struct sg_cfg_ctx *ctx, const struct sg_cfg_table *t, void *obj)
 {
-	struct sg_cfg_ctx ctx = {.file = "<defaults>"};
 	int rc = SG_OK;
 
 	for (size_t i = 0; i < t->nkeys; i++) {
 		const struct sg_cfg_key *k = &t->keys[i];
 
-		if (k->type == SG_CFG_SECTION)
-			rc |= sg_cfg_defaults(k->sub, FIELD(obj, k, char));
-		else if (k->def)
-			rc |= cfg_set_scalar(&ctx, NULL, k->name, k, obj, k->def);
+		if (k->type == SG_CFG_SECTION) {
+			assert(k->sub->size == k->size);
+			rc |= cfg_defaults(ctx, k->sub, FIELD(obj, k, char));
+		} else if (k->def) {
+			rc |= cfg_set_scalar(ctx, NULL, k->name, k, obj, k->def);
+		}
 	}
+	return rc;
+}
+
+int sg_cfg_defaults(const struct sg_cfg_table *t, void *obj)
+{
+	struct sg_cfg_ctx ctx = {.file = "<defaults>"};
+	int rc = cfg_defaults(&ctx, t, obj);
+
 	if (ctx.nerrors) {
 		/* A bad default is a programming error in a table. */
 		fprintf(stderr, "%s", ctx.errors.p);
@@ -516,150 +556,77 @@ void sg_cfg_free(const struct sg_cfg_table *t, void *obj)
 			memset(l, 0, sizeof(*l));
 			break;
 		}
-		case SG_CFG_SOURCES: sg_cfg_free_sources(FIELD(obj, k, char)); break;
+		case SG_CFG_CUSTOM: k->custom->free(k, FIELD(obj, k, char)); break;
 		default: break;
 		}
 	}
 }
 
-static const char *cfg_type_name(const struct sg_cfg_key *k)
+/* What a row of kind k may carry. */
+static bool verify_numeric(const struct sg_cfg_key *k)
 {
-	switch (k->type) {
-	case SG_CFG_STR: return "string";
-	case SG_CFG_SECRET: return "secret";
-	case SG_CFG_INT: return "integer";
-	case SG_CFG_DOUBLE: return "number";
-	case SG_CFG_BOOL: return "bool";
-	case SG_CFG_DURATION: return "duration";
-	case SG_CFG_SIZE: return "size";
-	case SG_CFG_ENUM: return "enum";
-	case SG_CFG_MAP: return "map";
-	case SG_CFG_STRLIST: return "list of strings";
-	case SG_CFG_SECTION: return "section";
-	case SG_CFG_LIST: return "list";
-	case SG_CFG_SOURCES: return "list of sources";
-	}
-	return "?";
+	return k->type == SG_CFG_INT || k->type == SG_CFG_DURATION || k->type == SG_CFG_SIZE ||
+	       k->type == SG_CFG_DOUBLE;
 }
 
-void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, void *fpv)
+static bool verify_scalar(const struct sg_cfg_key *k)
 {
-	FILE *fp = fpv;
-
-	for (size_t i = 0; i < t->nkeys; i++) {
-		const struct sg_cfg_key *k = &t->keys[i];
-		const char *s;
-		int64_t v;
-
-		fprintf(fp, "%*s%s:", indent, "", k->name);
-		switch (k->type) {
-		case SG_CFG_STR:
-			s = *CFIELD(obj, k, char *);
-			if (s)
-				fprintf(fp, " \"%s\"\n", s);
-			else
-				fprintf(fp, " ~\n");
-			break;
-		case SG_CFG_SECRET:
-			fprintf(fp, " %s\n", *CFIELD(obj, k, char *) ? "<secret>" : "~");
-			break;
-		case SG_CFG_INT:
-		case SG_CFG_DURATION:
-		case SG_CFG_SIZE:
-			v = *CFIELD(obj, k, int64_t);
-			if ((k->flags & SG_CFG_SPECIAL) && v < 0)
-				fprintf(fp, " %s\n", k->enums[-1 - v]);
-			else
-				fprintf(fp, " %lld%s\n", (long long)v,
-					k->type == SG_CFG_DURATION ? "ms" : "");
-			break;
-		case SG_CFG_DOUBLE: fprintf(fp, " %.17g\n", *CFIELD(obj, k, double)); break;
-		case SG_CFG_BOOL:
-			fprintf(fp, " %s\n", *CFIELD(obj, k, bool) ? "true" : "false");
-			break;
-		case SG_CFG_ENUM: fprintf(fp, " %s\n", k->enums[*CFIELD(obj, k, int)]); break;
-		case SG_CFG_MAP: {
-			const struct sg_cfg_map *m = CFIELD(obj, k, struct sg_cfg_map);
-			fprintf(fp, m->n ? "\n" : " {}\n");
-			for (size_t j = 0; j < m->n; j++) {
-				bool secret = strstr(m->kv[j].key, "password") ||
-					      strstr(m->kv[j].key, "secret") ||
-					      strstr(m->kv[j].key, "key");
-				fprintf(fp, "%*s\"%s\": \"%s\"\n", indent + 2, "", m->kv[j].key,
-					secret ? "<secret>" : m->kv[j].val);
-			}
-			break;
-		}
-		case SG_CFG_STRLIST: {
-			const struct sg_cfg_strlist *sl = CFIELD(obj, k, struct sg_cfg_strlist);
-			fprintf(fp, sl->n ? "\n" : " []\n");
-			for (size_t j = 0; j < sl->n; j++)
-				fprintf(fp, "%*s- \"%s\"\n", indent + 2, "", sl->v[j]);
-			break;
-		}
-		case SG_CFG_SECTION:
-			fprintf(fp, "\n");
-			sg_cfg_dump(k->sub, CFIELD(obj, k, char), indent + 2, fp);
-			break;
-		case SG_CFG_LIST: {
-			const struct sg_cfg_list *l = CFIELD(obj, k, struct sg_cfg_list);
-			fprintf(fp, l->n ? "\n" : " []\n");
-			for (size_t j = 0; j < l->n; j++) {
-				fprintf(fp, "%*s-\n", indent + 2, "");
-				sg_cfg_dump(k->sub, (const char *)l->items + j * k->sub->size,
-					    indent + 4, fp);
-			}
-			break;
-		}
-		case SG_CFG_SOURCES:
-			fprintf(fp, "\n");
-			sg_cfg_dump_sources(CFIELD(obj, k, char), indent + 2, fp);
-			break;
-		}
-	}
+	return verify_numeric(k) || k->type == SG_CFG_STR || k->type == SG_CFG_SECRET ||
+	       k->type == SG_CFG_BOOL || k->type == SG_CFG_ENUM;
 }
 
-static void cfg_doc_range(const struct sg_cfg_key *k, char *out, size_t n)
+static int verify_key(const struct sg_cfg_table *t, const struct sg_cfg_key *k,
+		      struct sg_errbuf *eb)
 {
-	out[0] = '\0';
-	if (k->type == SG_CFG_ENUM || (k->flags & SG_CFG_SPECIAL)) {
-		char list[256];
-		cfg_enum_list(k, list, sizeof(list));
-		snprintf(out, n, "%s%s", list, k->flags & SG_CFG_SPECIAL ? ", or a value" : "");
-		if (k->min > k->max)
-			return;
-		size_t u = strlen(out);
-		snprintf(out + u, n - u, " in %.17g..%.17g", k->min, k->max);
-	} else if (k->min <= k->max) {
-		snprintf(out, n, "%.17g..%.17g", k->min, k->max);
-	}
+	const char *tn = t->name;
+
+	if (!k->name || !k->help)
+		return sg_errf(eb, SG_EINVAL, "%s: a key without name or help", tn);
+	if (k->off + k->size > t->size)
+		return sg_errf(eb, SG_EINVAL, "%s.%s: field outside the table's struct", tn,
+			       k->name);
+	if (k->required && k->def)
+		return sg_errf(eb, SG_EINVAL, "%s.%s: required and a default", tn, k->name);
+	if (k->def && !verify_scalar(k))
+		return sg_errf(eb, SG_EINVAL, "%s.%s: a default on a non-scalar", tn, k->name);
+	if (k->ranged && (!verify_numeric(k) || !(k->min <= k->max)))
+		return sg_errf(eb, SG_EINVAL, "%s.%s: bad range", tn, k->name);
+	if (k->type == SG_CFG_ENUM ? !k->words || !k->words[0]
+				   : k->words && (!verify_numeric(k) || k->type == SG_CFG_DOUBLE))
+		return sg_errf(eb, SG_EINVAL, "%s.%s: words where they do not apply", tn, k->name);
+	if ((k->type == SG_CFG_SECTION || k->type == SG_CFG_LIST) != !!k->sub ||
+	    (k->type == SG_CFG_SECTION && k->sub->size != k->size))
+		return sg_errf(eb, SG_EINVAL, "%s.%s: bad sub-table", tn, k->name);
+	if ((k->type == SG_CFG_CUSTOM) != !!k->custom ||
+	    (k->custom && (k->custom->size != k->size || !k->custom->parse || !k->custom->free ||
+			   !k->custom->dump || !k->custom->type_name)))
+		return sg_errf(eb, SG_EINVAL, "%s.%s: bad custom key", tn, k->name);
+	for (const struct sg_cfg_key *o = t->keys; o < k; o++)
+		if (!strcmp(o->name, k->name))
+			return sg_errf(eb, SG_EINVAL, "%s.%s: declared twice", tn, k->name);
+	if (k->sub)
+		return sg_cfg_verify(k->sub, eb);
+	return k->custom && k->custom->sub ? sg_cfg_verify(k->custom->sub, eb) : SG_OK;
 }
 
-void sg_cfg_doc(const struct sg_cfg_table *t, const char *prefix, void *fpv)
+int sg_cfg_verify(const struct sg_cfg_table *t, struct sg_errbuf *eb)
 {
-	FILE *fp = fpv;
-	char range[300], sub[256];
+	struct sg_cfg_ctx ctx = {.file = "<defaults>"};
+	void *obj;
+	int rc;
 
-	fprintf(fp, "\n### `%s`\n\n%s\n\n", *prefix ? prefix : "(top level)",
-		t->help ? t->help : "");
-	fprintf(fp, "| key | type | default | range | description |\n");
-	fprintf(fp, "|---|---|---|---|---|\n");
-	for (size_t i = 0; i < t->nkeys; i++) {
-		const struct sg_cfg_key *k = &t->keys[i];
-
-		cfg_doc_range(k, range, sizeof(range));
-		fprintf(fp, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, cfg_type_name(k),
-			k->def ? "`" : "",
-			k->def ? k->def : (k->flags & SG_CFG_REQUIRED ? "required" : "—"),
-			k->def ? "`" : "", range, k->help ? k->help : "");
-	}
-	for (size_t i = 0; i < t->nkeys; i++) {
-		const struct sg_cfg_key *k = &t->keys[i];
-
-		if (k->type != SG_CFG_SECTION && k->type != SG_CFG_LIST)
-			continue;
-		snprintf(sub, sizeof(sub), "%s%s%s%s", prefix, *prefix ? "." : "", k->name,
-			 k->type == SG_CFG_LIST ? "[]" : "");
-		sg_cfg_doc(k->sub, sub, fp);
-	}
+	if (t->nkeys > SG_CFG_MAX_KEYS || !t->size)
+		return sg_errf(eb, SG_EINVAL, "%s: %zu keys in a struct of %zu bytes", t->name,
+			       t->nkeys, t->size);
+	for (size_t i = 0; i < t->nkeys; i++)
+		if ((rc = verify_key(t, &t->keys[i], eb)) != SG_OK)
+			return rc;
+	obj = sg_xcalloc(1, t->size);
+	cfg_defaults(&ctx, t, obj);
+	sg_cfg_free(t, obj);
+	free(obj);
+	if (ctx.nerrors)
+		sg_errf(eb, SG_EINVAL, "%s: bad default: %s", t->name, ctx.errors.p);
+	sg_buf_free(&ctx.errors);
+	return ctx.nerrors ? SG_EINVAL : SG_OK;
 }

@@ -1,34 +1,73 @@
 /*
- * table_internal.h - the parse context shared by table.c (the generic table
- * walker) and keys.c (the gateway's own tables and the sources list).
+ * table_internal.h - the parse context, for code that extends the table
+ * walker rather than only declaring tables: custom-key implementations
+ * (the gateway's `sources` list in keys.c) and loaders that parse a YAML
+ * document of their own against a table (the Modbus simulator's register
+ * map, drivers/modbus/simdevice_map.c).  Plain key tables need table.h only.
+ *
+ * The context collects errors as text lines; nothing here is fatal.
+ * Thread-safety: one context per parse, on one thread.
  */
-#ifndef SG_CFG_INTERNAL_H
-#define SG_CFG_INTERNAL_H
+#ifndef SG_CONFIG_TABLE_INTERNAL_H
+#define SG_CONFIG_TABLE_INTERNAL_H
 
 #include <libfyaml.h>
 
 #include "table.h"
 #include "gateway/base/buf.h"
-#include "gateway/base/clock.h"
-#include "gateway/base/mem.h"
 
+/* One parse: the file named in errors, and the errors so far (one line
+ * each; the caller owns errors.p). */
 struct sg_cfg_ctx {
 	const char *file;
 	int nerrors;
-	struct sg_buf errors; /* one line per error */
+	struct sg_buf errors;
 };
 
+/*
+ * A key kind the walker does not know: the callbacks do all the work on
+ * the key's field (size bytes at the key's offset).  The walker reports
+ * unknown, duplicate and null-valued keys itself and then hands over the
+ * value node.  A custom key has no default: its field starts zeroed.
+ */
+struct sg_cfg_custom {
+	const char *type_name; /* docs' type column, e.g. "list of sources" */
+	size_t size;           /* sizeof the field (checked by the walker) */
+	/* Optional: a table the value is made of (each item of a list, say),
+	 * checked by sg_cfg_verify() with the key's own table. */
+	const struct sg_cfg_table *sub;
+	/* Parse node v (never a YAML null) for the key at pos (the key's
+	 * position), path its key path.  Report with sg_cfg_error() and
+	 * return SG_ECONFIG, or return SG_OK.  free() runs either way. */
+	int (*parse)(struct sg_cfg_ctx *ctx, struct fy_node *v, const struct sg_cfg_pos *pos,
+		     const char *path, const struct sg_cfg_key *k, void *field);
+	/* Release what parse() allocated; the field must end zeroed. */
+	void (*free)(const struct sg_cfg_key *k, void *field);
+	/* Print the value as YAML after the walker's "name:", ending with a
+	 * newline; nested lines at indent.  Never print a secret. */
+	void (*dump)(const struct sg_cfg_key *k, const void *field, int indent, FILE *fp);
+	/* Optional: Markdown sections for what the key holds (after the
+	 * table's own), prefix the key's path. */
+	void (*doc)(const struct sg_cfg_key *k, const char *prefix, FILE *fp);
+};
+
+/* The position of node n (its scalar token), or line 0 if it has none. */
 struct sg_cfg_pos sg_cfg_node_pos(struct sg_cfg_ctx *ctx, struct fy_node *n);
+/* Where to report a problem with value v of the key at kpos: the value's
+ * own position when it has one, else the key's. */
+struct sg_cfg_pos sg_cfg_value_pos(struct sg_cfg_ctx *ctx, struct fy_node *v,
+				   const struct sg_cfg_pos *kpos);
+
+/* The words of k (.words) as "a, b, c" into out (error messages, docs). */
+void sg_cfg_words(const struct sg_cfg_key *k, char *out, size_t n);
+
 /* Parse mapping node `map` into obj (defaults already applied).  When
- * `extra` is non-NULL, keys unknown to `t` are tried against it (the
- * driver keys of a source) before being reported. */
+ * `extra` is non-NULL, keys unknown to `t` are tried against it, filling
+ * extra_obj (a source's driver keys share the source's mapping) before
+ * being reported.  Runs the tables' checks when every key parsed.
+ * SG_OK or SG_ECONFIG. */
 int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct sg_cfg_pos *mpos,
 		     const char *path, const struct sg_cfg_table *t, void *obj,
 		     const struct sg_cfg_table *extra, void *extra_obj);
-/* Hook for SG_CFG_SOURCES, implemented in keys.c. */
-int sg_cfg_parse_sources(struct sg_cfg_ctx *ctx, struct fy_node *seq, const struct sg_cfg_pos *pos,
-			 const char *path, void *target);
-void sg_cfg_free_sources(void *target);
-void sg_cfg_dump_sources(const void *target, int indent, void *fp);
 
 #endif

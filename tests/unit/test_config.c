@@ -236,3 +236,60 @@ TEST(config_doc_matches_tables)
 	free(doc);
 	free(buf);
 }
+
+/* Each section of the reference appears once: the top-level sections were
+ * listed twice (once by the walker, once more by sg_conf_doc). */
+TEST(config_doc_lists_each_section_once)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mf = open_memstream(&buf, &len);
+	static const char *const heads[] = {
+	    "### `(top level)`\n", "### `gateway`\n",   "### `spool`\n",
+	    "### `kafka`\n",       "### `sources[]`\n", "### `view`\n",
+	    "### `actuators`\n",   "## Driver `sim`\n", "### `sources[] (driver: sim)`\n",
+	};
+
+	sg_conf_doc(mf);
+	fclose(mf);
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		const char *first = strstr(buf, heads[i]);
+		if (!first || strstr(first + 1, heads[i]))
+			t_fail(__FILE__, __LINE__, "%.*s appears %s", (int)strlen(heads[i]) - 1,
+			       heads[i], first ? "more than once" : "never");
+	}
+	free(buf);
+}
+
+TEST(sources_list_errors)
+{
+	EXPECT_ERR("sources: {a: 1}\n", "c.yaml:1:1: sources: expected a sequence");
+	EXPECT_ERR("sources: [1]\n", "c.yaml:1:1: sources[0]: expected a mapping");
+	EXPECT_ERR("sources:\n", "c.yaml:1:1: sources: missing value");
+	EXPECT_ERR("sources:\n  - name: s\n    driver: [sim]\n",
+		   "c.yaml:3:5: sources[0].driver: expected a scalar");
+	/* The common keys' and the driver's missing keys, both. */
+	EXPECT_ERR("sources:\n  - {driver: sim}\n",
+		   "c.yaml:2:6: sources[0].name: required key is missing\n"
+		   "c.yaml:2:6: sources[0].sensors: required key is missing\n");
+}
+
+/* check --print: a source's common keys, then its driver's. */
+TEST(dump_prints_sources_with_driver_keys)
+{
+	struct sg_conf c;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mf;
+
+	CHECK(load("sources:\n  - {name: s, driver: sim, sensors: [{id: a}]}\n", &c) == NULL);
+	mf = open_memstream(&buf, &len);
+	sg_cfg_dump(&sg_conf_table, &c, 0, mf);
+	fclose(mf);
+	CHECK(strstr(buf, "\nsources:\n  -\n    name: \"s\"\n    driver: \"sim\"\n    topic: ~\n"
+			  "    enabled: true\n    sensors:\n      -\n        id: \"a\"\n") != NULL);
+	CHECK(strstr(buf, "\nview:\n  mode: auto\n") != NULL);
+	free(buf);
+	sg_conf_free(&c);
+	CHECK(c.sources.n == 0 && c.sources.items == NULL);
+}
