@@ -13,7 +13,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
-PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3
+PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3 libmicrohttpd libsystemd
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers \
@@ -63,8 +63,9 @@ $(BUILD)/version.h: FORCE
 	@mkdir -p $(BUILD)
 	@printf '#define SG_VERSION "%s"\n' '$(VERSION)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-$(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o: $(BUILD)/version.h
-$(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o: ALL_CFLAGS += -include $(BUILD)/version.h
+SG_VERSIONED := $(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o $(BUILD)/gateway/core/gateway.o
+$(SG_VERSIONED): $(BUILD)/version.h
+$(SG_VERSIONED): ALL_CFLAGS += -include $(BUILD)/version.h
 .PHONY: FORCE
 
 $(BUILD)/libsg.a: $(LIB_OBJ)

@@ -14,7 +14,17 @@
 
 enum sg_log_level { SG_LOG_QUIET = -1, SG_LOG_ERROR, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG };
 
+/* Line formats: TEXT "TIME level [who] message"; JOURNAL "<N>[who]
+ * message" for systemd's journal (it adds the time; N is the syslog
+ * priority); JSON one object per line {time, level, component, message}
+ * for log shippers. */
+enum sg_log_format { SG_LOG_FORMAT_TEXT, SG_LOG_FORMAT_JOURNAL, SG_LOG_FORMAT_JSON };
+
 void sg_log_set_level(enum sg_log_level lvl);
+void sg_log_set_format(enum sg_log_format f);
+/* JOURNAL when stderr is the stream systemd's JOURNAL_STREAM names,
+ * else TEXT. */
+enum sg_log_format sg_log_format_auto(void);
 enum sg_log_level sg_log_get_level(void);
 /* Parse "error", "warn", "info", "debug"; returns -1 if unknown. */
 int sg_log_level_parse(const char *s);

@@ -63,6 +63,22 @@ struct sg_act_conf {
 	int64_t max_age_ms;
 };
 
+enum sg_log_format_conf { SG_LOGFMT_AUTO, SG_LOGFMT_TEXT, SG_LOGFMT_JOURNAL, SG_LOGFMT_JSON };
+struct sg_log_conf {
+	int format; /* enum sg_log_format_conf */
+};
+
+struct sg_http_conf {
+	bool enabled;
+	char *address;
+	int64_t port;
+	int64_t max_connections;
+	int64_t timeout_ms;
+	int64_t stall_ms;         /* /health: a loop silent this long is stalled */
+	int64_t ready_high_water; /* /ready: spool fill in percent of max_bytes */
+	int64_t ready_max_age_ms; /* /ready: oldest undelivered record at most this old */
+};
+
 struct sg_source_conf {
 	char *name;
 	char *driver;
@@ -80,6 +96,8 @@ struct sg_conf {
 	struct sg_cfg_list sources; /* of struct sg_source_conf */
 	struct sg_view_conf view;
 	struct sg_act_conf actuators;
+	struct sg_http_conf http;
+	struct sg_log_conf log;
 };
 
 extern const struct sg_cfg_table sg_conf_table;

@@ -9,6 +9,7 @@
  */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,60 @@ static const struct sg_cfg_table act_table = SG_CFG_TABLE(
     "actuators",
     "Commands from Kafka applied to drivers that can write (Modbus registers, GPIO outputs).",
     struct sg_act_conf, act_keys, NULL);
+
+static int http_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+		      const char *path)
+{
+	struct sg_http_conf *h = obj;
+	unsigned char addr[16];
+
+	if (h->enabled && inet_pton(AF_INET, h->address, addr) != 1 &&
+	    inet_pton(AF_INET6, h->address, addr) != 1) {
+		sg_cfg_error(ctx, pos, path, "address '%s' is not a numeric IPv4 or IPv6 address",
+			     h->address);
+		return SG_ECONFIG;
+	}
+	return SG_OK;
+}
+
+static const struct sg_cfg_key http_keys[] = {
+    SG_KEY_BOOL("enabled", struct sg_http_conf, enabled, "true",
+		"Serve `/metrics` (Prometheus), `/health` and `/ready` over HTTP."),
+    SG_KEY_STR("address", struct sg_http_conf, address, "127.0.0.1",
+	       "Address to listen on (numeric IPv4 or IPv6). Loopback by default: expose it "
+	       "further only behind a firewall or a reverse proxy."),
+    SG_KEY_INT("port", struct sg_http_conf, port, "9780", 0, 65535,
+	       "TCP port (0: any free port, logged at start). A port in use is a start-up error."),
+    SG_KEY_INT("max_connections", struct sg_http_conf, max_connections, "16", 1, 1024,
+	       "Most simultaneous HTTP connections; more are refused."),
+    SG_KEY_DURATION("timeout", struct sg_http_conf, timeout_ms, "10s", 1000, 300000,
+		    "An idle or slow HTTP connection is closed after this long."),
+    SG_KEY_DURATION("stall_timeout", struct sg_http_conf, stall_ms, "30s", 1000, 3600000,
+		    "`/health` fails (and the systemd watchdog stops) when the main loop, the "
+		    "producer or a source thread has made no progress for this long."),
+    SG_KEY_INT("ready_spool_percent", struct sg_http_conf, ready_high_water, "90", 1, 100,
+	       "`/ready` fails while the spool holds more than this percentage of "
+	       "`spool.max_bytes`."),
+    SG_KEY_DURATION("ready_max_age", struct sg_http_conf, ready_max_age_ms, "60s", 1000, 86400000,
+		    "`/ready` fails while the oldest record handed to Kafka has waited longer "
+		    "than this for its acknowledgement, or no broker is connected."),
+};
+static const struct sg_cfg_table http_table =
+    SG_CFG_TABLE("http", "The metrics and health endpoint (see docs/operations.md).",
+		 struct sg_http_conf, http_keys, http_check);
+
+static const char *const logfmt_words[] = {"auto", "text", "journal", "json", NULL};
+
+static const struct sg_cfg_key log_keys[] = {
+    SG_KEY_ENUM("format", struct sg_log_conf, format, "auto", logfmt_words,
+		"`text`: `TIME level [component] message`; `journal`: `<N>[component] message` "
+		"for systemd's journal (it adds the time, N is the syslog priority); `json`: one "
+		"object per line (time, level, component, message) for log shippers; `auto`: "
+		"journal when stderr is the journal (JOURNAL_STREAM), else text. The level is "
+		"`gateway.log_level`."),
+};
+static const struct sg_cfg_table log_table =
+    SG_CFG_TABLE("log", "Log lines on stderr.", struct sg_log_conf, log_keys, NULL);
 
 static const struct sg_cfg_key source_keys[] = {
     SG_KEY_STR("name", struct sg_source_conf, name, NULL,
@@ -374,6 +429,8 @@ static const struct sg_cfg_key top_keys[] = {
     SG_KEY_SECTION("kafka", struct sg_conf, kafka, &kafka_table, "The Kafka producer."),
     SG_KEY_CUSTOM("sources", struct sg_conf, sources, &src_custom, "Driver instances."),
     SG_KEY_SECTION("view", struct sg_conf, view, &view_table, "Status output."),
+    SG_KEY_SECTION("log", struct sg_conf, log, &log_table, "Log format."),
+    SG_KEY_SECTION("http", struct sg_conf, http, &http_table, "Metrics and health endpoint."),
     SG_KEY_SECTION("actuators", struct sg_conf, actuators, &act_table,
 		   "Commands from Kafka to drivers."),
 };

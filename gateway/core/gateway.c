@@ -11,6 +11,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,9 +20,15 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "gateway/base/clock.h"
 #include "gateway/base/log.h"
 #include "gateway/base/mem.h"
+#include "gateway/core/health.h"
+#include "gateway/core/metrics.h"
+#include "gateway/http/routes.h"
+#include "gateway/http/server.h"
 #include "gateway/kafka/embedded.h"
 #include "gateway/kafka/producer.h"
 #include "gateway/sink/actuator.h"
@@ -30,6 +37,8 @@
 
 #define GW_REQ_STOP   0x1u
 #define GW_REQ_RELOAD 0x2u
+
+enum gw_phase { GW_STARTING, GW_RUNNING, GW_STOPPING };
 
 /* The longest the loop sleeps: the view's tail consumer is served at
  * least this often. */
@@ -47,6 +56,16 @@ struct sg_gateway {
 	char *bootstrap;
 	int ctlfd; /* eventfd: a request is pending */
 	_Atomic unsigned requests;
+
+	/* Read by the HTTP thread: atomics only. */
+	_Atomic int phase;         /* enum gw_phase */
+	_Atomic int64_t beat_main; /* the main loop's last pass (monotonic) */
+	struct sg_http *http;
+	struct sg_http_probes probes;
+	int64_t start_ns;       /* monotonic */
+	uint64_t watchdog_usec; /* systemd's WATCHDOG_USEC, 0: none */
+	int64_t next_watchdog;
+	struct sg_counter *m_up;
 };
 
 /* --- open ------------------------------------------------------------ */
@@ -88,6 +107,147 @@ static int gw_open_embedded(struct sg_gateway *gw, struct sg_errbuf *eb)
 	return SG_OK;
 }
 
+/* --- probes, metrics and systemd -------------------------------------- */
+
+/* Log level and format: applied at open and by every reload. */
+static void gw_apply_log(const struct sg_conf *c)
+{
+	static const enum sg_log_format fmt[] = {
+	    [SG_LOGFMT_TEXT] = SG_LOG_FORMAT_TEXT,
+	    [SG_LOGFMT_JOURNAL] = SG_LOG_FORMAT_JOURNAL,
+	    [SG_LOGFMT_JSON] = SG_LOG_FORMAT_JSON,
+	};
+
+	sg_log_set_level((enum sg_log_level)c->gateway.log_level);
+	sg_log_set_format(c->log.format == SG_LOGFMT_AUTO ? sg_log_format_auto()
+							  : fmt[c->log.format]);
+}
+
+/* Metrics that describe the process rather than a part of it. */
+static void gw_metrics_static(struct sg_gateway *gw)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "version=\"%s\"", SG_VERSION);
+	sg_gauge_set(sg_metric("build_info", labels, true), 1);
+	sg_gauge_set(sg_metric("spool_max_bytes", "", true), (uint64_t)gw->conf->spool.max_bytes);
+	gw->m_up = sg_metric("up_seconds", "", true);
+}
+
+/* A gauge's value, or `missing` when nothing registered it. */
+static uint64_t gw_gauge(const char *name, uint64_t missing)
+{
+	return sg_metric_exists(name, NULL) ? sg_metrics_sum(name, NULL) : missing;
+}
+
+/* The probes' view of the gateway, from atomics only (HTTP thread). */
+static void gw_health_input(struct sg_gateway *gw, struct sg_health_input *in,
+			    struct sg_health_loop *loops)
+{
+	const struct sg_http_conf *h = &gw->conf->http;
+	int phase = atomic_load(&gw->phase);
+
+	*in = (struct sg_health_input){
+	    .now_ns = sg_now_mono_ns(),
+	    .stall_ns = h->stall_ms * SG_NS_PER_MS,
+	    .grace_ns = h->stall_ms * SG_NS_PER_MS,
+	    .loops = loops,
+	    .spool_bytes = sg_metrics_sum("spool_bytes", NULL),
+	    .spool_max_bytes = (uint64_t)gw->conf->spool.max_bytes,
+	    .high_water_pct = (unsigned)h->ready_high_water,
+	    .oldest_age_ns =
+		(int64_t)sg_metrics_sum("oldest_undelivered_age_ms", NULL) * SG_NS_PER_MS,
+	    .max_age_ns = h->ready_max_age_ms * SG_NS_PER_MS,
+	    .brokers_up = (int)gw_gauge("kafka_brokers_up", (uint64_t)-1),
+	    .stopping = phase != GW_RUNNING,
+	};
+	loops[in->nloops++] = (struct sg_health_loop){"main", atomic_load(&gw->beat_main), false};
+}
+
+static bool gw_probe_health(void *arg, struct sg_buf *json)
+{
+	struct sg_health_loop loops[4];
+	struct sg_health_input in;
+
+	gw_health_input(arg, &in, loops);
+	return sg_health_live(&in, json);
+}
+
+static bool gw_probe_ready(void *arg, struct sg_buf *json)
+{
+	struct sg_gateway *gw = arg;
+	struct sg_health_loop loops[4];
+	struct sg_health_input in;
+
+	if (atomic_load(&gw->phase) == GW_STARTING) {
+		sg_buf_adds(json,
+			    "{\"checks\":[{\"name\":\"running\",\"ok\":false,\"detail\":"
+			    "\"starting: spool recovery and sources\"}],\"status\":\"fail\"}\n");
+		return false;
+	}
+	gw_health_input(gw, &in, loops);
+	return sg_health_ready(&in, json);
+}
+
+static int gw_http_start(struct sg_gateway *gw, struct sg_errbuf *eb)
+{
+	const struct sg_http_conf *h = &gw->conf->http;
+	struct sg_http_opts o = {
+	    .address = h->address,
+	    .port = (int)h->port,
+	    .max_connections = (unsigned)h->max_connections,
+	    .timeout_s = (unsigned)((h->timeout_ms + 999) / 1000),
+	    .handler = sg_http_routes,
+	    .arg = &gw->probes,
+	};
+	int rc;
+
+	if (!h->enabled)
+		return SG_OK;
+	gw->probes = (struct sg_http_probes){gw_probe_health, gw_probe_ready, gw};
+	if ((rc = sg_http_start(&o, &gw->http, eb)) != SG_OK)
+		return rc;
+	sg_info("main", "metrics and probes at http://%s%s%s:%d/metrics (/health, /ready)",
+		strchr(h->address, ':') ? "[" : "", h->address, strchr(h->address, ':') ? "]" : "",
+		sg_http_port(gw->http));
+	return SG_OK;
+}
+
+/* systemd: READY once recovered and running; the watchdog is armed if
+ * the unit asks for it (WatchdogSec=).  Without systemd these are
+ * no-ops. */
+static void gw_notify_ready(struct sg_gateway *gw)
+{
+	if (sd_watchdog_enabled(0, &gw->watchdog_usec) <= 0)
+		gw->watchdog_usec = 0;
+	gw->next_watchdog = sg_now_mono_ns();
+	sd_notifyf(0, "READY=1\nSTATUS=running: %zu source(s), kafka %s", sg_pipeline_count(gw->pl),
+		   gw->bootstrap);
+}
+
+/* Ping the watchdog at half its interval, but only while every loop
+ * makes progress: a wedged producer or source gets the unit restarted. */
+static void gw_watchdog(struct sg_gateway *gw, int64_t now)
+{
+	struct sg_health_loop loops[4];
+	struct sg_health_input in;
+	struct sg_buf json;
+	bool live;
+
+	sg_gauge_set(gw->m_up, (uint64_t)((now - gw->start_ns) / SG_NS_PER_S));
+	if (!gw->watchdog_usec || now < gw->next_watchdog)
+		return;
+	gw->next_watchdog = now + (int64_t)gw->watchdog_usec * 1000 / 2;
+	sg_buf_init(&json);
+	gw_health_input(gw, &in, loops);
+	live = sg_health_live(&in, &json);
+	if (live)
+		sd_notify(0, "WATCHDOG=1");
+	else
+		sg_error("main", "not alive, watchdog not fed: %.*s", (int)json.len, json.p);
+	sg_buf_free(&json);
+}
+
 /* Prefix eb's message with the part that failed; returns rc. */
 static int gw_fail(struct sg_errbuf *eb, int rc, const char *part)
 {
@@ -108,8 +268,15 @@ int sg_gateway_open(struct sg_conf *conf, struct sg_gateway **out, struct sg_err
 		rc = sg_errf(eb, SG_EIO, "eventfd: %s", strerror(errno));
 		goto err;
 	}
-	sg_log_set_level((enum sg_log_level)conf->gateway.log_level);
+	gw_apply_log(conf);
+	gw->start_ns = sg_now_mono_ns();
+	atomic_store(&gw->beat_main, gw->start_ns);
 	if ((rc = sg_producer_check_props(conf, eb)) != SG_OK)
+		goto err;
+	gw_metrics_static(gw);
+	/* First, so a port in use fails the start at once and the probes
+	 * answer "starting" during a long spool recovery. */
+	if ((rc = gw_http_start(gw, eb)) != SG_OK)
 		goto err;
 	if ((rc = sg_spool_open(&conf->spool, &gw->sp, eb)) != SG_OK) {
 		gw_fail(eb, rc, "spool");
@@ -138,8 +305,10 @@ int sg_gateway_open(struct sg_conf *conf, struct sg_gateway **out, struct sg_err
 	if ((rc = sg_actuator_start(conf, gw->bootstrap, gw->pl, &gw->act, eb)) != SG_OK)
 		goto err;
 	gw->view = sg_view_new(conf, gw->pl, gw->sp, gw->bootstrap);
+	atomic_store(&gw->phase, GW_RUNNING);
 	sg_info("main", "gateway %s running: %zu source(s), spool %s, kafka %s", conf->gateway.id,
 		sg_pipeline_count(gw->pl), conf->spool.dir, gw->bootstrap);
+	gw_notify_ready(gw);
 	*out = gw;
 	return SG_OK;
 err:
@@ -148,6 +317,16 @@ err:
 }
 
 /* --- requests and the loop ------------------------------------------- */
+
+/* systemd's STATUS= line: what `systemctl status` shows. */
+static void gw_notify_status(void)
+{
+	sd_notifyf(0,
+		   "STATUS=delivered %" PRIu64 ", spool %" PRIu64 " records, in flight %" PRIu64
+		   ", dropped %" PRIu64,
+		   sg_metrics_sum("delivered", NULL), sg_metrics_sum("spool_records", NULL),
+		   sg_metrics_sum("in_flight", NULL), sg_metrics_sum("dropped", NULL));
+}
 
 static void gw_request(struct sg_gateway *gw, unsigned bit)
 {
@@ -222,6 +401,8 @@ int sg_gateway_run(struct sg_gateway *gw)
 		if (poll(&pfd, 1, (int)ms) > 0 && read(gw->ctlfd, &cnt, sizeof(cnt)) < 0 &&
 		    errno != EAGAIN)
 			sg_warn("main", "control eventfd: %s", strerror(errno));
+		atomic_store(&gw->beat_main, sg_now_mono_ns());
+		gw_watchdog(gw, sg_now_mono_ns());
 		req = atomic_exchange(&gw->requests, 0u);
 		if (req & GW_REQ_STOP) {
 			sg_info("main", "stopping (up to %lld ms to deliver what is in flight)",
@@ -233,6 +414,7 @@ int sg_gateway_run(struct sg_gateway *gw)
 		sg_view_poll(gw->view);
 		if (sg_now_mono_ns() >= next) {
 			sg_view_tick(gw->view);
+			gw_notify_status();
 			next += sg_view_interval_ms(gw->view) * SG_NS_PER_MS;
 			if (next < sg_now_mono_ns())
 				next = sg_now_mono_ns();
@@ -313,32 +495,31 @@ static int gw_diff(const char *a, const char *b)
 
 int sg_gateway_reload(struct sg_gateway *gw, struct sg_conf *nc, struct sg_errbuf *eb)
 {
-	int old_level = gw->conf->gateway.log_level, ndiff;
+	struct sg_conf *c = gw->conf;
+	bool live_changed =
+	    c->gateway.log_level != nc->gateway.log_level || c->log.format != nc->log.format;
+	int ndiff = -1;
 	char *a, *b;
 
 	/* Live keys first, then compare everything else with them equal. */
-	gw->conf->gateway.log_level = nc->gateway.log_level;
-	a = gw_dump(gw->conf);
+	c->gateway.log_level = nc->gateway.log_level;
+	c->log.format = nc->log.format;
+	a = gw_dump(c);
 	b = gw_dump(nc);
-	if (!a || !b) {
-		gw->conf->gateway.log_level = old_level;
-		free(a);
-		free(b);
-		sg_conf_free(nc);
-		free(nc);
-		return sg_errf(eb, SG_ENOMEM, "reload: out of memory");
-	}
-	ndiff = gw_diff(a, b);
-	if (old_level != nc->gateway.log_level) {
-		sg_log_set_level((enum sg_log_level)nc->gateway.log_level);
-		sg_info("main", "reload: gateway.log_level applied");
-	}
-	if (!ndiff && old_level == nc->gateway.log_level)
-		sg_info("main", "reload: the configuration has not changed");
+	if (a && b)
+		ndiff = gw_diff(a, b);
 	free(a);
 	free(b);
 	sg_conf_free(nc);
 	free(nc);
+	if (live_changed) {
+		gw_apply_log(c);
+		sg_info("main", "reload: gateway.log_level and log.format applied");
+	}
+	if (ndiff < 0)
+		return sg_errf(eb, SG_ENOMEM, "reload: out of memory");
+	if (!ndiff && !live_changed)
+		sg_info("main", "reload: the configuration has not changed");
 	if (ndiff)
 		return sg_errf(eb, SG_EAGAIN, "%d section(s) changed that need a restart", ndiff);
 	return SG_OK;
@@ -350,6 +531,8 @@ void sg_gateway_close(struct sg_gateway *gw)
 {
 	if (!gw)
 		return;
+	if (atomic_exchange(&gw->phase, GW_STOPPING) == GW_RUNNING)
+		sd_notify(0, "STOPPING=1\nSTATUS=stopping: delivering what is in flight");
 	sg_actuator_stop(gw->act); /* no more writes into the drivers */
 	/* Sources learn they are stopping first, then the spool wakes any
 	 * that are blocked on it (when_full: block), then we wait for them. */
@@ -363,6 +546,8 @@ void sg_gateway_close(struct sg_gateway *gw)
 		sg_spool_sync(gw->sp);
 	if (gw->prod)
 		sg_producer_stop(gw->prod, gw->conf->gateway.shutdown_timeout_ms);
+	/* The probes read the parts: stop answering before they are freed. */
+	sg_http_stop(gw->http);
 	sg_view_free(gw->view);
 	sg_pipeline_free(gw->pl);
 	sg_producer_free(gw->prod);

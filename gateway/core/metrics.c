@@ -49,6 +49,17 @@ struct sg_counter *sg_metric(const char *name, const char *labels, bool gauge)
 	return c;
 }
 
+bool sg_metric_exists(const char *name, const char *substr)
+{
+	int n = atomic_load(&metrics_n);
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(metrics[i].name, name) &&
+		    (!substr || strstr(metrics[i].labels, substr)))
+			return true;
+	return false;
+}
+
 uint64_t sg_metrics_sum(const char *name, const char *substr)
 {
 	int n = atomic_load(&metrics_n);
@@ -79,6 +90,11 @@ void sg_metrics_reset(void)
 
 struct sg_hist sg_delivery_latency;
 
+const uint64_t sg_hist_le_us[SG_HIST_LE] = {
+    1000,   2500,    5000,    10000,   25000,    50000,    100000,   250000,
+    500000, 1000000, 2500000, 5000000, 10000000, 30000000, 60000000, 300000000,
+};
+
 static unsigned hist_index(uint64_t us)
 {
 	unsigned e, idx;
@@ -103,13 +119,28 @@ static uint64_t hist_value(unsigned idx)
 
 void sg_hist_add(struct sg_hist *h, uint64_t us)
 {
+	unsigned le = 0;
+
+	while (le < SG_HIST_LE && us > sg_hist_le_us[le])
+		le++;
 	atomic_fetch_add_explicit(&h->b[hist_index(us)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->le[le], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->n, 1, memory_order_relaxed);
 }
 
-uint64_t sg_hist_quantile(const struct sg_hist *h, double q)
+void sg_hist_snapshot(const struct sg_hist *h, struct sg_hist_snap *s)
 {
-	uint64_t n = atomic_load(&h->n), want, seen = 0;
+	s->n = 0;
+	for (unsigned i = 0; i < SG_HIST_BUCKETS; i++) {
+		s->b[i] = atomic_load_explicit(&h->b[i], memory_order_relaxed);
+		s->n += s->b[i];
+	}
+}
+
+uint64_t sg_hist_quantile(const struct sg_hist_snap *now, const struct sg_hist_snap *prev, double q)
+{
+	uint64_t n = now->n - (prev ? prev->n : 0), want, seen = 0;
 
 	if (!n)
 		return 0;
@@ -117,7 +148,7 @@ uint64_t sg_hist_quantile(const struct sg_hist *h, double q)
 	if (want >= n)
 		want = n - 1;
 	for (unsigned i = 0; i < SG_HIST_BUCKETS; i++) {
-		seen += atomic_load_explicit(&h->b[i], memory_order_relaxed);
+		seen += now->b[i] - (prev ? prev->b[i] : 0);
 		if (seen > want)
 			return hist_value(i);
 	}
@@ -128,5 +159,8 @@ void sg_hist_reset(struct sg_hist *h)
 {
 	for (unsigned i = 0; i < SG_HIST_BUCKETS; i++)
 		atomic_store(&h->b[i], 0);
+	for (unsigned i = 0; i <= SG_HIST_LE; i++)
+		atomic_store(&h->le[i], 0);
 	atomic_store(&h->n, 0);
+	atomic_store(&h->sum_us, 0);
 }

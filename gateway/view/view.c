@@ -35,6 +35,7 @@ struct sg_view {
 	char *lines[TAIL_MAX];
 	int nlines, next_line;
 	uint64_t tail_count;
+	struct sg_hist_snap *lat_prev, *lat_now; /* latency quantiles per interval */
 };
 
 /* "^sensorgate\..*" from the template "sensorgate.{source}". */
@@ -112,6 +113,16 @@ struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl, 
 	v->live = conf->view.mode == 1 || (conf->view.mode == 0 && isatty(1));
 	v->interval_ms = v->live ? conf->view.interval_ms : conf->gateway.status_interval_ms;
 	v->last_read = sg_xcalloc(sg_pipeline_count(pl) + 1, sizeof(uint64_t));
+	/* Rates are differences from here: the sources may have read already
+	 * (they start before the view), and the first tick comes one
+	 * interval later, never after a few microseconds. */
+	for (size_t i = 0; i < sg_pipeline_count(pl); i++)
+		v->last_read[i] = sg_pipeline_source_read(pl, i);
+	v->last_read[sg_pipeline_count(pl)] = sg_metrics_sum("events_read", NULL);
+	v->last_delivered = sg_metrics_sum("delivered", NULL);
+	v->lat_prev = sg_xcalloc(1, sizeof(*v->lat_prev));
+	v->lat_now = sg_xcalloc(1, sizeof(*v->lat_now));
+	sg_hist_snapshot(&sg_delivery_latency, v->lat_prev);
 	v->start_ns = v->last_ns = sg_now_mono_ns();
 	if (v->live && conf->view.tail > 0 && bootstrap)
 		v->tail = view_tail_new(conf, bootstrap);
@@ -200,10 +211,9 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 	       sg_metrics_sum("oldest_undelivered_age_ms", NULL));
 	printf("latency   reading -> Kafka ack (last interval)  p50 %.1f ms  p99 %.1f ms  p999 "
 	       "%.1f ms\n",
-	       (double)sg_hist_quantile(&sg_delivery_latency, 0.5) / 1000,
-	       (double)sg_hist_quantile(&sg_delivery_latency, 0.99) / 1000,
-	       (double)sg_hist_quantile(&sg_delivery_latency, 0.999) / 1000);
-	sg_hist_reset(&sg_delivery_latency);
+	       (double)sg_hist_quantile(v->lat_now, v->lat_prev, 0.5) / 1000,
+	       (double)sg_hist_quantile(v->lat_now, v->lat_prev, 0.99) / 1000,
+	       (double)sg_hist_quantile(v->lat_now, v->lat_prev, 0.999) / 1000);
 	printf("dropped   %8" PRIu64 "   errors %" PRIu64 "   retries %" PRIu64 "\n",
 	       sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL),
 	       sg_metrics_sum("delivery_retries", NULL));
@@ -232,6 +242,7 @@ void sg_view_tick(struct sg_view *v)
 
 	if (dt <= 0)
 		dt = 1e-3;
+	sg_hist_snapshot(&sg_delivery_latency, v->lat_now);
 	sg_spool_stats(v->sp, &st);
 	if (v->live) {
 		view_live(v, dt, &st, delivered);
@@ -244,11 +255,15 @@ void sg_view_tick(struct sg_view *v)
 			(double)(read - *lr) / dt, (double)(delivered - v->last_delivered) / dt,
 			delivered, st.pending, st.bytes, sg_metrics_sum("in_flight", NULL),
 			sg_metrics_sum("dropped", NULL), sg_metrics_sum("errors", NULL),
-			(double)sg_hist_quantile(&sg_delivery_latency, 0.5) / 1000,
-			(double)sg_hist_quantile(&sg_delivery_latency, 0.99) / 1000,
-			(double)sg_hist_quantile(&sg_delivery_latency, 0.999) / 1000);
+			(double)sg_hist_quantile(v->lat_now, v->lat_prev, 0.5) / 1000,
+			(double)sg_hist_quantile(v->lat_now, v->lat_prev, 0.99) / 1000,
+			(double)sg_hist_quantile(v->lat_now, v->lat_prev, 0.999) / 1000);
 		*lr = read;
-		sg_hist_reset(&sg_delivery_latency); /* quantiles per interval */
+	}
+	{ /* this interval's snapshot is the next one's base */
+		struct sg_hist_snap *t = v->lat_prev;
+		v->lat_prev = v->lat_now;
+		v->lat_now = t;
 	}
 	v->last_delivered = delivered;
 	v->last_ns = now;
@@ -265,5 +280,7 @@ void sg_view_free(struct sg_view *v)
 	for (int i = 0; i < TAIL_MAX; i++)
 		free(v->lines[i]);
 	free(v->last_read);
+	free(v->lat_prev);
+	free(v->lat_now);
 	free(v);
 }

@@ -22,6 +22,10 @@ class Gateway:
     yaml_text may use {spool} and {dir}; they are replaced with paths in
     workdir.  The same Gateway can be started again after stop()/kill9():
     it reuses the spool, like a restart on a device.
+
+    A config without an `http:` section gets `http: {port: 0}`: each
+    gateway's metrics endpoint on its own free port (see http_port()), so
+    tests never collide on the default port.
     """
 
     def __init__(self, workdir, yaml_text, name="gw"):
@@ -30,7 +34,10 @@ class Gateway:
         self.spool = self.dir / f"{name}-spool"
         self.conf = self.dir / f"{name}.yaml"
         self.logfile = self.dir / f"{name}.log"
-        self.conf.write_text(yaml_text.replace("{spool}", str(self.spool)).replace("{dir}", str(self.dir)))
+        text = yaml_text.replace("{spool}", str(self.spool)).replace("{dir}", str(self.dir))
+        if not re.search(r"^http:", text, re.M):
+            text += "\nhttp:\n  port: 0\n"
+        self.conf.write_text(text)
         self.proc = None
         self.starts = 0
 
@@ -49,6 +56,12 @@ class Gateway:
         if wait_running:
             self.wait_log(r"gateway \S+ running", timeout)
         return self
+
+    def http_port(self, timeout=10):
+        """The port of this run's metrics endpoint, from the log."""
+        pattern = r"metrics and probes at http://\S*:(\d+)/metrics"
+        self.wait_log(pattern, timeout)
+        return int(re.findall(pattern, self.log().rsplit("---- start", 1)[-1])[-1])
 
     def log(self):
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""

@@ -25,6 +25,7 @@
 	"kafka: {bootstrap: embedded, topic: \"unit.{source}\", embedded_brokers: 1, "             \
 	"embedded_partitions: 1}\n"                                                                \
 	"view: {mode: off}\n"                                                                      \
+	"http: {port: 0}\n"                                                                        \
 	"sources:\n"                                                                               \
 	"  - name: s1\n"                                                                           \
 	"    driver: sim\n"                                                                        \
