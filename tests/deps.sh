@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang clang-format
   librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev libsqlite3-dev sqlite3
+  libmicrohttpd-dev libsystemd-dev prometheus
   kcat mosquitto mosquitto-clients socat mbpoll openssl
   python3 python3-pytest python3-pymodbus
   default-jre-headless maven gnuplot-nox docker-compose
