@@ -1,6 +1,9 @@
 /*
  * cli_spool.c - `sensorgate spool stat|dump DIR`: read-only inspection of
  * a spool directory (works while the gateway runs; never modifies it).
+ * dump renders every record the way the producer does when it leaves the
+ * spool, so it shows the Kafka value with its event id for records of
+ * both payload versions.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,13 +17,30 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gateway/base/parse.h"
 #include "gateway/core/event.h"
 #include "gateway/spool/frame.h"
 #include "gateway/spool/internal.h"
 
+/* The largest frame the tools accept: above any max_record_bytes. */
+#define DUMP_MAX_RECORD (256u << 20)
+
+static const char usage[] = "usage: sensorgate spool stat DIR\n"
+			    "       sensorgate spool dump DIR [--all] [--limit N]\n"
+			    "stat: segments, records, bytes, delivery cursor, corruption found.\n"
+			    "dump: one line per undelivered record (--all: delivered ones too):\n"
+			    "      seq, event time, topic, key, payload version, event id and the\n"
+			    "      Kafka value as the producer renders it.\n";
+
 struct dump_ctx {
 	uint64_t after, limit, shown;
-	bool dump;
+	bool dump, all;
+	struct sg_buf scratch;
+};
+
+/* What stat sums over the segments. */
+struct totals {
+	uint64_t ack, records, bytes, pending, corrupt, lost, first_seq, last_seq;
 };
 
 static void dump_frame(void *arg, uint64_t seq, const uint8_t *p, uint32_t len, size_t off)
@@ -38,8 +58,12 @@ static void dump_frame(void *arg, uint64_t seq, const uint8_t *p, uint32_t len, 
 		printf("seq=%" PRIu64 " offset=%zu UNDECODABLE (%u bytes)\n", seq, off, len);
 		return;
 	}
-	printf("seq=%" PRIu64 " ts_ns=%" PRId64 " topic=%.*s key=%.*s", seq, r.ts_ns,
-	       (int)r.topic_len, r.topic, (int)r.key_len, (const char *)r.key);
+	if (sg_record_render(&r, seq, &d->scratch) != SG_OK) {
+		printf("seq=%" PRIu64 " offset=%zu OUT OF MEMORY rendering it\n", seq, off);
+		return;
+	}
+	printf("seq=%" PRIu64 " ts_ns=%" PRId64 " topic=%.*s key=%.*s rec=v%u", seq, r.ts_ns,
+	       (int)r.topic_len, r.topic, (int)r.key_len, (const char *)r.key, r.version);
 	while (sg_record_header_next(&r, &pos, &name, &nl, &val, &vl))
 		if (nl == 5 && !memcmp(name, "sg-id", 5))
 			printf(" id=%.*s", (int)vl, (const char *)val);
@@ -51,112 +75,153 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Parse `stat|dump DIR [options]` into d and *dir.  Returns -1 to go on,
+ * or the exit code (0 after --help, 2 on a usage error). */
+static int spool_args(int argc, char **argv, struct dump_ctx *d, const char **dir)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+	if (!sub || (strcmp(sub, "stat") && strcmp(sub, "dump")) || argc < 3 || argv[2][0] == '-') {
+		fputs(usage, stderr);
+		return 2;
+	}
+	d->dump = !strcmp(sub, "dump");
+	*dir = argv[2];
+	for (int i = 3; i < argc; i++) {
+		int64_t n;
+
+		if (d->dump && !strcmp(argv[i], "--all")) {
+			d->all = true;
+		} else if (d->dump && !strcmp(argv[i], "--limit") && i + 1 < argc &&
+			   sg_parse_i64(argv[i + 1], &n) == 0 && n >= 0) {
+			d->limit = (uint64_t)n;
+			i++;
+		} else {
+			fprintf(stderr, "spool %s: bad argument '%s'\n%s", sub, argv[i], usage);
+			return 2;
+		}
+	}
+	return -1;
+}
+
+/* Sorted segment file names in dir (caller frees), or -1. */
+static ssize_t list_segments(const char *dir, char ***out)
+{
+	char **names = NULL, **nn;
+	size_t n = 0;
+	DIR *dd = opendir(dir);
+	struct dirent *e;
+
+	if (!dd)
+		return -1;
+	while ((e = readdir(dd))) {
+		if (strlen(e->d_name) != SG_SEG_NAME_LEN || !sg_seg_name_ok(e->d_name))
+			continue;
+		if (!(nn = realloc(names, (n + 1) * sizeof(*names))))
+			break;
+		names = nn;
+		if ((names[n] = strdup(e->d_name)))
+			n++;
+	}
+	closedir(dd);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_name);
+	*out = names;
+	return (ssize_t)n;
+}
+
+/* Scan one segment (dumping its records with d->dump) and add it up. */
+static void scan_segment(const char *dir, const char *name, struct dump_ctx *d, struct totals *t)
+{
+	char path[4400], seqs[64], notes[160] = "";
+	struct stat st;
+	struct sg_seg_scan sc;
+	uint8_t *map = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		/* Deleted since the listing: delivered meanwhile. */
+		if (errno != ENOENT)
+			fprintf(stderr, "spool: cannot open %s\n", path);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (st.st_size > 0)
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	sg_seg_scan(map, (size_t)st.st_size, DUMP_MAX_RECORD, dump_frame, d, &sc);
+	if (map)
+		munmap(map, (size_t)st.st_size);
+	t->records += sc.records;
+	t->bytes += (uint64_t)st.st_size;
+	t->corrupt += sc.corrupt_regions;
+	t->lost += sc.corrupt_lost;
+	if (sc.records) {
+		if (!t->first_seq)
+			t->first_seq = sc.first_seq;
+		t->last_seq = sc.last_seq;
+		if (sc.last_seq > t->ack)
+			t->pending += sc.first_seq > t->ack ? sc.records : sc.last_seq - t->ack;
+	}
+	if (d->dump)
+		return;
+	snprintf(seqs, sizeof(seqs), "%" PRIu64 "..%" PRIu64, sc.first_seq, sc.last_seq);
+	if (sc.bad_header)
+		snprintf(notes, sizeof(notes), "BAD HEADER");
+	else if (sc.corrupt_regions || sc.torn_bytes)
+		snprintf(notes, sizeof(notes), "%" PRIu64 " corrupt region(s), %zu torn tail bytes",
+			 sc.corrupt_regions, sc.torn_bytes);
+	printf("%-28s %10" PRIu64 " %12lld %22s %s\n", name, sc.records, (long long)st.st_size,
+	       sc.records ? seqs : "-", notes);
+}
+
 int sg_cli_spool(int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : NULL, *dir = argc > 2 ? argv[2] : NULL;
 	struct dump_ctx d = {0};
-	uint64_t ack = 0, total = 0, bytes = 0, pending = 0, corrupt = 0, lost = 0;
-	uint64_t first_seq = 0, last_seq = 0;
+	struct totals t = {0};
+	const char *dir = NULL;
 	char **names = NULL;
-	size_t n = 0;
-	DIR *dd;
-	struct dirent *e;
-	int rc;
+	ssize_t n;
+	int rc = spool_args(argc, argv, &d, &dir);
 
-	if (!sub || !strcmp(sub, "--help") || !dir ||
-	    (strcmp(sub, "stat") && strcmp(sub, "dump"))) {
-		printf("usage: sensorgate spool stat DIR\n"
-		       "       sensorgate spool dump DIR [--all] [--limit N]\n"
-		       "stat: segments, records, bytes, delivery cursor, corruption found.\n"
-		       "dump: one line per undelivered record (--all: delivered ones too).\n");
-		return sub && !strcmp(sub, "--help") ? 0 : 2;
-	}
-	d.dump = !strcmp(sub, "dump");
-	rc = spool_load_cursor(dir, &ack);
+	if (rc >= 0)
+		return rc;
+	rc = spool_load_cursor(dir, &t.ack);
 	if (rc == SG_ECORRUPT)
 		fprintf(stderr, "spool: %s/ack is corrupt\n", dir);
 	else if (rc != SG_OK && rc != SG_ENOTFOUND) {
 		fprintf(stderr, "spool: cannot read %s/ack\n", dir);
 		return 1;
 	}
-	d.after = ack;
-	for (int i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--all"))
-			d.after = 0;
-		else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
-			d.limit = strtoull(argv[++i], NULL, 10);
-	}
-	if (!(dd = opendir(dir))) {
+	d.after = d.all ? 0 : t.ack;
+	if ((n = list_segments(dir, &names)) < 0) {
 		fprintf(stderr, "spool: cannot open %s\n", dir);
 		return 1;
 	}
-	while ((e = readdir(dd)))
-		if (strlen(e->d_name) == 24 && !strcmp(e->d_name + 20, ".seg")) {
-			names = realloc(names, (n + 1) * sizeof(*names));
-			names[n++] = strdup(e->d_name);
-		}
-	closedir(dd);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_name);
 	if (!d.dump)
 		printf("%-28s %10s %12s %22s %s\n", "segment", "records", "bytes", "seqs", "notes");
-	for (size_t i = 0; i < n; i++) {
-		char path[4400];
-		struct stat st;
-		struct sg_seg_scan sc;
-		uint8_t *map = NULL;
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	sg_buf_init(&d.scratch);
+	for (ssize_t i = 0; i < n; i++) {
+		scan_segment(dir, names[i], &d, &t);
 		free(names[i]);
-		names[i] = NULL;
-		fd = open(path, O_RDONLY);
-		if (fd < 0 || fstat(fd, &st) != 0) {
-			/* Deleted since the listing: delivered meanwhile. */
-			if (errno != ENOENT)
-				fprintf(stderr, "spool: cannot open %s\n", path);
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		if (st.st_size > 0)
-			map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		close(fd);
-		if (map == MAP_FAILED)
-			continue;
-		sg_seg_scan(map, (size_t)st.st_size, 268435456u, dump_frame, &d, &sc);
-		if (map)
-			munmap(map, (size_t)st.st_size);
-		total += sc.records;
-		bytes += (uint64_t)st.st_size;
-		corrupt += sc.corrupt_regions;
-		lost += sc.corrupt_lost;
-		if (sc.records) {
-			if (!first_seq)
-				first_seq = sc.first_seq;
-			last_seq = sc.last_seq;
-			if (sc.last_seq > ack)
-				pending += sc.first_seq > ack ? sc.records : sc.last_seq - ack;
-		}
-		if (!d.dump) {
-			char seqs[64], notes[160] = "";
-			snprintf(seqs, sizeof(seqs), "%" PRIu64 "..%" PRIu64, sc.first_seq,
-				 sc.last_seq);
-			if (sc.bad_header)
-				snprintf(notes, sizeof(notes), "BAD HEADER");
-			else if (sc.corrupt_regions || sc.torn_bytes)
-				snprintf(notes, sizeof(notes),
-					 "%" PRIu64 " corrupt region(s), %zu torn tail bytes",
-					 sc.corrupt_regions, sc.torn_bytes);
-			printf("%-28s %10" PRIu64 " %12lld %22s %s\n", path + strlen(dir) + 1,
-			       sc.records, (long long)st.st_size, sc.records ? seqs : "-", notes);
-		}
 	}
 	free(names);
+	sg_buf_free(&d.scratch);
 	if (!d.dump)
-		printf("\nsegments %zu, records %" PRIu64 ", bytes %" PRIu64 ", seqs %" PRIu64
+		printf("\nsegments %zd, records %" PRIu64 ", bytes %" PRIu64 ", seqs %" PRIu64
 		       "..%" PRIu64 ", delivered up to %" PRIu64 ", pending %" PRIu64
 		       ", corrupt regions %" PRIu64 " (~%" PRIu64 " events lost)\n",
-		       n, total, bytes, first_seq, last_seq, ack, pending, corrupt, lost);
+		       n, t.records, t.bytes, t.first_seq, t.last_seq, t.ack, t.pending, t.corrupt,
+		       t.lost);
 	return 0;
 }

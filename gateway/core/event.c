@@ -1,261 +1,359 @@
 /*
- * event.c - the JSON envelope v1 and the spool payload of an event.
- *
- * Numbers are printed in the shortest form that reads back to the same
- * double; non-finite doubles (JSON has none) become the strings "NaN",
- * "Infinity" and "-Infinity".  Text is escaped, invalid UTF-8 replaced by
- * U+FFFD; bytes are base64.
+ * event.c - the spool payload of an event: encoding a reading (version 2,
+ * on the source's thread, before the append), decoding versions 1 and 2,
+ * and rendering a decoded record for its seq (the Kafka value and the
+ * header block, when the record leaves the spool).  The JSON envelope
+ * itself is written by event_json.c.  Formats: event.h.
  */
 #include "event.h"
 
-#include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gateway/config/conf.h"
 
-static const char *const quality_names[] = {"good", "uncertain", "bad"};
+enum { BODY_EVENT = 0, BODY_RAW = 1 };
+enum { FLAG_UNIT = 1, FLAG_REASON = 2 };
 
-static void add_double(struct sg_buf *b, double d)
+/* --- encoding ---------------------------------------------------------- */
+
+/* Length-prefixed strings; false if n does not fit the prefix (the
+ * field is refused, never cut). */
+static bool put16(struct sg_buf *b, const void *s, size_t n)
 {
-	char tmp[40];
-
-	if (isnan(d)) {
-		sg_buf_adds(b, "\"NaN\"");
-		return;
-	}
-	if (isinf(d)) {
-		sg_buf_adds(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-		return;
-	}
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	/* Keep it a JSON number: "1e+20" is fine, "inf" cannot occur. */
-	sg_buf_adds(b, tmp);
+	if (n > UINT16_MAX)
+		return false;
+	sg_buf_add_u16(b, (uint16_t)n);
+	sg_buf_add(b, s, n);
+	return true;
 }
 
-static void add_base64(struct sg_buf *b, const uint8_t *p, size_t n)
+static bool put32(struct sg_buf *b, const void *s, size_t n)
 {
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	sg_buf_addc(b, '"');
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		char o[4] = {tab[v >> 18], tab[(v >> 12) & 63],
-			     i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
-		sg_buf_add(b, o, 4);
-	}
-	sg_buf_addc(b, '"');
-}
-
-static void add_time(struct sg_buf *b, int64_t ns)
-{
-	time_t s = (time_t)(ns / SG_NS_PER_S);
-	long frac = (long)(ns % SG_NS_PER_S);
-	struct tm tm;
-	char tmp[40];
-
-	if (frac < 0) {
-		frac += SG_NS_PER_S;
-		s--;
-	}
-	gmtime_r(&s, &tm);
-	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	sg_buf_printf(b, "\"%s.%09ldZ\"", tmp, frac);
-}
-
-static void add_value(struct sg_buf *b, const struct sg_value *v)
-{
-	static const char *const types[] = {"none", "double", "int",  "uint",
-					    "bool", "string", "bytes"};
-
-	sg_buf_adds(b, ",\"value\":");
-	switch (v->type) {
-	case SG_VAL_NONE: sg_buf_adds(b, "null"); break;
-	case SG_VAL_DOUBLE: add_double(b, v->d); break;
-	case SG_VAL_INT: sg_buf_printf(b, "%" PRId64, v->i); break;
-	case SG_VAL_UINT: sg_buf_printf(b, "%" PRIu64, v->u); break;
-	case SG_VAL_BOOL: sg_buf_adds(b, v->b ? "true" : "false"); break;
-	case SG_VAL_STR: sg_buf_add_json_str(b, v->s.p, v->s.len); break;
-	case SG_VAL_BYTES: add_base64(b, (const uint8_t *)v->s.p, v->s.len); break;
-	}
-	sg_buf_printf(b, ",\"type\":\"%s\"", types[v->type]);
-}
-
-void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
-		   int64_t ts_ns, struct sg_buf *b)
-{
-	sg_buf_adds(b, "{\"v\":1,\"id\":");
-	{
-		char id[128];
-		int n = snprintf(id, sizeof(id), "%s:%" PRIu64, ec->gateway, seq);
-		sg_buf_add_json_str(b, id, (size_t)n);
-	}
-	sg_buf_printf(b, ",\"seq\":%" PRIu64 ",\"gateway\":", seq);
-	sg_buf_add_json_str(b, ec->gateway, strlen(ec->gateway));
-	sg_buf_adds(b, ",\"source\":");
-	sg_buf_add_json_str(b, ec->source, strlen(ec->source));
-	sg_buf_adds(b, ",\"sensor\":");
-	sg_buf_add_json_str(b, rd->sensor, strlen(rd->sensor));
-	sg_buf_adds(b, ",\"time\":");
-	add_time(b, ts_ns);
-	sg_buf_printf(b, ",\"time_ns\":%" PRId64, ts_ns);
-	add_value(b, &rd->value);
-	if (rd->unit) {
-		sg_buf_adds(b, ",\"unit\":");
-		sg_buf_add_json_str(b, rd->unit, strlen(rd->unit));
-	}
-	sg_buf_printf(b, ",\"quality\":\"%s\"",
-		      quality_names[rd->quality <= SG_Q_BAD ? rd->quality : SG_Q_BAD]);
-	if (rd->reason) {
-		sg_buf_adds(b, ",\"reason\":");
-		sg_buf_add_json_str(b, rd->reason, strlen(rd->reason));
-	}
-	if (rd->nattrs) {
-		sg_buf_adds(b, ",\"attrs\":{");
-		for (size_t i = 0; i < rd->nattrs; i++) {
-			if (i)
-				sg_buf_addc(b, ',');
-			sg_buf_add_json_str(b, rd->attrs[i].key, strlen(rd->attrs[i].key));
-			sg_buf_addc(b, ':');
-			sg_buf_add_json_str(b, rd->attrs[i].val, strlen(rd->attrs[i].val));
-		}
-		sg_buf_addc(b, '}');
-	}
-	sg_buf_addc(b, '}');
-}
-
-static void add_header(struct sg_buf *b, const char *name, const void *v, size_t n)
-{
-	size_t nl = strlen(name);
-	sg_buf_add_u16(b, (uint16_t)nl);
-	sg_buf_add(b, name, nl);
+	if (n > UINT32_MAX)
+		return false;
 	sg_buf_add_u32(b, (uint32_t)n);
-	sg_buf_add(b, v, n);
+	sg_buf_add(b, s, n);
+	return true;
 }
 
-int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
-		    struct sg_buf *out)
+static bool put_value(struct sg_buf *b, const struct sg_value *v)
 {
-	char topic[256], id[128];
+	uint64_t bits;
+
+	if ((unsigned)v->type > SG_VAL_BYTES)
+		return false;
+	sg_buf_addc(b, (char)v->type);
+	switch (v->type) {
+	case SG_VAL_NONE: break;
+	case SG_VAL_DOUBLE:
+		memcpy(&bits, &v->d, sizeof(bits));
+		sg_buf_add_u64(b, bits);
+		break;
+	case SG_VAL_INT: sg_buf_add_u64(b, (uint64_t)v->i); break;
+	case SG_VAL_UINT: sg_buf_add_u64(b, v->u); break;
+	case SG_VAL_BOOL: sg_buf_addc(b, v->b ? 1 : 0); break;
+	case SG_VAL_STR:
+	case SG_VAL_BYTES: return put32(b, v->s.p, v->s.len);
+	}
+	return true;
+}
+
+static bool put_event(struct sg_buf *b, const struct sg_reading *rd)
+{
+	bool ok = put16(b, rd->sensor, strlen(rd->sensor)) && put_value(b, &rd->value);
+
+	sg_buf_addc(b, (char)(rd->quality <= SG_Q_BAD ? rd->quality : SG_Q_BAD));
+	sg_buf_addc(b, (char)((rd->unit ? FLAG_UNIT : 0) | (rd->reason ? FLAG_REASON : 0)));
+	if (rd->unit)
+		ok = ok && put16(b, rd->unit, strlen(rd->unit));
+	if (rd->reason)
+		ok = ok && put32(b, rd->reason, strlen(rd->reason));
+	if (rd->nattrs > UINT16_MAX)
+		return false;
+	sg_buf_add_u16(b, (uint16_t)rd->nattrs);
+	for (size_t i = 0; ok && i < rd->nattrs; i++)
+		ok = put16(b, rd->attrs[i].key, strlen(rd->attrs[i].key)) &&
+		     put32(b, rd->attrs[i].val, strlen(rd->attrs[i].val));
+	return ok;
+}
+
+static bool put_raw(struct sg_buf *b, const struct sg_reading *rd)
+{
+	const char *ct = rd->content_type ? rd->content_type : SG_CONTENT_TYPE_RAW;
+
+	return put16(b, ct, strlen(ct)) && put32(b, rd->value.s.p, rd->value.s.len);
+}
+
+static bool put_headers(struct sg_buf *b, const struct sg_header *h, size_t n)
+{
+	bool ok = true;
+
+	if (n > UINT16_MAX - 3) /* render adds sg-id, sg-source, content-type */
+		return false;
+	sg_buf_add_u16(b, (uint16_t)n);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = put16(b, h[i].key, strlen(h[i].key)) && put32(b, h[i].val, h[i].len);
+	return ok;
+}
+
+int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, struct sg_buf *out)
+{
+	char topic[256];
 	const char *key = rd->key ? rd->key : rd->sensor;
 	int64_t ts = rd->ts_ns ? rd->ts_ns : sg_now_ns();
-	size_t tl, kl = strlen(key), vlen_pos, vstart;
-	const char *ctype;
-	int idn;
+	size_t start = out->len;
+	bool ok;
 
 	if (rd->topic)
 		snprintf(topic, sizeof(topic), "%s", rd->topic);
 	else
 		sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor, topic,
 				sizeof(topic));
-	tl = strlen(topic);
-	sg_buf_addc(out, 1);
+	sg_buf_addc(out, SG_RECORD_V2);
 	sg_buf_add_u64(out, (uint64_t)ts);
-	sg_buf_add_u16(out, (uint16_t)tl);
-	sg_buf_add(out, topic, tl);
-	sg_buf_add_u32(out, (uint32_t)kl);
-	sg_buf_add(out, key, kl);
-	vlen_pos = out->len;
-	sg_buf_add_u32(out, 0);
-	vstart = out->len;
-	if (rd->raw) {
-		sg_buf_add(out, rd->value.s.p, rd->value.s.len);
-		ctype = rd->content_type ? rd->content_type : "application/octet-stream";
-	} else {
-		sg_event_json(ec, rd, seq, ts, out);
-		ctype = SG_CONTENT_TYPE_JSON;
+	ok = put16(out, ec->gateway, strlen(ec->gateway)) &&
+	     put16(out, ec->source, strlen(ec->source)) && put16(out, topic, strlen(topic)) &&
+	     put32(out, key, strlen(key));
+	if (ok) {
+		sg_buf_addc(out, rd->raw ? BODY_RAW : BODY_EVENT);
+		ok = rd->raw ? put_raw(out, rd) : put_event(out, rd);
 	}
+	ok = ok && put_headers(out, rd->headers, rd->nheaders);
 	if (out->oom)
 		return SG_ENOMEM;
-	{
-		uint32_t vl = (uint32_t)(out->len - vstart);
-		uint8_t *p = (uint8_t *)out->p + vlen_pos;
-		p[0] = (uint8_t)vl;
-		p[1] = (uint8_t)(vl >> 8);
-		p[2] = (uint8_t)(vl >> 16);
-		p[3] = (uint8_t)(vl >> 24);
+	if (!ok) {
+		out->len = start;
+		return SG_EINVAL;
 	}
-	sg_buf_add_u16(out, (uint16_t)(3 + rd->nheaders));
-	idn = snprintf(id, sizeof(id), "%s:%" PRIu64, ec->gateway, seq);
-	add_header(out, "sg-id", id, (size_t)idn);
-	add_header(out, "sg-source", ec->source, strlen(ec->source));
-	add_header(out, "content-type", ctype, strlen(ctype));
-	for (size_t i = 0; i < rd->nheaders; i++)
-		add_header(out, rd->headers[i].key, rd->headers[i].val, rd->headers[i].len);
-	return out->oom ? SG_ENOMEM : SG_OK;
+	return SG_OK;
 }
 
-int sg_record_decode(const void *pv, size_t n, struct sg_record *r)
-{
-	const uint8_t *p = pv, *end = p + n;
+/* --- decoding ---------------------------------------------------------- */
 
-#define NEED(k)                                                                                    \
-	do {                                                                                       \
-		if ((size_t)(end - p) < (size_t)(k))                                               \
-			return SG_ECORRUPT;                                                        \
-	} while (0)
-	NEED(1 + 8 + 2);
-	if (p[0] != 1)
-		return SG_ECORRUPT;
-	r->ts_ns = (int64_t)sg_get_u64(p + 1);
-	r->topic_len = sg_get_u16(p + 9);
-	p += 11;
-	NEED(r->topic_len + 4);
-	r->topic = (const char *)p;
-	p += r->topic_len;
-	r->key_len = sg_get_u32(p);
-	p += 4;
-	NEED((size_t)r->key_len + 4);
-	r->key = p;
-	p += r->key_len;
-	r->value_len = sg_get_u32(p);
-	p += 4;
-	NEED((size_t)r->value_len + 2);
-	r->value = p;
-	p += r->value_len;
-	r->nheaders = sg_get_u16(p);
-	p += 2;
-	r->headers = p;
-	r->headers_len = (size_t)(end - p);
-	/* Validate the header block once so iteration cannot overrun. */
-	for (uint16_t i = 0; i < r->nheaders; i++) {
-		NEED(2);
-		size_t nl = sg_get_u16(p);
-		NEED(2 + nl + 4);
-		size_t vl = sg_get_u32(p + 2 + nl);
-		NEED(2 + nl + 4 + vl);
-		p += 2 + nl + 4 + vl;
+/* A bounds-checked reader: once a read falls off the end, `bad` latches
+ * and every later read yields zero / NULL. */
+struct cur {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static const uint8_t *take(struct cur *c, size_t n)
+{
+	const uint8_t *q = c->p;
+
+	if (c->bad || (size_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return NULL;
 	}
-#undef NEED
-	return p == end ? SG_OK : SG_ECORRUPT;
+	c->p += n;
+	return q;
+}
+
+static uint8_t take8(struct cur *c)
+{
+	const uint8_t *q = take(c, 1);
+	return q ? q[0] : 0;
+}
+static uint16_t take16(struct cur *c)
+{
+	const uint8_t *q = take(c, 2);
+	return q ? sg_get_u16(q) : 0;
+}
+static uint32_t take32(struct cur *c)
+{
+	const uint8_t *q = take(c, 4);
+	return q ? sg_get_u32(q) : 0;
+}
+static uint64_t take64(struct cur *c)
+{
+	const uint8_t *q = take(c, 8);
+	return q ? sg_get_u64(q) : 0;
+}
+static const char *take_str16(struct cur *c, uint16_t *len)
+{
+	*len = take16(c);
+	return (const char *)take(c, *len);
+}
+static const char *take_str32(struct cur *c, uint32_t *len)
+{
+	*len = take32(c);
+	return (const char *)take(c, *len);
+}
+
+/* n pairs of { u16 len | name | u32 len | bytes }; returns the block. */
+static const uint8_t *take_pairs(struct cur *c, uint16_t n, size_t *len)
+{
+	const uint8_t *start = c->p;
+	uint16_t l16;
+	uint32_t l32;
+
+	for (uint16_t i = 0; i < n && !c->bad; i++) {
+		take_str16(c, &l16);
+		take_str32(c, &l32);
+	}
+	*len = (size_t)(c->p - start);
+	return start;
+}
+
+static void take_value(struct cur *c, struct sg_value *v)
+{
+	uint8_t t = take8(c);
+	uint64_t bits;
+	uint32_t n;
+
+	memset(v, 0, sizeof(*v));
+	v->type = (enum sg_vtype)t;
+	switch (t) {
+	case SG_VAL_NONE: break;
+	case SG_VAL_DOUBLE:
+		bits = take64(c);
+		memcpy(&v->d, &bits, sizeof(bits));
+		break;
+	case SG_VAL_INT: v->i = (int64_t)take64(c); break;
+	case SG_VAL_UINT: v->u = take64(c); break;
+	case SG_VAL_BOOL: v->b = take8(c) != 0; break;
+	case SG_VAL_STR:
+	case SG_VAL_BYTES:
+		v->s.p = take_str32(c, &n);
+		v->s.len = n;
+		break;
+	default: c->bad = true;
+	}
+}
+
+static void take_event(struct cur *c, struct sg_event_view *ev)
+{
+	uint8_t q, flags;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->sensor = take_str16(c, &ev->sensor_len);
+	take_value(c, &ev->value);
+	q = take8(c);
+	flags = take8(c);
+	if (q > SG_Q_BAD || (flags & ~(FLAG_UNIT | FLAG_REASON)))
+		c->bad = true;
+	ev->quality = (enum sg_quality)q;
+	if (flags & FLAG_UNIT)
+		ev->unit = take_str16(c, &ev->unit_len);
+	if (flags & FLAG_REASON)
+		ev->reason = take_str32(c, &ev->reason_len);
+	ev->nattrs = take16(c);
+	ev->attrs = take_pairs(c, ev->nattrs, &ev->attrs_len);
+}
+
+static void decode_v1(struct cur *c, struct sg_record *r)
+{
+	r->ts_ns = (int64_t)take64(c);
+	r->topic = take_str16(c, &r->topic_len);
+	r->key = take_str32(c, &r->key_len);
+	r->value = take_str32(c, &r->value_len);
+	r->nheaders = take16(c);
+	r->headers = take_pairs(c, r->nheaders, &r->headers_len);
+}
+
+static void decode_v2(struct cur *c, struct sg_record *r)
+{
+	uint8_t kind;
+
+	r->ts_ns = (int64_t)take64(c);
+	r->gateway = take_str16(c, &r->gateway_len);
+	r->source = take_str16(c, &r->source_len);
+	r->topic = take_str16(c, &r->topic_len);
+	r->key = take_str32(c, &r->key_len);
+	kind = take8(c);
+	if (kind == BODY_RAW) {
+		r->raw = true;
+		r->content_type = take_str16(c, &r->content_type_len);
+		r->value = take_str32(c, &r->value_len);
+	} else if (kind == BODY_EVENT) {
+		take_event(c, &r->ev);
+	} else {
+		c->bad = true;
+	}
+	r->nextra = take16(c);
+	if (r->nextra > UINT16_MAX - 3)
+		c->bad = true;
+	r->extra = take_pairs(c, r->nextra, &r->extra_len);
+	/* Until render: only the extra headers. */
+	r->nheaders = r->nextra;
+	r->headers = r->extra;
+	r->headers_len = r->extra_len;
+}
+
+int sg_record_decode(const void *p, size_t n, struct sg_record *r)
+{
+	struct cur c = {.p = p, .end = (const uint8_t *)p + n};
+
+	memset(r, 0, sizeof(*r));
+	r->version = take8(&c);
+	if (r->version == SG_RECORD_V1)
+		decode_v1(&c, r);
+	else if (r->version == SG_RECORD_V2)
+		decode_v2(&c, r);
+	else
+		c.bad = true;
+	return c.bad || c.p != c.end ? SG_ECORRUPT : SG_OK;
+}
+
+/* --- rendering and iteration ----------------------------------------- */
+
+static void add_header(struct sg_buf *b, const char *name, size_t nl, const void *v, size_t n)
+{
+	sg_buf_add_u16(b, (uint16_t)nl);
+	sg_buf_add(b, name, nl);
+	sg_buf_add_u32(b, (uint32_t)n);
+	sg_buf_add(b, v, n);
 }
 
 int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch)
 {
-	/* Version 1 records carry their id already. */
-	(void)r;
-	(void)seq;
-	(void)scratch;
+	char d[20];
+	size_t nd, hoff;
+	const char *ct = SG_CONTENT_TYPE_JSON;
+	size_t ctl = sizeof(SG_CONTENT_TYPE_JSON) - 1;
+
+	if (r->version != SG_RECORD_V2)
+		return SG_OK; /* version 1 carries its id already */
+	nd = sg_fmt_u64(d, seq);
+	sg_buf_reset(scratch);
+	if (r->raw) {
+		ct = r->content_type;
+		ctl = r->content_type_len;
+	} else {
+		sg_event_json_record(scratch, r, d, nd);
+	}
+	hoff = scratch->len;
+	/* sg-id: "<gateway>:<seq>", composed in place. */
+	sg_buf_add_u16(scratch, 5);
+	sg_buf_add(scratch, "sg-id", 5);
+	sg_buf_add_u32(scratch, (uint32_t)(r->gateway_len + 1 + nd));
+	sg_buf_add(scratch, r->gateway, r->gateway_len);
+	sg_buf_addc(scratch, ':');
+	sg_buf_add(scratch, d, nd);
+	add_header(scratch, "sg-source", 9, r->source, r->source_len);
+	add_header(scratch, "content-type", 12, ct, ctl);
+	sg_buf_add(scratch, r->extra, r->extra_len);
+	if (scratch->oom)
+		return SG_ENOMEM;
+	/* Pointers last: scratch may have moved while it grew. */
+	if (!r->raw) {
+		r->value = scratch->p;
+		r->value_len = (uint32_t)hoff;
+	}
+	r->headers = (const uint8_t *)scratch->p + hoff;
+	r->headers_len = scratch->len - hoff;
+	r->nheaders = (uint16_t)(3 + r->nextra);
 	return SG_OK;
 }
 
-int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **name,
-			  size_t *name_len, const void **val, size_t *val_len)
+/* One { u16 len | name | u32 len | bytes } pair of a validated block. */
+static int pair_next(const uint8_t *block, size_t block_len, size_t *pos, const char **name,
+		     size_t *name_len, const void **val, size_t *val_len)
 {
-	const uint8_t *p = r->headers + *pos;
+	const uint8_t *p = block + *pos;
 
-	if (*pos >= r->headers_len)
+	if (*pos >= block_len)
 		return 0;
 	*name_len = sg_get_u16(p);
 	*name = (const char *)p + 2;
@@ -263,4 +361,21 @@ int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **n
 	*val = p + 2 + *name_len + 4;
 	*pos += 2 + *name_len + 4 + *val_len;
 	return 1;
+}
+
+int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **name,
+			  size_t *name_len, const void **val, size_t *val_len)
+{
+	return pair_next(r->headers, r->headers_len, pos, name, name_len, val, val_len);
+}
+
+int sg_event_attr_next(const struct sg_event_view *ev, size_t *pos, const char **key,
+		       size_t *key_len, const char **val, size_t *val_len)
+{
+	const void *v;
+	int more = pair_next(ev->attrs, ev->attrs_len, pos, key, key_len, &v, val_len);
+
+	if (more)
+		*val = v;
+	return more;
 }

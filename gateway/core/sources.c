@@ -37,6 +37,7 @@ struct sg_source {
 	int wakefd;
 	char labels[96];
 	struct sg_counter *m_read, *m_spooled, *m_dropped, *m_errors_emit, *m_restarts;
+	struct sg_log_rl rl_emit; /* this source's malformed-reading log */
 };
 
 struct sg_pipeline {
@@ -69,35 +70,64 @@ struct sg_counter *sg_source_counter(struct sg_source *src, const char *name)
 	return sg_metric(name, src->labels, false);
 }
 
-struct emit_arg {
-	struct sg_source *src;
-	const struct sg_reading *rd;
-};
+/* Each emitting thread's encode buffer, kept across emits and freed when
+ * the thread exits: emit may run on any thread a driver owns. */
+static pthread_key_t emit_key;
+static pthread_once_t emit_once = PTHREAD_ONCE_INIT;
 
-static int emit_encode(uint64_t seq, struct sg_buf *out, void *arg)
+static void emit_buf_free(void *p)
 {
-	struct emit_arg *a = arg;
-	return sg_event_encode(&a->src->ec, a->rd, seq, out);
+	sg_buf_free(p);
+	free(p);
+}
+
+static void emit_key_create(void)
+{
+	if (pthread_key_create(&emit_key, emit_buf_free) != 0)
+		abort(); /* only when the process is out of keys at start-up */
+}
+
+static struct sg_buf *emit_buf(void)
+{
+	struct sg_buf *b;
+
+	pthread_once(&emit_once, emit_key_create);
+	b = pthread_getspecific(emit_key);
+	if (!b && (b = calloc(1, sizeof(*b))) && pthread_setspecific(emit_key, b) != 0) {
+		free(b);
+		b = NULL;
+	}
+	if (b)
+		sg_buf_reset(b);
+	return b;
 }
 
 int sg_source_emit(struct sg_source *src, const struct sg_reading *rd)
 {
-	static struct sg_log_rl rl;
-	struct emit_arg a = {src, rd};
+	struct sg_buf *b;
 	uint64_t seq;
 	int rc;
 
 	if (!rd->sensor || !*rd->sensor || strlen(rd->sensor) > 255 ||
 	    (rd->topic && strlen(rd->topic) > 249) ||
 	    (rd->raw && rd->value.type != SG_VAL_STR && rd->value.type != SG_VAL_BYTES)) {
-		sg_log_rl(&rl, SG_LOG_ERROR, src->sc->name,
+		sg_log_rl(&src->rl_emit, SG_LOG_ERROR, src->sc->name,
 			  "malformed reading (sensor id missing or too long, topic too long, or "
 			  "raw without bytes): not stored");
 		sg_counter_add(src->m_errors_emit, 1);
 		return SG_EINVAL;
 	}
 	sg_counter_add(src->m_read, 1);
-	rc = sg_spool_append(src->sp, emit_encode, &a, &seq);
+	/* Encoded here, on the emitting thread, before the spool lock. */
+	b = emit_buf();
+	rc = b ? sg_event_encode(&src->ec, rd, b) : SG_ENOMEM;
+	if (rc == SG_EINVAL)
+		sg_log_rl(&src->rl_emit, SG_LOG_ERROR, src->sc->name,
+			  "malformed reading of sensor %s (a field too long, or an unknown value "
+			  "type): not stored",
+			  rd->sensor);
+	if (rc == SG_OK)
+		rc = sg_spool_append(src->sp, b->p, b->len, &seq);
 	if (rc == SG_OK)
 		sg_counter_add(src->m_spooled, 1);
 	else if (rc == SG_EDROPPED)

@@ -1,6 +1,8 @@
 /*
- * frame.h - the on-disk framing of spool segments, shared by the
- * live spool, recovery and the offline `sensorgate spool` tools.
+ * frame.h - the on-disk formats of the spool, shared by the live spool,
+ * recovery and the offline `sensorgate spool` tools: the segment header,
+ * the frame, the segment file name and the ack cursor file.  Pure byte
+ * functions; any thread.
  */
 #ifndef SG_SPOOL_FRAME_H
 #define SG_SPOOL_FRAME_H
@@ -9,16 +11,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_FRAME_MAGIC 0x31524753u /* "SGR1" little endian */
-#define SG_SEG_MAGIC   "SGSEG\0\0\0"
-#define SG_SEG_VERSION 1u
+/* Segment header: magic[8] | version u32 | masked CRC32C u32 of both. */
+#define SG_SPOOL_SEG_HDR 16
+#define SG_SEG_MAGIC     "SGSEG\0\0\0"
+#define SG_SEG_VERSION   1u
+/* Frame: magic u32 | length u32 | seq u64 | masked CRC32C u32 over length,
+ * seq and payload | payload. */
+#define SG_SPOOL_FRAME_HDR 20
+#define SG_FRAME_MAGIC     0x31524753u /* "SGR1" little endian */
+/* Segment file name: the first seq in 20 decimal digits, then ".seg". */
+#define SG_SEG_NAME_DIGITS 20
+#define SG_SEG_NAME_LEN    (SG_SEG_NAME_DIGITS + 4)
+/* Ack cursor file: magic[8] | seq u64 | masked CRC32C u32 of both. */
+#define SG_ACK_MAGIC    "SGACK1\0\0"
+#define SG_ACK_FILE_LEN 20
 
-/* Write the 16-byte segment header into h. */
-void sg_seg_header(uint8_t h[16]);
+/* Write the segment header into h. */
+void sg_seg_header(uint8_t h[SG_SPOOL_SEG_HDR]);
 /* 0 if h is a valid header of a version we read, -1 otherwise. */
-int sg_seg_header_check(const uint8_t h[16]);
+int sg_seg_header_check(const uint8_t h[SG_SPOOL_SEG_HDR]);
+/* True if name is a segment file name (the seq is not range-checked). */
+bool sg_seg_name_ok(const char *name);
 
-/* Fill the 20-byte frame header at h for payload p[0..len). */
+/* The ack cursor file's bytes for seq. */
+void sg_ack_encode(uint8_t out[SG_ACK_FILE_LEN], uint64_t seq);
+/* 0 with *seq set if p[0..n) is a valid cursor file, -1 otherwise. */
+int sg_ack_decode(const void *p, size_t n, uint64_t *seq);
+
+/* The payload length a frame header claims (not validated). */
+uint32_t sg_frame_claimed_len(const uint8_t h[SG_SPOOL_FRAME_HDR]);
+/* Fill the frame header at h for payload p[0..len). */
 void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len);
 /*
  * Validate the frame at p (avail bytes readable).  Returns 1 with *seq,

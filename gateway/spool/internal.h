@@ -1,6 +1,7 @@
 /*
- * spool_internal.h - the spool's private state, shared by spool.c (live
- * operation) and spool_recover.c (opening an existing directory).
+ * internal.h - the spool's private state, shared by spool.c (live
+ * operation) and recover.c (opening an existing directory), and read by
+ * the offline tools (gateway/cli/cli_spool.c) for the cursor loader.
  */
 #ifndef SG_SPOOL_INTERNAL_H
 #define SG_SPOOL_INTERNAL_H
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gateway/base/log.h"
 #include "gateway/core/metrics.h"
 #include "spool.h"
 
@@ -25,6 +27,7 @@ struct sg_spool {
 	int when_full;
 
 	pthread_mutex_t mu;
+	pthread_mutex_t ck_mu; /* serialises checkpoints; guards saved_ack */
 	pthread_cond_t space_cv, flush_cv;
 	pthread_t flusher;
 	bool flusher_running, stopping, closing;
@@ -33,7 +36,6 @@ struct sg_spool {
 	size_t nsegs, capsegs;
 	int wfd, lockfd;
 	int64_t total_bytes;
-	struct sg_buf enc;
 
 	uint64_t next_seq, written_seq, durable_seq, acked_seq, saved_ack;
 	uint64_t durable_first; /* durable position: segment and offset */
@@ -46,6 +48,8 @@ struct sg_spool {
 	int rfd, evfd;
 
 	struct sg_spool_stats rec; /* recovery findings */
+	/* One limiter per log site of this spool (sg_log_rl locks them). */
+	struct sg_log_rl rl_io, rl_big, rl_full_newest, rl_full_oldest, rl_cursor;
 	struct sg_counter *m_appended, *m_dropped_oldest, *m_dropped_newest, *m_blocked,
 	    *m_errors_io, *m_errors_fsync, *m_errors_toolarge, *m_bytes, *m_pending, *m_segments;
 };

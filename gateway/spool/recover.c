@@ -1,5 +1,5 @@
 /*
- * spool_recover.c - opening a spool directory: lock it, read the ack
+ * recover.c - opening a spool directory: lock it, read the ack
  * cursor, scan every segment, truncate torn tails, skip and count corrupt
  * regions, move unreadable segments aside (never delete them), and work
  * out the next seq so ids keep increasing across restarts.
@@ -33,11 +33,8 @@ int spool_load_cursor(const char *dir, uint64_t *seq)
 	rc = sg_read_file(path, 64, &data, &len);
 	if (rc != SG_OK)
 		return rc;
-	if (len != 20 || memcmp(data, "SGACK1\0\0", 8) != 0 ||
-	    sg_get_u32(data + 16) != sg_crc_mask(sg_crc32c(data, 16)))
+	if (sg_ack_decode(data, len, seq) != 0)
 		rc = SG_ECORRUPT;
-	else
-		*seq = sg_get_u64(data + 8);
 	free(data);
 	return rc;
 }
@@ -61,13 +58,12 @@ static int recover_list(const char *dir, uint64_t **out, size_t *n)
 	while ((e = readdir(d))) {
 		char *end;
 		unsigned long long s;
-		size_t l = strlen(e->d_name);
 
-		if (l != 24 || strcmp(e->d_name + 20, ".seg") != 0)
+		if (strlen(e->d_name) != SG_SEG_NAME_LEN)
 			continue;
 		errno = 0;
 		s = strtoull(e->d_name, &end, 10);
-		if (errno || end != e->d_name + 20)
+		if (errno || end != e->d_name + SG_SEG_NAME_DIGITS || strcmp(end, ".seg") != 0)
 			continue;
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -136,7 +132,7 @@ static int recover_segment(struct sg_spool *sp, uint64_t first, bool last)
 		munmap(map, (size_t)st.st_size);
 	if (sc.bad_header) {
 		close(fd);
-		if (st.st_size < 16 && last) {
+		if (st.st_size < SG_SPOOL_SEG_HDR && last) {
 			/* Created but its header never reached the disk. */
 			unlink(path);
 			return SG_OK;
@@ -244,8 +240,8 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out, struct s
 	sp->wfd = sp->rfd = sp->lockfd = -1;
 	sp->next_seq = 1;
 	pthread_mutex_init(&sp->mu, NULL);
+	pthread_mutex_init(&sp->ck_mu, NULL);
 	pthread_cond_init(&sp->space_cv, NULL);
-	sg_buf_init(&sp->enc);
 	sp->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sp->evfd < 0) {
 		rc = sg_errf(eb, SG_EIO, "eventfd: %s", strerror(errno));
@@ -291,9 +287,9 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out, struct s
 	}
 	sp->written_seq = sp->durable_seq = sp->next_seq - 1;
 	sp->durable_first = sp->segs[sp->nsegs - 1].first_seq;
-	sp->durable_off = 16;
+	sp->durable_off = SG_SPOOL_SEG_HDR;
 	sp->rpos_first = sp->segs[0].first_seq;
-	sp->rpos_off = 16;
+	sp->rpos_off = SG_SPOOL_SEG_HDR;
 	sp->rewind_after = ack;
 	recover_counters(sp);
 	if (sp->rec.recovered_records)

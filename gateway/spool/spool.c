@@ -1,13 +1,16 @@
 /*
  * spool.c - the live spool: append, group commit, the reader, the ack
  * cursor and segment deletion.  Recovery of an existing directory is in
- * spool_recover.c.  See spool.h for the format and the guarantees.
+ * recover.c.  See spool.h for the format and the guarantees.
  *
- * Locking: one mutex (mu) guards all state.  Appends write under it (one
- * write(2) per frame); the flusher copies the position to sync under it,
+ * Locking: one mutex (mu) guards all state.  An append takes it with its
+ * payload already encoded by the caller; under it, it waits or drops for
+ * room, assigns the seq, computes the frame header and writes the frame
+ * (one writev(2)).  The flusher copies the position to sync under it,
  * syncs outside it, then publishes the durable position under it again.
  * The reader takes it briefly to learn its read limit, then preads
- * outside it.
+ * outside it.  Checkpoints (saving the cursor, deleting delivered
+ * segments) run one at a time under ck_mu, which is taken before mu.
  */
 #include "spool.h"
 
@@ -31,15 +34,15 @@
 #include "gateway/base/crc32c.h"
 #include "gateway/base/fs.h"
 
-static ssize_t io_write(int fd, const void *p, size_t n)
+static ssize_t io_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	return write(fd, p, n);
+	return writev(fd, iov, iovcnt);
 }
 static int io_fdatasync(int fd)
 {
 	return fdatasync(fd);
 }
-struct sg_spool_io sg_spool_io = {io_write, io_fdatasync};
+struct sg_spool_io sg_spool_io = {.writev = io_writev, .fdatasync = io_fdatasync};
 
 static int64_t now_ms(void)
 {
@@ -70,7 +73,7 @@ static void spool_notify(struct sg_spool *sp)
 int spool_seg_create(struct sg_spool *sp)
 {
 	char path[4200];
-	uint8_t h[16];
+	uint8_t h[SG_SPOOL_SEG_HDR];
 	int fd, rc;
 
 	/* Never two segments with one name: O_TRUNC would empty a listed one. */
@@ -100,8 +103,9 @@ int spool_seg_create(struct sg_spool *sp)
 	if (sp->wfd >= 0)
 		close(sp->wfd);
 	sp->wfd = fd;
-	sp->segs[sp->nsegs++] = (struct seg){.first_seq = sp->next_seq, .last_seq = 0, .size = 16};
-	sp->total_bytes += 16;
+	sp->segs[sp->nsegs++] =
+	    (struct seg){.first_seq = sp->next_seq, .last_seq = 0, .size = SG_SPOOL_SEG_HDR};
+	sp->total_bytes += SG_SPOOL_SEG_HDR;
 	return SG_OK;
 }
 
@@ -141,7 +145,6 @@ static void spool_seg_delete(struct sg_spool *sp, size_t i)
  * records as dropped.  Caller holds mu. */
 static int spool_drop_oldest(struct sg_spool *sp)
 {
-	static struct sg_log_rl rl;
 	struct seg *s;
 	uint64_t lost = 0;
 
@@ -157,7 +160,7 @@ static int spool_drop_oldest(struct sg_spool *sp)
 	if (lost > s->records)
 		lost = s->records;
 	sg_counter_add(sp->m_dropped_oldest, lost);
-	sg_log_rl(&rl, SG_LOG_WARN, "spool",
+	sg_log_rl(&sp->rl_full_oldest, SG_LOG_WARN, "spool",
 		  "spool full (%lld bytes): dropped the oldest segment, %" PRIu64
 		  " undelivered events (seq %" PRIu64 "..%" PRIu64 ")",
 		  (long long)sp->max_bytes, lost, s->first_seq, s->last_seq);
@@ -170,8 +173,6 @@ static int spool_drop_oldest(struct sg_spool *sp)
 /* Wait or drop until `need` more bytes fit.  Caller holds mu. */
 static int spool_make_room(struct sg_spool *sp, size_t need)
 {
-	static struct sg_log_rl rl;
-
 	while (sp->total_bytes + (int64_t)need > sp->max_bytes) {
 		if (sp->stopping)
 			return SG_ESTOPPING;
@@ -179,7 +180,7 @@ static int spool_make_room(struct sg_spool *sp, size_t need)
 		case SG_FULL_DROP_NEWEST:
 			sg_counter_add(sp->m_dropped_newest, 1);
 			sg_log_rl(
-			    &rl, SG_LOG_WARN, "spool",
+			    &sp->rl_full_newest, SG_LOG_WARN, "spool",
 			    "spool full (%lld bytes): dropping new events (when_full: drop_newest)",
 			    (long long)sp->max_bytes);
 			return SG_EDROPPED;
@@ -200,53 +201,91 @@ static int spool_make_room(struct sg_spool *sp, size_t need)
 	return SG_OK;
 }
 
-int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, uint64_t *seq_out)
+/* Cut a failed append off the active segment again.  Caller holds mu. */
+static void spool_cut(struct sg_spool *sp, struct seg *act)
 {
-	static struct sg_log_rl rl_io, rl_big;
-	uint64_t seq;
-	size_t need;
-	struct seg *act;
-	int rc;
-	ssize_t w;
+	struct stat st;
 
+	if (ftruncate(sp->wfd, act->size) == 0)
+		return;
+	sg_error("spool",
+		 "cannot cut a failed append from segment %020" PRIu64
+		 ": %s; readers will skip the partial frame",
+		 act->first_seq, strerror(errno));
+	if (fstat(sp->wfd, &st) == 0 && st.st_size > act->size) {
+		sp->total_bytes += st.st_size - act->size;
+		act->size = st.st_size;
+	}
+}
+
+/* Account the frame of seq (need bytes) as written.  Caller holds mu. */
+static void spool_advance(struct sg_spool *sp, struct seg *act, uint64_t seq, size_t need)
+{
+	act->size += (int64_t)need;
+	act->last_seq = seq;
+	act->records++;
+	sp->total_bytes += (int64_t)need;
+	sp->next_seq = seq + 1;
+	sp->written_seq = seq;
+}
+
+/*
+ * Write the frame of seq to the active segment (and fdatasync it with
+ * fsync `always`).  On failure nothing is left behind, except when a
+ * synced-but-failed frame cannot be cut off again: then it stays,
+ * unacknowledged, and a later restart may send it (at-least-once).
+ * Caller holds mu.  SG_OK, SG_EIO or SG_ENOSPC (errno set).
+ */
+static int spool_write_frame(struct sg_spool *sp, struct seg *act, uint64_t seq,
+			     const void *payload, size_t len)
+{
+	uint8_t h[SG_SPOOL_FRAME_HDR];
+	struct iovec iov[2] = {{h, sizeof(h)}, {(void *)payload, len}};
+	size_t need = sizeof(h) + len;
+	ssize_t w;
+	int e;
+
+	sg_frame_header(h, seq, payload, (uint32_t)len);
+	w = sg_spool_io.writev(sp->wfd, iov, len ? 2 : 1);
+	if (w != (ssize_t)need) {
+		e = w < 0 ? errno : EIO;
+		/* The kernel may have taken part of it even when write fails. */
+		spool_cut(sp, act);
+		errno = e;
+		return e == ENOSPC || e == EDQUOT ? SG_ENOSPC : SG_EIO;
+	}
+	if (sp->fsync_ms == SG_FSYNC_ALWAYS && sg_spool_io.fdatasync(sp->wfd) != 0) {
+		e = errno;
+		sg_counter_add(sp->m_errors_fsync, 1);
+		if (ftruncate(sp->wfd, act->size) != 0)
+			spool_advance(sp, act, seq, need);
+		errno = e;
+		return SG_EIO;
+	}
+	return SG_OK;
+}
+
+int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64_t *seq_out)
+{
+	size_t need = SG_SPOOL_FRAME_HDR + len;
+	struct seg *act;
+	uint64_t seq;
+	int rc;
+
+	if (len > (size_t)sp->max_record) {
+		sg_log_rl(&sp->rl_big, SG_LOG_ERROR, "spool",
+			  "event of %zu bytes exceeds spool.max_record_bytes (%lld): refused", len,
+			  (long long)sp->max_record);
+		sg_counter_add(sp->m_errors_toolarge, 1);
+		return SG_EINVAL;
+	}
 	pthread_mutex_lock(&sp->mu);
 	/* After sg_spool_shutdown() an append that fits still lands (a
 	 * driver's stop() may flush a last reading); only one that would
 	 * wait for room returns SG_ESTOPPING (spool_make_room). */
-	seq = sp->next_seq;
-	sg_buf_reset(&sp->enc);
-	sg_buf_reserve(&sp->enc, 20);
-	sp->enc.len = 20;
-	rc = encode(seq, &sp->enc, arg);
-	if (rc == SG_OK && sp->enc.oom)
-		rc = SG_ENOMEM;
-	if (rc != SG_OK)
-		goto out;
-	need = sp->enc.len;
-	if (need - 20 > (size_t)sp->max_record) {
-		sg_log_rl(&rl_big, SG_LOG_ERROR, "spool",
-			  "event of %zu bytes exceeds spool.max_record_bytes (%lld): refused",
-			  need - 20, (long long)sp->max_record);
-		sg_counter_add(sp->m_errors_toolarge, 1);
-		rc = SG_EINVAL;
-		goto out;
-	}
 	rc = spool_make_room(sp, need);
 	if (rc != SG_OK)
 		goto out;
-	/* While blocked, another appender may have taken this seq. */
-	if (seq != sp->next_seq) {
-		seq = sp->next_seq;
-		sg_buf_reset(&sp->enc);
-		sg_buf_reserve(&sp->enc, 20);
-		sp->enc.len = 20;
-		rc = encode(seq, &sp->enc, arg);
-		if (rc != SG_OK || sp->enc.oom) {
-			rc = rc ? rc : SG_ENOMEM;
-			goto out;
-		}
-		need = sp->enc.len;
-	}
 	act = &sp->segs[sp->nsegs - 1];
 	if (act->size + (int64_t)need > sp->segment_bytes && act->records) {
 		rc = spool_roll(sp);
@@ -254,49 +293,12 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, u
 			goto io_fail;
 		act = &sp->segs[sp->nsegs - 1];
 	}
-	sg_frame_header((uint8_t *)sp->enc.p, seq, sp->enc.p + 20, (uint32_t)(need - 20));
-	w = sg_spool_io.write(sp->wfd, sp->enc.p, need);
-	if (w != (ssize_t)need) {
-		int e = w < 0 ? errno : EIO;
-		/* Never leave a partial frame behind a failed append (the
-		 * kernel may have taken part of it even when write fails). */
-		if (ftruncate(sp->wfd, act->size) != 0) {
-			struct stat st;
-			sg_error("spool",
-				 "cannot cut a failed append from segment %020" PRIu64
-				 ": %s; readers will skip the partial frame",
-				 act->first_seq, strerror(errno));
-			if (fstat(sp->wfd, &st) == 0 && st.st_size > act->size) {
-				sp->total_bytes += st.st_size - act->size;
-				act->size = st.st_size;
-			}
-		}
-		errno = e;
-		rc = e == ENOSPC || e == EDQUOT ? SG_ENOSPC : SG_EIO;
+	/* The seq is taken only now, after any wait: file order is seq order. */
+	seq = sp->next_seq;
+	rc = spool_write_frame(sp, act, seq, payload, len);
+	if (rc != SG_OK)
 		goto io_fail;
-	}
-	if (sp->fsync_ms == SG_FSYNC_ALWAYS && sg_spool_io.fdatasync(sp->wfd) != 0) {
-		int e = errno;
-		if (ftruncate(sp->wfd, act->size) != 0) {
-			/* The frame stays, unacknowledged: a later restart may
-			 * send it (at-least-once). */
-			act->size += (int64_t)need;
-			act->last_seq = seq;
-			act->records++;
-			sp->next_seq = seq + 1;
-			sp->written_seq = seq;
-		}
-		errno = e;
-		rc = SG_EIO;
-		sg_counter_add(sp->m_errors_fsync, 1);
-		goto io_fail;
-	}
-	act->size += (int64_t)need;
-	act->last_seq = seq;
-	act->records++;
-	sp->total_bytes += (int64_t)need;
-	sp->next_seq = seq + 1;
-	sp->written_seq = seq;
+	spool_advance(sp, act, seq, need);
 	if (sp->fsync_ms < 0) { /* always or never: visible at once */
 		sp->durable_seq = seq;
 		sp->durable_first = act->first_seq;
@@ -310,7 +312,7 @@ int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, u
 
 io_fail:
 	sg_counter_add(sp->m_errors_io, 1);
-	sg_log_rl(&rl_io, SG_LOG_ERROR, "spool",
+	sg_log_rl(&sp->rl_io, SG_LOG_ERROR, "spool",
 		  "append of seq %" PRIu64 " failed: %s (%s): event not stored", sp->next_seq,
 		  sg_strerror(rc), strerror(errno));
 out:
@@ -365,7 +367,7 @@ static int spool_reader_limit(struct sg_spool *sp)
 		s = spool_seg_find(sp, sp->rpos_first);
 		if (!s) { /* segment gone (drop_oldest): move to the oldest */
 			sp->rpos_first = sp->segs[0].first_seq;
-			sp->rpos_off = 16;
+			sp->rpos_off = SG_SPOOL_SEG_HDR;
 			s = &sp->segs[0];
 		}
 		if (s->first_seq > sp->durable_first)
@@ -378,14 +380,15 @@ static int spool_reader_limit(struct sg_spool *sp)
 		if (s->first_seq == sp->durable_first || i + 1 >= sp->nsegs)
 			return SG_EAGAIN;
 		sp->rpos_first = sp->segs[i + 1].first_seq;
-		sp->rpos_off = 16;
+		sp->rpos_off = SG_SPOOL_SEG_HDR;
 	}
 	return spool_reader_open(sp, s->first_seq);
 }
 
 int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 {
-	uint8_t h[20];
+	const size_t fh = SG_SPOOL_FRAME_HDR;
+	uint8_t h[SG_SPOOL_FRAME_HDR];
 	uint64_t seq;
 	uint32_t len;
 	int rc;
@@ -414,17 +417,18 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 		/* Bytes below the limit are complete and never rewritten. */
 		rc = sg_pread_all(sp->rfd, h, sizeof(h), sp->rpos_off);
 		if (rc == SG_OK) {
-			len = sg_get_u32(h + 4);
+			len = sg_frame_claimed_len(h);
 			if (sg_get_u32(h) != SG_FRAME_MAGIC || len > sp->max_record ||
-			    sp->rpos_off + 20 + (int64_t)len > sp->r_limit)
+			    sp->rpos_off + (int64_t)(fh + len) > sp->r_limit)
 				rc = SG_ECORRUPT;
 		}
 		if (rc == SG_OK) {
 			sg_buf_reset(buf);
-			sg_buf_reserve(buf, 20 + len);
-			memcpy(buf->p, h, 20);
-			rc = sg_pread_all(sp->rfd, buf->p + 20, len, sp->rpos_off + 20);
-			buf->len = 20 + len;
+			if (!sg_buf_reserve(buf, fh + len))
+				return SG_ENOMEM;
+			memcpy(buf->p, h, fh);
+			rc = sg_pread_all(sp->rfd, buf->p + fh, len, sp->rpos_off + (int64_t)fh);
+			buf->len = fh + len;
 			if (rc == SG_OK &&
 			    sg_frame_check((uint8_t *)buf->p, buf->len, (uint32_t)sp->max_record,
 					   &seq, &len) != 1)
@@ -436,11 +440,11 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 		}
 		if (rc != SG_OK)
 			return rc;
-		sp->rpos_off += 20 + (int64_t)len;
+		sp->rpos_off += (int64_t)(fh + len);
 		if (seq <= sp->rewind_after)
 			continue; /* delivered before a rewind point */
 		sp->rseq = seq;
-		memmove(buf->p, buf->p + 20, len);
+		memmove(buf->p, buf->p + fh, len);
 		buf->len = len;
 		*seq_out = seq;
 		return SG_OK;
@@ -454,7 +458,7 @@ void sg_spool_rewind(struct sg_spool *sp, uint64_t after_seq)
 	for (size_t i = 0; i < sp->nsegs; i++)
 		if (sp->segs[i].records && sp->segs[i].first_seq <= after_seq + 1)
 			sp->rpos_first = sp->segs[i].first_seq;
-	sp->rpos_off = 16;
+	sp->rpos_off = SG_SPOOL_SEG_HDR;
 	sp->r_limit = 0;
 	sp->rseq = 0;
 	sp->rewind_after = after_seq;
@@ -474,48 +478,55 @@ void sg_spool_ack(struct sg_spool *sp, uint64_t seq)
 
 int spool_save_cursor(struct sg_spool *sp, uint64_t seq)
 {
-	uint8_t b[16];
+	uint8_t b[SG_ACK_FILE_LEN];
 
-	memcpy(b, "SGACK1\0\0", 8);
-	for (int i = 0; i < 8; i++)
-		b[8 + i] = (uint8_t)(seq >> (8 * i));
-	uint8_t full[20];
-	memcpy(full, b, 16);
-	uint32_t crc = sg_crc_mask(sg_crc32c(b, 16));
-	for (int i = 0; i < 4; i++)
-		full[16 + i] = (uint8_t)(crc >> (8 * i));
-	return sg_write_file_atomic(sp->dir, "ack", full, sizeof(full), 0600);
+	sg_ack_encode(b, seq);
+	return sg_write_file_atomic(sp->dir, "ack", b, sizeof(b), 0600);
 }
 
-int sg_spool_checkpoint(struct sg_spool *sp)
+/* Save the cursor if acks moved on.  Caller holds ck_mu (not mu). */
+static int spool_checkpoint_cursor(struct sg_spool *sp)
 {
 	uint64_t acked;
-	int rc = SG_OK;
-	bool freed = false;
+	int rc;
 
 	pthread_mutex_lock(&sp->mu);
 	acked = sp->acked_seq;
 	pthread_mutex_unlock(&sp->mu);
-	if (acked > sp->saved_ack) {
-		rc = spool_save_cursor(sp, acked);
-		if (rc != SG_OK) {
-			static struct sg_log_rl rl;
-			sg_log_rl(&rl, SG_LOG_ERROR, "spool", "cannot save the ack cursor: %s (%s)",
-				  sg_strerror(rc), strerror(errno));
-			sg_counter_add(sp->m_errors_io, 1);
-			return rc;
+	if (acked <= sp->saved_ack)
+		return SG_OK;
+	rc = spool_save_cursor(sp, acked);
+	if (rc != SG_OK) {
+		sg_log_rl(&sp->rl_cursor, SG_LOG_ERROR, "spool",
+			  "cannot save the ack cursor: %s (%s)", sg_strerror(rc), strerror(errno));
+		sg_counter_add(sp->m_errors_io, 1);
+		return rc;
+	}
+	sp->saved_ack = acked;
+	return SG_OK;
+}
+
+int sg_spool_checkpoint(struct sg_spool *sp)
+{
+	bool freed = false;
+	int rc;
+
+	/* One checkpoint at a time: two writers of the cursor's temporary
+	 * file would publish each other's half-written file. */
+	pthread_mutex_lock(&sp->ck_mu);
+	rc = spool_checkpoint_cursor(sp);
+	if (rc == SG_OK) {
+		pthread_mutex_lock(&sp->mu);
+		while (sp->nsegs > 1 && sp->segs[0].last_seq <= sp->saved_ack &&
+		       (sp->segs[0].records || sp->segs[0].first_seq <= sp->saved_ack + 1)) {
+			spool_seg_delete(sp, 0);
+			freed = true;
 		}
-		sp->saved_ack = acked;
+		if (freed)
+			pthread_cond_broadcast(&sp->space_cv);
+		pthread_mutex_unlock(&sp->mu);
 	}
-	pthread_mutex_lock(&sp->mu);
-	while (sp->nsegs > 1 && sp->segs[0].last_seq <= sp->saved_ack &&
-	       (sp->segs[0].records || sp->segs[0].first_seq <= sp->saved_ack + 1)) {
-		spool_seg_delete(sp, 0);
-		freed = true;
-	}
-	if (freed)
-		pthread_cond_broadcast(&sp->space_cv);
-	pthread_mutex_unlock(&sp->mu);
+	pthread_mutex_unlock(&sp->ck_mu);
 	return rc;
 }
 
@@ -633,10 +644,10 @@ void sg_spool_close(struct sg_spool *sp)
 		close(sp->evfd);
 	if (sp->lockfd >= 0)
 		close(sp->lockfd);
-	sg_buf_free(&sp->enc);
 	free(sp->segs);
 	free(sp->dir);
 	pthread_mutex_destroy(&sp->mu);
+	pthread_mutex_destroy(&sp->ck_mu);
 	pthread_cond_destroy(&sp->space_cv);
 	if (sp->flusher_running)
 		pthread_cond_destroy(&sp->flush_cv);

@@ -8,12 +8,16 @@
  *   corrupt/                   segments moved aside by recovery
  *   rejected.log               records Kafka refused for good (dead letters)
  *
- * A segment starts with a 16-byte header (magic "SGSEG", version, CRC) and
- * holds frames: magic u32 | length u32 | seq u64 | masked CRC32C u32 over
- * length, seq and payload | payload.  All little endian.  A frame is
- * written with one write(2), so a process crash leaves either the whole
- * frame in the page cache or none of it; a power cut may tear the tail,
- * which recovery truncates.
+ * A segment starts with a header (magic "SGSEG", version, CRC) and holds
+ * frames: magic u32 | length u32 | seq u64 | masked CRC32C u32 over
+ * length, seq and payload | payload.  All little endian; sizes and layout
+ * in frame.h.  A frame is written with one writev(2), so a process crash
+ * leaves either the whole frame in the page cache or none of it; a power
+ * cut may tear the tail, which recovery truncates.
+ *
+ * The payload is opaque here (gateway/core/event.h defines it).  It does
+ * not contain its seq: the append assigns the seq under the lock and puts
+ * it in the frame header, so nothing is encoded while the lock is held.
  *
  * Threads: any number of appenders (drivers), one reader (the producer),
  * and the spool's own flusher thread (group commit, cursor saving,
@@ -31,21 +35,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "gateway/config/conf.h"
 #include "gateway/base/err.h"
 #include "gateway/base/buf.h"
 #include "gateway/base/clock.h"
 #include "gateway/base/mem.h"
+#include "frame.h"
 
 struct sg_spool;
-
-#define SG_SPOOL_FRAME_HDR 20
-#define SG_SPOOL_SEG_HDR   16
-
-/* Fills `out` with the record payload for `seq`; called with the spool
- * lock held, so it must be quick and must not call back into the spool. */
-typedef int (*sg_spool_encode_fn)(uint64_t seq, struct sg_buf *out, void *arg);
 
 struct sg_spool_stats {
 	uint64_t next_seq;    /* the seq the next append gets */
@@ -66,14 +65,16 @@ int sg_spool_open(const struct sg_spool_conf *c, struct sg_spool **out, struct s
 void sg_spool_close(struct sg_spool *sp);
 
 /*
- * Append one record.  The payload is produced by encode(seq, buf, arg)
- * under the lock, so seqs are assigned in append order.  Returns SG_OK
- * (*seq set), SG_EDROPPED (drop_newest), SG_ESTOPPING (woken by
+ * Append one record: payload[0..len), borrowed for the call and finished
+ * before it (the caller encodes it outside the lock).  The seq is
+ * assigned under the lock, after any wait for room, so seqs are strictly
+ * increasing in file order whatever the number of appenders.  Returns
+ * SG_OK (*seq set), SG_EDROPPED (drop_newest), SG_ESTOPPING (woken by
  * sg_spool_shutdown while blocked on a full spool), SG_EINVAL (record
  * larger than max_record_bytes), SG_EIO/SG_ENOSPC (nothing stored).
- * With fsync `always`, SG_OK means the record is on disk.
+ * With fsync `always`, SG_OK means the record is on disk.  Any thread.
  */
-int sg_spool_append(struct sg_spool *sp, sg_spool_encode_fn encode, void *arg, uint64_t *seq);
+int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64_t *seq);
 
 /*
  * Reader: copy the next durable record after the read position into buf
@@ -88,7 +89,9 @@ int sg_spool_read_fd(const struct sg_spool *sp);
 
 /* Every seq <= seq is delivered.  Monotonic; saved by the flusher. */
 void sg_spool_ack(struct sg_spool *sp, uint64_t seq);
-/* Save the cursor and delete delivered segments now (shutdown, tests). */
+/* Save the cursor and delete delivered segments now (shutdown, tests);
+ * the flusher does it every ack_interval.  Any thread, one at a time
+ * inside.  SG_OK, or SG_EIO if the cursor cannot be saved. */
 int sg_spool_checkpoint(struct sg_spool *sp);
 /* fsync everything written so far now. */
 int sg_spool_sync(struct sg_spool *sp);
@@ -104,9 +107,9 @@ void sg_spool_stats(struct sg_spool *sp, struct sg_spool_stats *st);
 int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload, size_t len,
 		    const char *reason);
 
-/* Fault injection seam (tests): replaces write/fdatasync of segments. */
+/* Fault injection seam (tests): replaces writev/fdatasync of segments. */
 struct sg_spool_io {
-	ssize_t (*write)(int fd, const void *p, size_t n);
+	ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
 	int (*fdatasync)(int fd);
 };
 extern struct sg_spool_io sg_spool_io;

@@ -7,10 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gateway/core/metrics.h"
@@ -31,10 +33,23 @@ static struct sg_spool_conf conf_for(const char *dir)
 	return c;
 }
 
-static int enc_text(uint64_t seq, struct sg_buf *out, void *arg)
+/* Append "record-<seq>-<tag>".  The payload carries the seq the spool
+ * will assign (one appender: the next one), so the readers below can
+ * check that every payload comes back under its own seq. */
+static int append_text(struct sg_spool *sp, const char *tag, uint64_t *seq)
 {
-	sg_buf_printf(out, "record-%" PRIu64 "-%s", seq, (const char *)arg);
-	return SG_OK;
+	struct sg_spool_stats st;
+	struct sg_buf b;
+	int rc;
+
+	sg_spool_stats(sp, &st);
+	sg_buf_init(&b);
+	sg_buf_printf(&b, "record-%" PRIu64 "-%s", st.next_seq, tag);
+	rc = sg_spool_append(sp, b.p, b.len, seq);
+	if (rc == SG_OK)
+		CHECK_EQ(*seq, st.next_seq);
+	sg_buf_free(&b);
+	return rc;
 }
 
 static struct sg_spool *open_ok(struct sg_spool_conf *c)
@@ -52,7 +67,7 @@ static void append_n(struct sg_spool *sp, int n, const char *tag)
 {
 	for (int i = 0; i < n; i++) {
 		uint64_t seq;
-		CHECK_EQ(sg_spool_append(sp, enc_text, (void *)tag, &seq), SG_OK);
+		CHECK_EQ(append_text(sp, tag, &seq), SG_OK);
 	}
 }
 
@@ -196,7 +211,8 @@ TEST(bit_flip_mid_segment)
 	sg_spool_close(sp);
 	for (int bit = 0; bit < 8; bit += 3) {
 		/* corrupt record 5 (payload byte 3 and, separately, its length) */
-		off_t off = (off_t)(SG_SPOOL_SEG_HDR + 4 * rec + (bit ? 20 + 3 : 5));
+		off_t off =
+		    (off_t)(SG_SPOOL_SEG_HDR + 4 * rec + (bit ? SG_SPOOL_FRAME_HDR + 3 : 5));
 		fd = open(seg_path(dir, 1), O_RDWR);
 		CHECK(pread(fd, &b, 1, off) == 1);
 		b ^= (char)(1 << bit);
@@ -289,17 +305,38 @@ TEST(corrupt_cursor_resends_everything)
 /* --- injected I/O errors ---------------------------------------------- */
 
 static int fail_write_errno, fail_sync_errno, fail_after;
+static bool fail_short; /* a short count instead of -1 and errno */
 
-static ssize_t bad_write(int fd, const void *p, size_t n)
+/* The first n bytes of iov[0..cnt) into out; returns the entries used. */
+static int iov_cut(const struct iovec *iov, int cnt, size_t n, struct iovec *out)
 {
-	if (fail_write_errno && fail_after-- <= 0) {
-		/* a partial write first, then the error */
-		ssize_t w = write(fd, p, n / 2);
-		(void)w;
+	int k = 0;
+
+	for (int i = 0; i < cnt && n; i++, k++) {
+		out[k] = iov[i];
+		if (out[k].iov_len > n)
+			out[k].iov_len = n;
+		n -= out[k].iov_len;
+	}
+	return k;
+}
+
+static ssize_t bad_writev(int fd, const struct iovec *iov, int cnt)
+{
+	if ((fail_write_errno || fail_short) && fail_after-- <= 0) {
+		/* a partial write first, then the error (or the short count) */
+		struct iovec half[8];
+		size_t total = 0;
+
+		for (int i = 0; i < cnt; i++)
+			total += iov[i].iov_len;
+		ssize_t w = writev(fd, half, iov_cut(iov, cnt, total / 2, half));
+		if (fail_short)
+			return w;
 		errno = fail_write_errno;
 		return -1;
 	}
-	return write(fd, p, n);
+	return writev(fd, iov, cnt);
 }
 
 static int bad_sync(int fd)
@@ -320,15 +357,16 @@ static void io_fault_case(int werr, int serr, int want)
 	uint64_t seq = 0, last;
 
 	append_n(sp, 3, "ok");
-	sg_spool_io.write = bad_write;
+	sg_spool_io.writev = bad_writev;
 	sg_spool_io.fdatasync = bad_sync;
 	fail_write_errno = werr;
 	fail_sync_errno = serr;
 	fail_after = 0;
-	CHECK_EQ(sg_spool_append(sp, enc_text, "lost", &seq), want);
+	CHECK_EQ(append_text(sp, "lost", &seq), want);
 	fail_write_errno = fail_sync_errno = 0;
+	fail_short = false;
 	/* The failed event is not in the spool; the next one takes its seq. */
-	CHECK_EQ(sg_spool_append(sp, enc_text, "ok", &seq), SG_OK);
+	CHECK_EQ(append_text(sp, "ok", &seq), SG_OK);
 	CHECK_EQ(seq, 4);
 	sg_spool_stats(sp, &st);
 	CHECK_EQ(st.next_seq, 5);
@@ -341,9 +379,9 @@ static void io_fault_case(int werr, int serr, int want)
 	sg_spool_close(sp);
 }
 
-static ssize_t real_write(int fd, const void *p, size_t n)
+static ssize_t real_writev(int fd, const struct iovec *iov, int cnt)
 {
-	return write(fd, p, n);
+	return writev(fd, iov, cnt);
 }
 static int real_sync(int fd)
 {
@@ -352,7 +390,7 @@ static int real_sync(int fd)
 
 static void io_restore(void)
 {
-	sg_spool_io.write = real_write;
+	sg_spool_io.writev = real_writev;
 	sg_spool_io.fdatasync = real_sync;
 }
 
@@ -365,6 +403,13 @@ TEST(enospc_on_write)
 TEST(eio_on_write)
 {
 	io_fault_case(EIO, 0, SG_EIO);
+	io_restore();
+}
+
+TEST(short_write)
+{
+	fail_short = true;
+	io_fault_case(0, 0, SG_EIO);
 	io_restore();
 }
 
@@ -397,7 +442,7 @@ TEST(drop_newest_counts)
 	c.when_full = SG_FULL_DROP_NEWEST;
 	sp = open_ok(&c);
 	for (int i = 0; i < 5000; i++) {
-		int rc = sg_spool_append(sp, enc_text, "payload-payload", &seq);
+		int rc = append_text(sp, "payload-payload", &seq);
 		ok += rc == SG_OK;
 		dropped += rc == SG_EDROPPED;
 	}
@@ -422,7 +467,7 @@ TEST(drop_oldest_counts_and_keeps_newest)
 	c.when_full = SG_FULL_DROP_OLDEST;
 	sp = open_ok(&c);
 	for (int i = 0; i < 5000; i++)
-		CHECK_EQ(sg_spool_append(sp, enc_text, "payload-payload", &seq), SG_OK);
+		CHECK_EQ(append_text(sp, "payload-payload", &seq), SG_OK);
 	sg_spool_stats(sp, &st);
 	CHECK(st.bytes <= 65536);
 	int n = read_all(sp, &last);
@@ -442,8 +487,8 @@ TEST(oversize_record_refused)
 
 	memset(big, 'q', 69999);
 	big[69999] = '\0';
-	CHECK_EQ(sg_spool_append(sp, enc_text, big, &seq), SG_EINVAL);
-	CHECK_EQ(sg_spool_append(sp, enc_text, "small", &seq), SG_OK);
+	CHECK_EQ(append_text(sp, big, &seq), SG_EINVAL);
+	CHECK_EQ(append_text(sp, "small", &seq), SG_OK);
 	CHECK_EQ(seq, 1);
 	free(big);
 	sg_spool_close(sp);
@@ -511,5 +556,53 @@ TEST(restart_after_empty_run_keeps_events)
 	CHECK_EQ(st.next_seq, 9);
 	CHECK_EQ(read_all(sp, &last), 5);
 	CHECK_EQ(last, 8);
+	sg_spool_close(sp);
+}
+
+/* Regression: a checkpoint from another thread while the flusher made
+ * one wrote the cursor's temporary file twice at once; one of them failed
+ * (and could publish the other's half-written file). */
+struct ck_arg {
+	struct sg_spool *sp;
+	int failures;
+};
+
+static void *ck_main(void *arg)
+{
+	struct ck_arg *a = arg;
+
+	for (uint64_t i = 1; i <= 300; i++) {
+		sg_spool_ack(a->sp, i);
+		if (sg_spool_checkpoint(a->sp) != SG_OK)
+			a->failures++;
+	}
+	return NULL;
+}
+
+TEST(concurrent_checkpoints)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct ck_arg a[3];
+	pthread_t th[3];
+	struct sg_spool_stats st;
+
+	c.ack_interval_ms = 1; /* the flusher checkpoints too */
+	sp = open_ok(&c);
+	append_n(sp, 300, "k");
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct ck_arg){sp, 0};
+		CHECK(pthread_create(&th[i], NULL, ck_main, &a[i]) == 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ(a[i].failures, 0);
+	}
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.acked_seq, 300);
+	CHECK_EQ(st.next_seq, 301);
 	sg_spool_close(sp);
 }

@@ -1,0 +1,256 @@
+/*
+ * event_json.c - the JSON envelope v1 (docs/events.md), written from a
+ * decoded spool record when it leaves the spool.
+ *
+ * Numbers are printed in the shortest form that reads back to the same
+ * double; non-finite doubles (JSON has none) become the strings "NaN",
+ * "Infinity" and "-Infinity".  Text is escaped, invalid UTF-8 replaced by
+ * U+FFFD; bytes are base64.  Integers and the RFC 3339 time are written
+ * digit by digit, without printf: this runs once per record on the
+ * producer's thread.
+ */
+#include "event.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADD_LIT(b, s) sg_buf_add((b), (s), sizeof(s) - 1)
+
+static const char *const quality_names[] = {"good", "uncertain", "bad"};
+
+size_t sg_fmt_u64(char out[20], uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static void add_u64(struct sg_buf *b, uint64_t v)
+{
+	char d[20];
+	sg_buf_add(b, d, sg_fmt_u64(d, v));
+}
+
+static void add_i64(struct sg_buf *b, int64_t v)
+{
+	if (v < 0) {
+		sg_buf_addc(b, '-');
+		add_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		add_u64(b, (uint64_t)v);
+	}
+}
+
+/* v as exactly `width` digits (v < 10^width). */
+static void put_digits(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+static void add_double(struct sg_buf *b, double d)
+{
+	char tmp[40];
+
+	if (isnan(d)) {
+		ADD_LIT(b, "\"NaN\"");
+		return;
+	}
+	if (isinf(d)) {
+		if (d > 0)
+			ADD_LIT(b, "\"Infinity\"");
+		else
+			ADD_LIT(b, "\"-Infinity\"");
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	/* Keep it a JSON number: "1e+20" is fine, "inf" cannot occur. */
+	sg_buf_adds(b, tmp);
+}
+
+static void add_base64(struct sg_buf *b, const uint8_t *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	sg_buf_addc(b, '"');
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		char o[4] = {tab[v >> 18], tab[(v >> 12) & 63],
+			     i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
+		sg_buf_add(b, o, 4);
+	}
+	sg_buf_addc(b, '"');
+}
+
+/* The proleptic Gregorian date of day z since 1970-01-01 (the algorithm
+ * of H. Hinnant's "chrono-compatible low-level date algorithms"). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" in UTC.  Every int64 ns falls in the
+ * years 1677..2262, so the year always has four digits. */
+static void add_time(struct sg_buf *b, int64_t ns)
+{
+	int64_t s = ns / SG_NS_PER_S, frac = ns % SG_NS_PER_S, days, secs, y;
+	unsigned mo, d;
+	char t[32];
+
+	if (frac < 0) {
+		frac += SG_NS_PER_S;
+		s--;
+	}
+	days = s >= 0 ? s / 86400 : (s - 86399) / 86400;
+	secs = s - days * 86400;
+	civil_from_days(days, &y, &mo, &d);
+	t[0] = '"';
+	put_digits(t + 1, (unsigned)y, 4);
+	t[5] = '-';
+	put_digits(t + 6, mo, 2);
+	t[8] = '-';
+	put_digits(t + 9, d, 2);
+	t[11] = 'T';
+	put_digits(t + 12, (unsigned)(secs / 3600), 2);
+	t[14] = ':';
+	put_digits(t + 15, (unsigned)(secs / 60 % 60), 2);
+	t[17] = ':';
+	put_digits(t + 18, (unsigned)(secs % 60), 2);
+	t[20] = '.';
+	put_digits(t + 21, (unsigned)frac, 9);
+	t[30] = 'Z';
+	t[31] = '"';
+	sg_buf_add(b, t, sizeof(t));
+}
+
+static void add_value(struct sg_buf *b, const struct sg_value *v)
+{
+	static const char *const types[] = {"none", "double", "int",  "uint",
+					    "bool", "string", "bytes"};
+
+	ADD_LIT(b, ",\"value\":");
+	switch (v->type) {
+	case SG_VAL_NONE: ADD_LIT(b, "null"); break;
+	case SG_VAL_DOUBLE: add_double(b, v->d); break;
+	case SG_VAL_INT: add_i64(b, v->i); break;
+	case SG_VAL_UINT: add_u64(b, v->u); break;
+	case SG_VAL_BOOL:
+		if (v->b)
+			ADD_LIT(b, "true");
+		else
+			ADD_LIT(b, "false");
+		break;
+	case SG_VAL_STR: sg_buf_add_json_str(b, v->s.p, v->s.len); break;
+	case SG_VAL_BYTES: add_base64(b, (const uint8_t *)v->s.p, v->s.len); break;
+	}
+	ADD_LIT(b, ",\"type\":\"");
+	sg_buf_adds(b, types[v->type]);
+	sg_buf_addc(b, '"');
+}
+
+static void add_field(struct sg_buf *b, const char *lit, size_t lit_len, const char *s, size_t n)
+{
+	sg_buf_add(b, lit, lit_len);
+	sg_buf_add_json_str(b, s, n);
+}
+#define ADD_FIELD(b, lit, s, n) add_field((b), (lit), sizeof(lit) - 1, (s), (n))
+
+static void add_attrs(struct sg_buf *b, const struct sg_event_view *ev)
+{
+	size_t pos = 0, kl, vl;
+	const char *k, *v;
+	bool first = true;
+
+	ADD_LIT(b, ",\"attrs\":{");
+	while (sg_event_attr_next(ev, &pos, &k, &kl, &v, &vl)) {
+		if (!first)
+			sg_buf_addc(b, ',');
+		first = false;
+		sg_buf_add_json_str(b, k, kl);
+		sg_buf_addc(b, ':');
+		sg_buf_add_json_str(b, v, vl);
+	}
+	sg_buf_addc(b, '}');
+}
+
+void sg_event_json_record(struct sg_buf *b, const struct sg_record *r, const char *seq,
+			  size_t seq_len)
+{
+	const struct sg_event_view *ev = &r->ev;
+
+	/* The id "<gateway>:<seq>" as one JSON string: the gateway escaped,
+	 * then ':' and digits, which never need escaping. */
+	ADD_FIELD(b, "{\"v\":1,\"id\":", r->gateway, r->gateway_len);
+	if (!b->oom)
+		b->len--; /* reopen the string */
+	sg_buf_addc(b, ':');
+	sg_buf_add(b, seq, seq_len);
+	ADD_LIT(b, "\",\"seq\":");
+	sg_buf_add(b, seq, seq_len);
+	ADD_FIELD(b, ",\"gateway\":", r->gateway, r->gateway_len);
+	ADD_FIELD(b, ",\"source\":", r->source, r->source_len);
+	ADD_FIELD(b, ",\"sensor\":", ev->sensor, ev->sensor_len);
+	ADD_LIT(b, ",\"time\":");
+	add_time(b, r->ts_ns);
+	ADD_LIT(b, ",\"time_ns\":");
+	add_i64(b, r->ts_ns);
+	add_value(b, &ev->value);
+	if (ev->unit)
+		ADD_FIELD(b, ",\"unit\":", ev->unit, ev->unit_len);
+	ADD_LIT(b, ",\"quality\":\"");
+	sg_buf_adds(b, quality_names[ev->quality]);
+	sg_buf_addc(b, '"');
+	if (ev->reason)
+		ADD_FIELD(b, ",\"reason\":", ev->reason, ev->reason_len);
+	if (ev->nattrs)
+		add_attrs(b, ev);
+	sg_buf_addc(b, '}');
+}
+
+void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,
+		   int64_t ts_ns, struct sg_buf *out)
+{
+	struct sg_reading at = *rd;
+	struct sg_record r;
+	struct sg_buf enc;
+	char d[20];
+
+	at.ts_ns = ts_ns;
+	at.raw = false;
+	sg_buf_init(&enc);
+	if (sg_event_encode(ec, &at, &enc) == SG_OK &&
+	    sg_record_decode(enc.p, enc.len, &r) == SG_OK) {
+		r.ts_ns = ts_ns; /* as given, also 0 */
+		sg_event_json_record(out, &r, d, sg_fmt_u64(d, seq));
+	} else
+		out->oom = true;
+	sg_buf_free(&enc);
+}
