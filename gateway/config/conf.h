@@ -74,9 +74,10 @@ struct sg_http_conf {
 	int64_t port;
 	int64_t max_connections;
 	int64_t timeout_ms;
-	int64_t stall_ms;         /* /health: a loop silent this long is stalled */
-	int64_t ready_high_water; /* /ready: spool fill in percent of max_bytes */
-	int64_t ready_max_age_ms; /* /ready: oldest undelivered record at most this old */
+	int64_t stall_ms;          /* /health: a loop silent this long is stalled */
+	int64_t ready_high_water;  /* /ready: spool fill in percent of max_bytes */
+	int64_t ready_max_age_ms;  /* /ready: oldest undelivered record at most this old */
+	int64_t delivery_stall_ms; /* /health: records in flight at most this old */
 };
 
 struct sg_source_conf {

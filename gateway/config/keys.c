@@ -218,6 +218,11 @@ static const struct sg_cfg_key http_keys[] = {
     SG_KEY_DURATION("ready_max_age", struct sg_http_conf, ready_max_age_ms, "60s", 1000, 86400000,
 		    "`/ready` fails while the oldest record handed to Kafka has waited longer "
 		    "than this for its acknowledgement, or no broker is connected."),
+    SG_KEY_DURATION("delivery_stall_timeout", struct sg_http_conf, delivery_stall_ms, "5m", 1000,
+		    86400000,
+		    "`/health` fails and the systemd watchdog stops when records have waited this "
+		    "long for an acknowledgement: a wedged producer or broker connection gets the "
+		    "unit restarted, which resumes from the spool."),
 };
 static const struct sg_cfg_table http_table =
     SG_CFG_TABLE("http", "The metrics and health endpoint (see docs/operations.md).",

@@ -158,6 +158,7 @@ static void gw_health_input(struct sg_gateway *gw, struct sg_health_input *in,
 	    .oldest_age_ns =
 		(int64_t)sg_metrics_sum("oldest_undelivered_age_ms", NULL) * SG_NS_PER_MS,
 	    .max_age_ns = h->ready_max_age_ms * SG_NS_PER_MS,
+	    .delivery_stall_ns = h->delivery_stall_ms * SG_NS_PER_MS,
 	    .brokers_up = (int)gw_gauge("kafka_brokers_up", (uint64_t)-1),
 	    .stopping = phase != GW_RUNNING,
 	};

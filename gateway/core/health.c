@@ -55,6 +55,16 @@ static bool loops_ok(const struct sg_health_input *in, struct sg_buf *json, bool
 	return all;
 }
 
+static bool delivery_live(const struct sg_health_input *in, struct sg_buf *json, bool *first)
+{
+	bool ok = in->oldest_age_ns <= in->delivery_stall_ns;
+
+	check(json, first, "kafka:progress", ok,
+	      "oldest record in flight %lld ms old (bound %lld ms)", MS(in->oldest_age_ns),
+	      MS(in->delivery_stall_ns));
+	return ok;
+}
+
 static void finish(struct sg_buf *json, bool ok)
 {
 	sg_buf_adds(json, ok ? "],\"status\":\"ok\"}\n" : "],\"status\":\"fail\"}\n");
@@ -66,6 +76,7 @@ bool sg_health_live(const struct sg_health_input *in, struct sg_buf *json)
 
 	sg_buf_adds(json, "{\"checks\":[");
 	ok = loops_ok(in, json, &first);
+	ok &= delivery_live(in, json, &first);
 	finish(json, ok);
 	return ok;
 }
@@ -77,6 +88,7 @@ bool sg_health_ready(const struct sg_health_input *in, struct sg_buf *json)
 
 	sg_buf_adds(json, "{\"checks\":[");
 	ok = loops_ok(in, json, &first);
+	ok &= delivery_live(in, json, &first);
 	c = !in->stopping;
 	check(json, &first, "running", c, "%s", c ? "running" : "stopping: draining to Kafka");
 	ok &= c;

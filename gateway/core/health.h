@@ -5,9 +5,11 @@
  * I/O in here, so every rule is unit-tested with made-up inputs.
  *
  * Live (/health, watchdog): every loop - the main loop, the producer, the
- * spool flusher, each source thread - made progress within stall_ns; a
- * loop that waits on backpressure (a source blocked on a full spool) is
- * alive.
+ * spool flusher, each source thread - made progress within stall_ns (a
+ * loop that waits on backpressure, a source blocked on a full spool, is
+ * alive), and records in flight got an acknowledgement within
+ * delivery_stall_ns (a wedged producer or broker connection: a restart
+ * resumes from the spool).
  * Ready (/ready): live, and the spool below its high-water mark, Kafka
  * delivering (a broker connected, the oldest record in flight younger
  * than max_age_ns), every source up or down for less than the grace
@@ -43,6 +45,7 @@ struct sg_health_input {
 	uint64_t spool_bytes, spool_max_bytes;
 	unsigned high_water_pct;
 	int64_t oldest_age_ns, max_age_ns; /* the oldest record in flight */
+	int64_t delivery_stall_ns;         /* liveness bound on oldest_age_ns */
 	int brokers_up;                    /* -1: not known yet */
 	bool stopping;
 };

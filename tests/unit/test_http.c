@@ -140,6 +140,7 @@ static struct sg_health_input healthy(void)
 					.high_water_pct = 90,
 					.oldest_age_ns = SG_NS_PER_S,
 					.max_age_ns = 60 * SG_NS_PER_S,
+					.delivery_stall_ns = 300 * SG_NS_PER_S,
 					.brokers_up = 1};
 }
 
@@ -182,6 +183,10 @@ TEST(health_and_readiness_rules)
 	loops[2].beat_ns = in.now_ns - 3600 * SG_NS_PER_S;
 	loops[2].waiting = true;
 	CHECK(live(&in));
+	/* Records in flight without an acknowledgement for too long: the
+	 * producer is wedged, not alive (the watchdog restarts the unit). */
+	in.oldest_age_ns = 301 * SG_NS_PER_S;
+	CHECK(!live(&in));
 	/* Spool over its high-water mark: live but not ready. */
 	in = healthy();
 	in.spool_bytes = 901;
