@@ -117,6 +117,7 @@ test-asan: .deps-ok
 
 docs: all
 	$(Q)$(BUILD)/sensorgate config-doc > docs/config.md
+	$(Q)$(BUILD)/sensorgate config-doc --metrics > docs/metrics.md
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/sensorgate)

@@ -1,6 +1,7 @@
 /*
- * cli_config_doc.c - `sensorgate config-doc`: the configuration reference
- * in Markdown, generated from the key tables (docs/config.md).
+ * cli_config_doc.c - `sensorgate config-doc [--metrics]`: the configuration
+ * reference (docs/config.md) or the metrics reference (docs/metrics.md) in
+ * Markdown, generated from the key tables and the metrics table.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,15 +9,21 @@
 
 #include "cli.h"
 #include "gateway/config/conf.h"
+#include "gateway/metrics/families.h"
 
 int sg_cli_config_doc(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--metrics")) {
+		sg_metric_families_doc(stdout);
+		return 0;
+	}
 	if (argc > 1) {
 		bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
 		fprintf(help ? stdout : stderr,
-			"usage: sensorgate config-doc\n"
+			"usage: sensorgate config-doc [--metrics]\n"
 			"Prints the reference of every configuration key (Markdown), generated\n"
-			"from the key tables; docs/config.md is this output (make docs).\n");
+			"from the key tables; docs/config.md is this output (make docs).\n"
+			"--metrics prints the metrics reference instead (docs/metrics.md).\n");
 		return help ? 0 : 2;
 	}
 	sg_conf_doc(stdout);

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "gateway/base/clock.h"
+#include "gateway/base/err.h"
+#include "gateway/base/fs.h"
 #include "gateway/core/health.h"
 #include "gateway/core/metrics.h"
 #include "gateway/http/routes.h"
@@ -114,6 +116,26 @@ TEST(every_family_documented)
 		CHECK(!strstr(f->exposed, "_ms") && !strstr(f->exposed, "_us"));
 		CHECK(sg_metric_family_find(f->name) == f);
 	}
+}
+
+/* docs/metrics.md is generated from the table: they must agree. */
+TEST(metrics_doc_matches_table)
+{
+	char *buf = NULL, *doc = NULL;
+	size_t len = 0, dlen = 0;
+	FILE *mf = open_memstream(&buf, &len);
+	const char *root = getenv("SG_SRCDIR") ? getenv("SG_SRCDIR") : ".";
+	char path[600];
+
+	sg_metric_families_doc(mf);
+	fclose(mf);
+	snprintf(path, sizeof(path), "%s/docs/metrics.md", root);
+	if (sg_read_file(path, 1 << 22, &doc, &dlen) != SG_OK)
+		t_fail(__FILE__, __LINE__, "cannot read %s", path);
+	else if (dlen != len || memcmp(doc, buf, len))
+		t_fail(__FILE__, __LINE__, "docs/metrics.md is out of date: run `make docs`");
+	free(doc);
+	free(buf);
 }
 
 static struct sg_health_loop loops[3];
