@@ -6,6 +6,8 @@
 #   make test-asan  the same suite under ASan + UBSan
 #   make bench      benchmarks (not part of test)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        Debian package, ARCH=amd64|arm64|armhf (cross/cross.mk: also
+#                   cross, test-cross, test-gpio-kernel)
 #   V=1             show full command lines
 
 CC      ?= cc

@@ -5,6 +5,8 @@
 #   cross/build.sh arm64          Pi 3/4/5 (and Zero 2 W) on a 64-bit OS
 #   cross/build.sh armhf          32-bit Raspberry Pi OS / Debian armhf
 #   cross/build.sh arm64 -B       extra arguments go to make
+#   cross/build.sh arm64 --setup-only   install what is missing, build nothing
+#                                 (cross/deb.sh uses it)
 #
 # It adds the foreign architecture, installs crossbuild-essential-ARCH,
 # pkgconf:ARCH (which provides TRIPLET-pkg-config) and the -dev libraries
@@ -33,13 +35,18 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 arm64|armhf [make arguments...]" >&2
+  echo "usage: $0 arm64|armhf [--setup-only | make arguments...]" >&2
   exit 64
 }
 
 [[ $# -ge 1 ]] || usage
 ARCH=$1
 shift
+SETUP_ONLY=0
+if [[ ${1:-} == --setup-only ]]; then
+  SETUP_ONLY=1
+  shift
+fi
 case "$ARCH" in
   arm64) TRIPLET=aarch64-linux-gnu ;;
   armhf) TRIPLET=arm-linux-gnueabihf ;;
@@ -61,6 +68,8 @@ dev_package() {
     libmosquitto) echo libmosquitto-dev ;;
     libgpiod) echo libgpiod-dev ;;
     sqlite3) echo libsqlite3-dev ;;
+    libmicrohttpd) echo libmicrohttpd-dev ;;
+    libsystemd) echo libsystemd-dev ;;
     *) # Ask dpkg who owns the native .pc file.
       local pc
       pc=$(pkg-config --variable=pcfiledir "$1" 2>/dev/null)/$1.pc
@@ -149,10 +158,29 @@ elif [[ $arch_added == no || ${#missing[@]} -gt 0 ]]; then
     as_root dpkg --add-architecture "$ARCH"
   fi
   say "installing ${missing[*]}"
-  # A foreign architecture's index can fail to download while a mirror
-  # syncs; apt then still installs from the indexes it has, so go on and
-  # let the install decide.
-  as_root apt-get update -qq || say "apt-get update reported errors; trying the install anyway"
+  # A foreign architecture's index can fail to download (a mirror that
+  # does not carry ARCH, or one mid-sync): apt-get update then exits
+  # non-zero, but it has refreshed every other index and kept the old
+  # lists of the failed ones, so the failure is not fatal here.  What
+  # matters is whether the :ARCH packages have a candidate; if not, and
+  # this script added the architecture, it removes it again so that the
+  # broken index does not fail every later apt-get update on the machine.
+  if ! as_root apt-get update -qq 2>"$ROOT/$BUILD_DIR.apt-update.log"; then
+    say "apt-get update reported errors (kept in $BUILD_DIR.apt-update.log); going on"
+    grep -E '^(E|W):' "$ROOT/$BUILD_DIR.apt-update.log" | head -5 >&2 || true
+  fi
+  no_candidate=()
+  for p in crossbuild-essential-"$ARCH" "libc6-dev:$ARCH" "${LIBS[@]/%/:$ARCH}"; do
+    [[ $(apt-cache policy "$p" 2>/dev/null) == *"Candidate: "[0-9]* ]] || no_candidate+=("$p")
+  done
+  if ((${#no_candidate[@]})); then
+    say "no installable version of: ${no_candidate[*]} (is the $ARCH index reachable?)" >&2
+    if [[ $arch_added == no ]] && [[ -z $(dpkg-query -W -f='${Architecture}\n' 2>/dev/null | grep -x "$ARCH") ]]; then
+      say "dpkg --remove-architecture $ARCH (nothing of $ARCH is installed)"
+      as_root dpkg --remove-architecture "$ARCH" || true
+    fi
+    exit 2
+  fi
   if apt-get install -s -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
@@ -189,6 +217,10 @@ for m in "${MODULES[@]}"; do
   fi
 done
 command -v "$TRIPLET-gcc" >/dev/null || { say "$TRIPLET-gcc not found" >&2; exit 2; }
+if ((SETUP_ONLY)); then
+  say "toolchain and :$ARCH libraries ready${SYSROOT:+ (sysroot $BUILD_DIR/sysroot)}"
+  exit 0
+fi
 
 # --- 3. build --------------------------------------------------------------
 # The Makefile archives with plain `ar`; binutils' generic ELF support
