@@ -113,6 +113,12 @@ bool sg_source_stopping(const struct sg_source *src);
 void sg_source_error(struct sg_source *src, const char *cls);
 /* A counter private to this source: NAME{source=SRC}. */
 struct sg_counter *sg_source_counter(struct sg_source *src, const char *name);
+/* Say whether the source is connected to its device or broker (shown in
+ * source_up and /ready).  The core sets it true after a successful
+ * start() and false when the source stops or restarts; a driver that
+ * stays started while its link is down (an MQTT client reconnecting)
+ * calls it on each change.  Any thread. */
+void sg_source_set_up(struct sg_source *src, bool up);
 
 #define SG_WAIT_MAX_FDS 32
 

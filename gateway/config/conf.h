@@ -106,6 +106,11 @@ extern const struct sg_cfg_table sg_spool_table;
 
 int sg_conf_load(const char *file, struct sg_conf *conf, char **errors);
 void sg_conf_free(struct sg_conf *conf);
+/* A source's effective settings as text (its keys, its driver's keys, the
+ * topic template it uses): two sources with equal fingerprints produce the
+ * same events.  Caller frees; NULL when out of memory.  Reload compares
+ * them to find the sources that changed. */
+char *sg_conf_source_fingerprint(const struct sg_conf *c, const struct sg_source_conf *sc);
 /* Markdown for every table, drivers included (docs/config.md). */
 void sg_conf_doc(FILE *fp);
 /* Expand a topic template. */

@@ -391,6 +391,24 @@ static void src_free(const struct sg_cfg_key *k, void *field)
 	memset(l, 0, sizeof(*l));
 }
 
+char *sg_conf_source_fingerprint(const struct sg_conf *c, const struct sg_source_conf *sc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	if (!fp)
+		return NULL;
+	sg_cfg_dump(&source_table, sc, 0, fp);
+	if (sc->drv)
+		sg_cfg_dump(sc->drv->conf, sc->dconf, 0, fp);
+	/* What the source's events depend on beyond its own keys. */
+	fprintf(fp, "effective_topic: %s\ngateway: %s\n", sc->topic ? sc->topic : c->kafka.topic,
+		c->gateway.id);
+	fclose(fp);
+	return text;
+}
+
 static void src_dump(const struct sg_cfg_key *k, const void *field, int indent, FILE *fp)
 {
 	const struct sg_cfg_list *l = field;

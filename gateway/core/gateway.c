@@ -27,6 +27,7 @@
 #include "gateway/base/mem.h"
 #include "gateway/core/health.h"
 #include "gateway/core/metrics.h"
+#include "gateway/core/reload_plan.h"
 #include "gateway/http/routes.h"
 #include "gateway/http/server.h"
 #include "gateway/kafka/embedded.h"
@@ -45,8 +46,13 @@ enum gw_phase { GW_STARTING, GW_RUNNING, GW_STOPPING };
 #define GW_POLL_MAX_MS 100
 
 struct sg_gateway {
-	struct sg_conf *conf; /* owned; borrowed by every part below */
-	const char *file;     /* re-read on a reload request */
+	struct sg_conf *conf; /* owned; the running configuration */
+	/* Configurations replaced by reloads: parts made from them still
+	 * borrow from them (the spool, the producer, kept sources), so they
+	 * live until close.  Their restart-only values equal conf's. */
+	struct sg_conf **old_confs;
+	size_t nold_confs;
+	const char *file; /* re-read on a reload request */
 	struct sg_spool *sp;
 	struct sg_mock *mock;
 	struct sg_producer *prod;
@@ -141,6 +147,15 @@ static uint64_t gw_gauge(const char *name, uint64_t missing)
 }
 
 /* The probes' view of the gateway, from atomics only (HTTP thread). */
+#define GW_HEALTH_MAX 256 /* sources shown in the probes */
+
+struct gw_health {
+	struct sg_health_input in;
+	struct sg_health_loop loops[GW_HEALTH_MAX + 2];
+	struct sg_health_source srcs[GW_HEALTH_MAX];
+	struct sg_pipeline_health ph[GW_HEALTH_MAX];
+};
+
 static void gw_health_input(struct sg_gateway *gw, struct sg_health_input *in,
 			    struct sg_health_loop *loops)
 {
@@ -165,20 +180,49 @@ static void gw_health_input(struct sg_gateway *gw, struct sg_health_input *in,
 	loops[in->nloops++] = (struct sg_health_loop){"main", atomic_load(&gw->beat_main), false};
 }
 
+/* The snapshot with every source's loop and connection state.  The
+ * pipeline exists from RUNNING on; before, only the main loop counts. */
+static struct gw_health *gw_health(struct sg_gateway *gw)
+{
+	struct gw_health *h = calloc(1, sizeof(*h));
+	size_t n;
+
+	if (!h)
+		return NULL;
+	gw_health_input(gw, &h->in, h->loops);
+	if (atomic_load(&gw->phase) == GW_STARTING || !gw->pl)
+		return h;
+	n = sg_pipeline_health(gw->pl, h->ph, GW_HEALTH_MAX);
+	for (size_t i = 0; i < n; i++) {
+		h->loops[h->in.nloops++] =
+		    (struct sg_health_loop){h->ph[i].name, h->ph[i].due_ns, h->ph[i].waiting};
+		h->srcs[i] =
+		    (struct sg_health_source){h->ph[i].name, h->ph[i].up, h->ph[i].down_since_ns};
+	}
+	h->in.sources = h->srcs;
+	h->in.nsources = n;
+	return h;
+}
+
 static bool gw_probe_health(void *arg, struct sg_buf *json)
 {
-	struct sg_health_loop loops[4];
-	struct sg_health_input in;
+	struct gw_health *h = gw_health(arg);
+	bool ok;
 
-	gw_health_input(arg, &in, loops);
-	return sg_health_live(&in, json);
+	if (!h) {
+		sg_buf_adds(json, "{\"status\":\"fail\",\"checks\":[]}\n");
+		return false;
+	}
+	ok = sg_health_live(&h->in, json);
+	free(h);
+	return ok;
 }
 
 static bool gw_probe_ready(void *arg, struct sg_buf *json)
 {
 	struct sg_gateway *gw = arg;
-	struct sg_health_loop loops[4];
-	struct sg_health_input in;
+	struct gw_health *h;
+	bool ok;
 
 	if (atomic_load(&gw->phase) == GW_STARTING) {
 		sg_buf_adds(json,
@@ -186,8 +230,13 @@ static bool gw_probe_ready(void *arg, struct sg_buf *json)
 			    "\"starting: spool recovery and sources\"}],\"status\":\"fail\"}\n");
 		return false;
 	}
-	gw_health_input(gw, &in, loops);
-	return sg_health_ready(&in, json);
+	if (!(h = gw_health(gw))) {
+		sg_buf_adds(json, "{\"status\":\"fail\",\"checks\":[]}\n");
+		return false;
+	}
+	ok = sg_health_ready(&h->in, json);
+	free(h);
+	return ok;
 }
 
 static int gw_http_start(struct sg_gateway *gw, struct sg_errbuf *eb)
@@ -230,8 +279,7 @@ static void gw_notify_ready(struct sg_gateway *gw)
  * makes progress: a wedged producer or source gets the unit restarted. */
 static void gw_watchdog(struct sg_gateway *gw, int64_t now)
 {
-	struct sg_health_loop loops[4];
-	struct sg_health_input in;
+	struct gw_health *h;
 	struct sg_buf json;
 	bool live;
 
@@ -240,8 +288,9 @@ static void gw_watchdog(struct sg_gateway *gw, int64_t now)
 		return;
 	gw->next_watchdog = now + (int64_t)gw->watchdog_usec * 1000 / 2;
 	sg_buf_init(&json);
-	gw_health_input(gw, &in, loops);
-	live = sg_health_live(&in, &json);
+	h = gw_health(gw);
+	live = h && sg_health_live(&h->in, &json);
+	free(h);
 	if (live)
 		sd_notify(0, "WATCHDOG=1");
 	else
@@ -439,91 +488,186 @@ static char *gw_dump(const struct sg_conf *c)
 	return text;
 }
 
-/* The top-level section starting at *p ("name:" at column 0 up to the
- * next such line); advances *p. */
-static size_t gw_section(const char **p, const char **name, size_t *name_len)
+/* The text of top-level section `name` in dump d ("" if absent). */
+static bool gw_section_equal(const char *a, const char *b, const char *name)
 {
-	const char *s = *p, *e = s;
+	char hdr[80];
+	const char *pa, *pb, *ea, *eb;
 
-	*name = s;
-	*name_len = strcspn(s, ":\n");
-	do {
-		e = strchr(e, '\n');
-		e = e ? e + 1 : s + strlen(s);
-	} while (*e == ' ' || *e == '-');
-	*p = e;
-	return (size_t)(e - s);
+	snprintf(hdr, sizeof(hdr), "\n%s:", name);
+	pa = strstr(a, hdr);
+	pb = strstr(b, hdr);
+	if (!pa || !pb)
+		return !pa && !pb;
+	/* to the next line that starts a section */
+	for (ea = pa + 1; (ea = strchr(ea, '\n')) && (ea[1] == ' ' || ea[1] == '-'); ea++)
+		;
+	for (eb = pb + 1; (eb = strchr(eb, '\n')) && (eb[1] == ' ' || eb[1] == '-'); eb++)
+		;
+	ea = ea ? ea : a + strlen(a);
+	eb = eb ? eb : b + strlen(b);
+	return ea - pa == eb - pb && !memcmp(pa, pb, (size_t)(ea - pa));
 }
 
-/* The key of the first line where sections a and b (la, lb bytes)
- * differ, as "name" (indentation and list dashes removed). */
-static void gw_first_diff(const char *a, size_t la, const char *b, size_t lb, char *out, size_t n)
-{
-	size_t i = 0, start = 0;
+struct gw_plan {
+	struct sg_reload_src *old, *nw;
+	const struct sg_source_conf **nsc; /* nw[j]'s settings */
+	struct sg_reload_step *steps;
+	size_t nold, nnew, nsteps;
+};
 
-	while (i < la && i < lb && a[i] == b[i])
-		if (a[i++] == '\n')
-			start = i;
-	a += start;
-	la -= start;
-	while (la && (*a == ' ' || *a == '-')) {
-		a++;
-		la--;
+static void gw_plan_free(struct gw_plan *p)
+{
+	for (size_t i = 0; i < p->nold; i++)
+		free((char *)p->old[i].fingerprint);
+	for (size_t j = 0; j < p->nnew; j++)
+		free((char *)p->nw[j].fingerprint);
+	free(p->old);
+	free(p->nw);
+	free(p->nsc);
+	free(p->steps);
+}
+
+/* Fingerprints of the running sources and of the new file's enabled ones,
+ * and the plan between them.  SG_ENOMEM or SG_OK. */
+static int gw_plan(struct sg_gateway *gw, const struct sg_conf *nc, struct gw_plan *p)
+{
+	const struct sg_source_conf *scs = nc->sources.items;
+	size_t n = sg_pipeline_count(gw->pl);
+	bool oom = false;
+
+	memset(p, 0, sizeof(*p));
+	p->old = sg_xcalloc(n, sizeof(*p->old));
+	p->nw = sg_xcalloc(nc->sources.n, sizeof(*p->nw));
+	p->nsc = sg_xcalloc(nc->sources.n, sizeof(*p->nsc));
+	p->steps = sg_xcalloc(n + nc->sources.n, sizeof(*p->steps));
+	for (size_t i = 0; i < n; i++, p->nold++) {
+		const struct sg_source_conf *sc = sg_pipeline_source_conf(gw->pl, i);
+		p->old[i] =
+		    (struct sg_reload_src){sc->name, sg_conf_source_fingerprint(gw->conf, sc)};
+		oom |= !p->old[i].fingerprint;
 	}
-	snprintf(out, n, "%.*s", (int)strcspn(a, ":\n"), a);
-}
-
-/* Log every top-level section whose effective values differ, naming the
- * first key that differs; returns how many sections differ. */
-static int gw_diff(const char *a, const char *b)
-{
-	int ndiff = 0;
-
-	while (*a || *b) {
-		const char *na = a, *nb = b;
-		size_t nla, nlb, la = gw_section(&a, &na, &nla), lb = gw_section(&b, &nb, &nlb);
-		char key[128];
-
-		if (la == lb && !memcmp(na, nb, la))
+	for (size_t j = 0; j < nc->sources.n; j++) {
+		if (!scs[j].enabled)
 			continue;
-		gw_first_diff(na, la, nb, lb, key, sizeof(key));
-		sg_warn("main", "reload: %.*s.%s changed; it takes effect after a restart",
-			(int)(la ? nla : nlb), la ? na : nb, key);
-		ndiff++;
+		p->nsc[p->nnew] = &scs[j];
+		p->nw[p->nnew] =
+		    (struct sg_reload_src){scs[j].name, sg_conf_source_fingerprint(nc, &scs[j])};
+		oom |= !p->nw[p->nnew++].fingerprint;
 	}
-	return ndiff;
+	if (oom)
+		return SG_ENOMEM;
+	p->nsteps = sg_reload_plan(p->old, p->nold, p->nw, p->nnew, p->steps);
+	return SG_OK;
+}
+
+/* Carry out the source steps; returns how many failed (logged). */
+static int gw_apply_sources(struct sg_gateway *gw, const struct sg_conf *nc,
+			    const struct gw_plan *p, int counts[4])
+{
+	int failed = 0;
+
+	for (size_t k = 0; k < p->nsteps; k++) {
+		const struct sg_reload_step *st = &p->steps[k];
+		struct sg_errbuf eb = {{0}};
+		int rc = SG_OK;
+
+		counts[st->action]++;
+		switch (st->action) {
+		case SG_RELOAD_KEEP: break;
+		case SG_RELOAD_REMOVE:
+			sg_info("main", "reload: stopping source %s (removed)",
+				p->old[st->old_i].name);
+			rc = sg_pipeline_remove(gw->pl, p->old[st->old_i].name);
+			break;
+		case SG_RELOAD_RESTART:
+			sg_info("main", "reload: restarting source %s (changed)",
+				p->nw[st->new_i].name);
+			rc = sg_pipeline_replace(gw->pl, nc, p->nsc[st->new_i], &eb);
+			break;
+		case SG_RELOAD_ADD:
+			sg_info("main", "reload: starting source %s (new)", p->nw[st->new_i].name);
+			rc = sg_pipeline_add(gw->pl, nc, p->nsc[st->new_i], &eb);
+			break;
+		}
+		if (rc != SG_OK) {
+			sg_error("main", "reload: %s", eb.msg[0] ? eb.msg : sg_strerror(rc));
+			failed++;
+		}
+	}
+	return failed;
 }
 
 int sg_gateway_reload(struct sg_gateway *gw, struct sg_conf *nc, struct sg_errbuf *eb)
 {
-	struct sg_conf *c = gw->conf;
-	bool live_changed =
-	    c->gateway.log_level != nc->gateway.log_level || c->log.format != nc->log.format;
-	int ndiff = -1;
-	char *a, *b;
+	char *a = gw_dump(gw->conf), *b = gw_dump(nc), what[160];
+	int counts[4] = {0}, failed, rc = SG_OK;
+	struct sg_conf **keep;
+	struct gw_plan plan;
+	bool act_changed;
 
-	/* Live keys first, then compare everything else with them equal. */
-	c->gateway.log_level = nc->gateway.log_level;
-	c->log.format = nc->log.format;
-	a = gw_dump(c);
-	b = gw_dump(nc);
-	if (a && b)
-		ndiff = gw_diff(a, b);
+	if (!a || !b) {
+		rc = sg_errf(eb, SG_ENOMEM, "reload: out of memory");
+		goto out;
+	}
+	if (sg_reload_restart_only(a, b, what, sizeof(what))) {
+		sg_warn("main",
+			"reload: %s changed, which takes effect only after a restart; nothing was "
+			"applied, the running configuration stays",
+			what);
+		rc = sg_errf(eb, SG_EAGAIN, "%s changed: restart to apply", what);
+		goto out;
+	}
+	if (!strcmp(a, b)) {
+		sg_info("main", "reload: the configuration has not changed");
+		goto out;
+	}
+	if (gw_plan(gw, nc, &plan) != SG_OK) {
+		gw_plan_free(&plan);
+		rc = sg_errf(eb, SG_ENOMEM, "reload: out of memory");
+		goto out;
+	}
+	/* From here on nc is the running configuration. */
+	keep = realloc(gw->old_confs, (gw->nold_confs + 1) * sizeof(*keep));
+	if (!keep) {
+		gw_plan_free(&plan);
+		rc = sg_errf(eb, SG_ENOMEM, "reload: out of memory");
+		goto out;
+	}
+	gw->old_confs = keep;
+	gw->old_confs[gw->nold_confs++] = gw->conf;
+	gw->conf = nc;
+	nc = NULL;
+	gw_apply_log(gw->conf);
+	act_changed = !gw_section_equal(a, b, "actuators");
+	if (act_changed) {
+		sg_actuator_stop(gw->act);
+		gw->act = NULL;
+	}
+	failed = gw_apply_sources(gw, gw->conf, &plan, counts);
+	gw_plan_free(&plan);
+	if (act_changed &&
+	    sg_actuator_start(gw->conf, gw->bootstrap, gw->pl, &gw->act, eb) != SG_OK) {
+		sg_error("main", "reload: actuators: %s", eb->msg);
+		failed++;
+	}
+	/* The view counts sources and reads the intervals: a new one. */
+	sg_view_free(gw->view);
+	gw->view = sg_view_new(gw->conf, gw->pl, gw->sp, gw->bootstrap);
+	sg_info("main",
+		"reload applied: %d source(s) added, %d removed, %d restarted, %d unchanged%s",
+		counts[SG_RELOAD_ADD], counts[SG_RELOAD_REMOVE], counts[SG_RELOAD_RESTART],
+		counts[SG_RELOAD_KEEP], failed ? "; see the errors above" : "");
+	if (failed)
+		rc = sg_errf(eb, SG_ERR, "reload: %d step(s) failed (logged)", failed);
+out:
 	free(a);
 	free(b);
-	sg_conf_free(nc);
-	free(nc);
-	if (live_changed) {
-		gw_apply_log(c);
-		sg_info("main", "reload: gateway.log_level and log.format applied");
+	if (nc) {
+		sg_conf_free(nc);
+		free(nc);
 	}
-	if (ndiff < 0)
-		return sg_errf(eb, SG_ENOMEM, "reload: out of memory");
-	if (!ndiff && !live_changed)
-		sg_info("main", "reload: the configuration has not changed");
-	if (ndiff)
-		return sg_errf(eb, SG_EAGAIN, "%d section(s) changed that need a restart", ndiff);
-	return SG_OK;
+	return rc;
 }
 
 /* --- close ------------------------------------------------------------- */
@@ -559,6 +703,11 @@ void sg_gateway_close(struct sg_gateway *gw)
 	free(gw->bootstrap);
 	sg_conf_free(gw->conf);
 	free(gw->conf);
+	for (size_t i = 0; i < gw->nold_confs; i++) {
+		sg_conf_free(gw->old_confs[i]);
+		free(gw->old_confs[i]);
+	}
+	free(gw->old_confs);
 	free(gw);
 }
 

@@ -59,12 +59,16 @@ void sg_gateway_request_reload(struct sg_gateway *gw);
 void sg_gateway_set_config_file(struct sg_gateway *gw, const char *file);
 
 /*
- * Apply a new configuration (malloc'd; ownership passes to the gateway in every
- * case).  What can change on the fly is applied (gateway.log_level); a
- * change to any other key keeps the running configuration for that key,
- * logs which sections differ and returns SG_EAGAIN ("restart to apply").
- * SG_OK when everything that changed was applied, or nothing changed.
- * Secrets are compared masked, so a changed password alone is not seen.
+ * Apply a new configuration (malloc'd; ownership passes to the gateway in
+ * every case), checked by the caller.  If a key that needs a restart
+ * differs (gateway.id, spool, the Kafka connection or delivery mode,
+ * http: see reload_plan.h), nothing is applied and SG_EAGAIN says which.
+ * Otherwise sources removed from the file stop, changed ones restart
+ * (never two instances at once), new ones start, kept ones run on
+ * untouched; log, view and actuator settings apply; the spool, producer
+ * and event ids carry on, so no event is lost or sent twice by a reload.
+ * SG_OK, or SG_ERR when a step failed (a driver refused its new
+ * settings: that source keeps its old ones, or stays stopped if new).
  */
 int sg_gateway_reload(struct sg_gateway *gw, struct sg_conf *conf, struct sg_errbuf *eb);
 

@@ -23,6 +23,7 @@
 #include "drivers/driver.h"
 #include "event.h"
 #include "gateway/base/log.h"
+#include "gateway/base/mem.h"
 #include "metrics.h"
 
 struct sg_source {
@@ -38,11 +39,23 @@ struct sg_source {
 	char labels[96];
 	struct sg_counter *m_read, *m_spooled, *m_dropped, *m_errors_emit, *m_restarts;
 	struct sg_log_rl rl_emit; /* this source's malformed-reading log */
+	/* Read by the HTTP thread (health snapshots): atomics. */
+	_Atomic int64_t due_ns;        /* back by then: last pass or end of a wait */
+	_Atomic bool in_append;        /* inside the spool append (may block) */
+	_Atomic bool started, up;      /* driver started; and connected */
+	_Atomic int64_t down_since_ns; /* when it last stopped being up */
+	struct sg_counter *m_up;
 };
 
+/* Sources by pointer: a reload adds and removes them while the actuator
+ * thread writes through them and the HTTP thread takes health snapshots,
+ * so the array is guarded by a rwlock (writers: the main thread only). */
 struct sg_pipeline {
-	struct sg_source *src;
-	size_t n;
+	pthread_rwlock_t mu;
+	struct sg_source **src;
+	size_t n, cap;
+	struct sg_spool *sp;
+	bool started;
 };
 
 /* --- the driver-facing API ------------------------------------------- */
@@ -126,8 +139,11 @@ int sg_source_emit(struct sg_source *src, const struct sg_reading *rd)
 			  "malformed reading of sensor %s (a field too long, or an unknown value "
 			  "type): not stored",
 			  rd->sensor);
-	if (rc == SG_OK)
+	if (rc == SG_OK) {
+		atomic_store(&src->in_append, true); /* blocked here = backpressure */
 		rc = sg_spool_append(src->sp, b->p, b->len, &seq);
+		atomic_store(&src->in_append, false);
+	}
 	if (rc == SG_OK)
 		sg_counter_add(src->m_spooled, 1);
 	else if (rc == SG_EDROPPED)
@@ -138,6 +154,15 @@ int sg_source_emit(struct sg_source *src, const struct sg_reading *rd)
 }
 
 /* --- source threads -------------------------------------------------- */
+
+void sg_source_set_up(struct sg_source *src, bool up)
+{
+	bool was = atomic_exchange(&src->up, up);
+
+	if (was && !up)
+		atomic_store(&src->down_since_ns, sg_now_mono_ns());
+	sg_gauge_set(src->m_up, up);
+}
 
 static void src_wait(struct sg_source *s, struct sg_wait *w, int64_t timeout_ns)
 {
@@ -154,12 +179,26 @@ static void src_wait(struct sg_source *s, struct sg_wait *w, int64_t timeout_ns)
 	ms = (int)((timeout_ns + SG_NS_PER_MS - 1) / SG_NS_PER_MS);
 	memcpy(fds, w->fds, (size_t)n * sizeof(fds[0]));
 	fds[n] = (struct pollfd){.fd = s->wakefd, .events = POLLIN};
+	/* A planned wait is progress: the loop is due back when it ends. */
+	atomic_store(&s->due_ns, now + timeout_ns);
 	if (ms > 0 || n > 0) {
 		if (poll(fds, (nfds_t)n + 1, ms) < 0 && errno != EINTR)
 			sg_warn(s->sc->name, "poll: %s", strerror(errno));
 	}
+	atomic_store(&s->due_ns, sg_now_mono_ns());
 	for (int i = 0; i < n; i++)
 		w->fds[i].revents = fds[i].revents;
+}
+
+static void src_started(struct sg_source *s, bool started)
+{
+	atomic_store(&s->started, started);
+	sg_source_set_up(s, started);
+}
+
+static int64_t src_backoff_next(int64_t b)
+{
+	return b * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : b * 2;
 }
 
 static void *src_main(void *arg)
@@ -174,6 +213,7 @@ static void *src_main(void *arg)
 		memset(&w, 0, sizeof(w));
 		if (!started) {
 			eb.msg[0] = '\0';
+			atomic_store(&s->due_ns, sg_now_mono_ns());
 			int rc = s->drv->start(s->state, &eb);
 			if (rc != SG_OK) {
 				sg_error(s->sc->name, "start failed: %s; retrying in %lld ms",
@@ -181,15 +221,16 @@ static void *src_main(void *arg)
 					 (long long)(backoff / SG_NS_PER_MS));
 				sg_source_error(s, "start");
 				src_wait(s, &w, backoff);
-				backoff =
-				    backoff * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : backoff * 2;
+				backoff = src_backoff_next(backoff);
 				continue;
 			}
 			started = true;
+			src_started(s, true);
 			sg_info(s->sc->name, "started (driver %s)", s->drv->name);
 		}
 		for (;;) {
 			w.now_ns = sg_now_mono_ns();
+			atomic_store(&s->due_ns, w.now_ns);
 			int rc = s->drv->step(s->state, &w);
 			if (atomic_load(&s->stopping))
 				break;
@@ -199,10 +240,10 @@ static void *src_main(void *arg)
 				sg_counter_add(s->m_restarts, 1);
 				s->drv->stop(s->state);
 				started = false;
+				src_started(s, false);
 				memset(&w, 0, sizeof(w));
 				src_wait(s, &w, backoff);
-				backoff =
-				    backoff * 2 > 30 * SG_NS_PER_S ? 30 * SG_NS_PER_S : backoff * 2;
+				backoff = src_backoff_next(backoff);
 				break;
 			}
 			if (rc != SG_OK) {
@@ -219,7 +260,95 @@ static void *src_main(void *arg)
 	}
 	if (started)
 		s->drv->stop(s->state);
+	src_started(s, false);
 	return NULL;
+}
+
+/* --- one source: create, start, stop, free ------------------------------ */
+
+static void src_free(struct sg_source *s)
+{
+	if (s->state)
+		s->drv->fini(s->state);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
+	free(s);
+}
+
+static int src_new(const struct sg_conf *conf, const struct sg_source_conf *sc, struct sg_spool *sp,
+		   struct sg_source **out, struct sg_errbuf *eb)
+{
+	struct sg_source *s = sg_xcalloc(1, sizeof(*s));
+	struct sg_errbuf deb = {{0}};
+	int rc;
+
+	s->sc = sc;
+	s->drv = sc->drv;
+	s->sp = sp;
+	s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->ec.gateway = conf->gateway.id;
+	s->ec.source = sc->name;
+	s->ec.topic_tmpl = sc->topic ? sc->topic : conf->kafka.topic;
+	snprintf(s->labels, sizeof(s->labels), "source=\"%s\"", sc->name);
+	s->m_read = sg_metric("events_read", s->labels, false);
+	s->m_spooled = sg_metric("events_spooled", s->labels, false);
+	s->m_dropped = sg_metric("events_dropped", s->labels, false);
+	s->m_errors_emit = sg_metric("emit_errors", s->labels, false);
+	s->m_restarts = sg_metric("source_restarts", s->labels, false);
+	s->m_up = sg_metric("source_up", s->labels, true);
+	sg_gauge_set(s->m_up, 0);
+	atomic_store(&s->down_since_ns, sg_now_mono_ns());
+	rc = s->drv->init(s, sc->dconf, &s->state, &deb);
+	if (rc != SG_OK) {
+		sg_errf(eb, rc, "%s:%d: sources.%s: %s", sc->pos.file ? sc->pos.file : "",
+			sc->pos.line, sc->name, deb.msg[0] ? deb.msg : sg_strerror(rc));
+		s->state = NULL;
+		src_free(s);
+		return rc;
+	}
+	*out = s;
+	return SG_OK;
+}
+
+static int src_start(struct sg_source *s)
+{
+	atomic_store(&s->due_ns, sg_now_mono_ns());
+	if (pthread_create(&s->thr, NULL, src_main, s) != 0)
+		return SG_ERR;
+	s->running = true;
+	return SG_OK;
+}
+
+static void src_signal_stop(struct sg_source *s)
+{
+	uint64_t one = 1;
+
+	atomic_store(&s->stopping, true);
+	if (write(s->wakefd, &one, sizeof(one)) < 0)
+		sg_debug("sources", "wake: %s", strerror(errno));
+}
+
+static void src_join(struct sg_source *s)
+{
+	src_signal_stop(s);
+	if (s->running)
+		pthread_join(s->thr, NULL);
+	s->running = false;
+}
+
+/* --- the set of sources ------------------------------------------------- */
+
+static void pl_insert(struct sg_pipeline *pl, struct sg_source *s)
+{
+	pthread_rwlock_wrlock(&pl->mu);
+	if (pl->n == pl->cap) {
+		pl->cap = pl->cap ? pl->cap * 2 : 8;
+		pl->src = realloc(pl->src, pl->cap * sizeof(*pl->src));
+		if (!pl->src)
+			abort(); /* a handful of pointers: only at exhaustion */
+	}
+	pl->src[pl->n++] = s;
+	pthread_rwlock_unlock(&pl->mu);
 }
 
 int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp, struct sg_pipeline **out,
@@ -228,37 +357,19 @@ int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp, struct sg_p
 	struct sg_pipeline *pl = sg_xcalloc(1, sizeof(*pl));
 	const struct sg_source_conf *scs = conf->sources.items;
 
-	pl->src = sg_xcalloc(conf->sources.n, sizeof(*pl->src));
+	pthread_rwlock_init(&pl->mu, NULL);
+	pl->sp = sp;
 	for (size_t i = 0; i < conf->sources.n; i++) {
-		const struct sg_source_conf *sc = &scs[i];
-		struct sg_source *s = &pl->src[pl->n];
-		struct sg_errbuf deb = {{0}};
+		struct sg_source *s;
 		int rc;
 
-		if (!sc->enabled)
+		if (!scs[i].enabled)
 			continue;
-		s->sc = sc;
-		s->drv = sc->drv;
-		s->sp = sp;
-		s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		s->ec.gateway = conf->gateway.id;
-		s->ec.source = sc->name;
-		s->ec.topic_tmpl = sc->topic ? sc->topic : conf->kafka.topic;
-		snprintf(s->labels, sizeof(s->labels), "source=\"%s\"", sc->name);
-		s->m_read = sg_metric("events_read", s->labels, false);
-		s->m_spooled = sg_metric("events_spooled", s->labels, false);
-		s->m_dropped = sg_metric("events_dropped", s->labels, false);
-		s->m_errors_emit = sg_metric("emit_errors", s->labels, false);
-		s->m_restarts = sg_metric("source_restarts", s->labels, false);
-		pl->n++;
-		rc = s->drv->init(s, sc->dconf, &s->state, &deb);
-		if (rc != SG_OK) {
-			sg_errf(eb, rc, "%s:%d: sources.%s: %s", sc->pos.file ? sc->pos.file : "",
-				sc->pos.line, sc->name, deb.msg[0] ? deb.msg : sg_strerror(rc));
-			s->state = NULL;
+		if ((rc = src_new(conf, &scs[i], sp, &s, eb)) != SG_OK) {
 			sg_pipeline_free(pl);
 			return rc;
 		}
+		pl_insert(pl, s);
 	}
 	*out = pl;
 	return SG_OK;
@@ -266,33 +377,97 @@ int sg_pipeline_new(const struct sg_conf *conf, struct sg_spool *sp, struct sg_p
 
 int sg_pipeline_start(struct sg_pipeline *pl)
 {
-	for (size_t i = 0; i < pl->n; i++) {
-		if (pthread_create(&pl->src[i].thr, NULL, src_main, &pl->src[i]) != 0)
+	pl->started = true;
+	for (size_t i = 0; i < pl->n; i++)
+		if (src_start(pl->src[i]) != SG_OK)
 			return SG_ERR;
-		pl->src[i].running = true;
-	}
 	return SG_OK;
+}
+
+int sg_pipeline_add(struct sg_pipeline *pl, const struct sg_conf *conf,
+		    const struct sg_source_conf *sc, struct sg_errbuf *eb)
+{
+	struct sg_source *s;
+	int rc;
+
+	if ((rc = src_new(conf, sc, pl->sp, &s, eb)) != SG_OK)
+		return rc;
+	if (pl->started && src_start(s) != SG_OK) {
+		src_free(s);
+		return sg_errf(eb, SG_ERR, "sources.%s: cannot start its thread", sc->name);
+	}
+	pl_insert(pl, s);
+	return SG_OK;
+}
+
+static struct sg_source *pl_find(struct sg_pipeline *pl, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		if (!strcmp(pl->src[i]->sc->name, name)) {
+			*idx = i;
+			return pl->src[i];
+		}
+	return NULL;
+}
+
+int sg_pipeline_remove(struct sg_pipeline *pl, const char *name)
+{
+	struct sg_source *s;
+	size_t i;
+
+	if (!(s = pl_find(pl, name, &i)))
+		return SG_ENOTFOUND;
+	/* Stop it first (driver stop may still append), then unlink. */
+	src_join(s);
+	pthread_rwlock_wrlock(&pl->mu);
+	memmove(&pl->src[i], &pl->src[i + 1], (pl->n - i - 1) * sizeof(*pl->src));
+	pl->n--;
+	pthread_rwlock_unlock(&pl->mu);
+	src_free(s);
+	return SG_OK;
+}
+
+int sg_pipeline_replace(struct sg_pipeline *pl, const struct sg_conf *conf,
+			const struct sg_source_conf *sc, struct sg_errbuf *eb)
+{
+	struct sg_source *old, *s;
+	size_t i;
+	int rc;
+
+	if (!(old = pl_find(pl, sc->name, &i)))
+		return sg_pipeline_add(pl, conf, sc, eb);
+	/* init does no I/O: a refused setting leaves the old source running. */
+	if ((rc = src_new(conf, sc, pl->sp, &s, eb)) != SG_OK)
+		return rc;
+	src_join(old); /* never two instances on one device or client id */
+	if (pl->started && src_start(s) != SG_OK) {
+		src_free(s);
+		rc = sg_errf(eb, SG_ERR, "sources.%s: cannot start its thread", sc->name);
+		s = NULL;
+	}
+	pthread_rwlock_wrlock(&pl->mu);
+	if (s) {
+		pl->src[i] = s;
+	} else {
+		memmove(&pl->src[i], &pl->src[i + 1], (pl->n - i - 1) * sizeof(*pl->src));
+		pl->n--;
+	}
+	pthread_rwlock_unlock(&pl->mu);
+	src_free(old);
+	return rc;
 }
 
 void sg_pipeline_signal_stop(struct sg_pipeline *pl)
 {
-	uint64_t one = 1;
-
-	for (size_t i = 0; i < pl->n; i++) {
-		atomic_store(&pl->src[i].stopping, true);
-		if (write(pl->src[i].wakefd, &one, sizeof(one)) < 0)
-			sg_debug("pipeline", "wake: %s", strerror(errno));
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		src_signal_stop(pl->src[i]);
 }
 
 void sg_pipeline_stop(struct sg_pipeline *pl)
 {
 	sg_pipeline_signal_stop(pl);
-	for (size_t i = 0; i < pl->n; i++) {
-		if (pl->src[i].running)
-			pthread_join(pl->src[i].thr, NULL);
-		pl->src[i].running = false;
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		src_join(pl->src[i]);
 }
 
 void sg_pipeline_free(struct sg_pipeline *pl)
@@ -300,13 +475,10 @@ void sg_pipeline_free(struct sg_pipeline *pl)
 	if (!pl)
 		return;
 	sg_pipeline_stop(pl);
-	for (size_t i = 0; i < pl->n; i++) {
-		if (pl->src[i].state)
-			pl->src[i].drv->fini(pl->src[i].state);
-		if (pl->src[i].wakefd >= 0)
-			close(pl->src[i].wakefd);
-	}
+	for (size_t i = 0; i < pl->n; i++)
+		src_free(pl->src[i]);
 	free(pl->src);
+	pthread_rwlock_destroy(&pl->mu);
 	free(pl);
 }
 
@@ -316,25 +488,52 @@ size_t sg_pipeline_count(const struct sg_pipeline *pl)
 }
 const char *sg_pipeline_source_name(const struct sg_pipeline *pl, size_t i)
 {
-	return pl->src[i].sc->name;
+	return pl->src[i]->sc->name;
+}
+const struct sg_source_conf *sg_pipeline_source_conf(const struct sg_pipeline *pl, size_t i)
+{
+	return pl->src[i]->sc;
 }
 uint64_t sg_pipeline_source_read(const struct sg_pipeline *pl, size_t i)
 {
-	return sg_counter_get(pl->src[i].m_read);
+	return sg_counter_get(pl->src[i]->m_read);
+}
+
+size_t sg_pipeline_health(struct sg_pipeline *pl, struct sg_pipeline_health *h, size_t max)
+{
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&pl->mu);
+	for (size_t i = 0; i < pl->n && n < max; i++, n++) {
+		const struct sg_source *s = pl->src[i];
+		snprintf(h[n].name, sizeof(h[n].name), "%s", s->sc->name);
+		h[n].due_ns = atomic_load(&s->due_ns);
+		h[n].waiting = atomic_load(&s->in_append);
+		h[n].up = atomic_load(&s->up);
+		h[n].down_since_ns = atomic_load(&s->down_since_ns);
+	}
+	pthread_rwlock_unlock(&pl->mu);
+	return n;
 }
 
 int sg_pipeline_write(struct sg_pipeline *pl, const char *name, const char *target,
 		      const struct sg_value *v, struct sg_errbuf *eb)
 {
+	int rc = sg_errf(eb, SG_ENOTFOUND, "no running source named %s", name);
+
+	pthread_rwlock_rdlock(&pl->mu);
 	for (size_t i = 0; i < pl->n; i++) {
-		struct sg_source *s = &pl->src[i];
+		struct sg_source *s = pl->src[i];
 
 		if (strcmp(s->sc->name, name) != 0)
 			continue;
 		if (!s->drv->write)
-			return sg_errf(eb, SG_EINVAL, "driver %s of source %s cannot write",
-				       s->drv->name, name);
-		return s->drv->write(s->state, target, v, eb);
+			rc = sg_errf(eb, SG_EINVAL, "driver %s of source %s cannot write",
+				     s->drv->name, name);
+		else
+			rc = s->drv->write(s->state, target, v, eb);
+		break;
 	}
-	return sg_errf(eb, SG_ENOTFOUND, "no running source named %s", name);
+	pthread_rwlock_unlock(&pl->mu);
+	return rc;
 }

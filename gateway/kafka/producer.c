@@ -267,6 +267,7 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg
 	p->txn = conf->kafka.delivery == SG_DELIVERY_EXACTLY_ONCE;
 	p->ring = sg_xcalloc(p->cap, sizeof(*p->ring));
 	sg_buf_init(&p->rec);
+	sg_buf_init(&p->scratch);
 	p->qpipe[0] = p->qpipe[1] = -1;
 	if (pipe2(p->qpipe, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = sg_errf(eb, SG_EIO, "pipe: %s", strerror(errno));
@@ -381,7 +382,8 @@ static int prod_send(struct sg_producer *p)
 	char topic[256];
 	size_t slot;
 
-	if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK) {
+	if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK ||
+	    sg_record_render(&r, p->rec_seq, &p->scratch) != SG_OK) {
 		prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-", "undecodable spool record");
 		goto done_now;
 	}
@@ -555,6 +557,7 @@ void sg_producer_free(struct sg_producer *p)
 	if (p->qpipe[1] >= 0)
 		close(p->qpipe[1]);
 	sg_buf_free(&p->rec);
+	sg_buf_free(&p->scratch);
 	free(p->skip);
 	free(p->rejected);
 	free(p->txn_ts);

@@ -41,7 +41,8 @@ struct sg_producer {
 	uint64_t *skip; /* seqs already delivered, skipped after a rewind */
 	size_t nskip, skip_pos;
 
-	struct sg_buf rec; /* the current record from the spool */
+	struct sg_buf rec;     /* the current record from the spool */
+	struct sg_buf scratch; /* its rendered value and id (sg_record_render) */
 	uint64_t rec_seq;
 	bool have_rec; /* rec read but not yet produced (queue full) */
 

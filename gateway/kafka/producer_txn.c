@@ -194,7 +194,8 @@ static size_t txn_fill(struct sg_producer *p, uint64_t *last)
 				continue;
 			p->have_rec = true;
 		}
-		if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK) {
+		if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK ||
+		    sg_record_render(&r, p->rec_seq, &p->scratch) != SG_OK) {
 			prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-",
 				    "undecodable spool record");
 			p->have_rec = false;
