@@ -12,7 +12,7 @@
 
 #define CFIELD(obj, k, T) ((const T *)((const char *)(obj) + (k)->off))
 
-static const char *doc_type_name(const struct sg_cfg_key *k)
+const char *sg_cfg_doc_type(const struct sg_cfg_key *k)
 {
 	switch (k->type) {
 	case SG_CFG_STR: return "string";
@@ -106,7 +106,7 @@ void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, FILE
 	}
 }
 
-static void doc_range(const struct sg_cfg_key *k, char *out, size_t n)
+void sg_cfg_doc_range(const struct sg_cfg_key *k, char *out, size_t n)
 {
 	bool special = k->type != SG_CFG_ENUM && k->words;
 
@@ -135,8 +135,8 @@ void sg_cfg_doc(const struct sg_cfg_table *t, const char *prefix, FILE *fp)
 	for (size_t i = 0; i < t->nkeys; i++) {
 		const struct sg_cfg_key *k = &t->keys[i];
 
-		doc_range(k, range, sizeof(range));
-		fprintf(fp, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, doc_type_name(k),
+		sg_cfg_doc_range(k, range, sizeof(range));
+		fprintf(fp, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, sg_cfg_doc_type(k),
 			k->def ? "`" : "", k->def ? k->def : (k->required ? "required" : "—"),
 			k->def ? "`" : "", range, k->help ? k->help : "");
 	}

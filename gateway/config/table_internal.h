@@ -60,6 +60,11 @@ struct sg_cfg_pos sg_cfg_value_pos(struct sg_cfg_ctx *ctx, struct fy_node *v,
 
 /* The words of k (.words) as "a, b, c" into out (error messages, docs). */
 void sg_cfg_words(const struct sg_cfg_key *k, char *out, size_t n);
+/* For the references (table_doc.c, doc_man.c): the type column of k
+ * ("duration", a custom key's type_name) and its range column ("1..60000",
+ * "a, b, c", "" when unbounded) into out. */
+const char *sg_cfg_doc_type(const struct sg_cfg_key *k);
+void sg_cfg_doc_range(const struct sg_cfg_key *k, char *out, size_t n);
 
 /* Parse mapping node `map` into obj (defaults already applied).  When
  * `extra` is non-NULL, keys unknown to `t` are tried against it, filling
