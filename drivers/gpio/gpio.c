@@ -38,7 +38,7 @@ struct gpio_src_line {
 	struct gpio_lsm_cfg lsm;
 	struct gpio_port port;
 	bool requested;
-	uint64_t bounces_seen, repeats_seen;
+	uint64_t bounces_seen, repeats_seen, edges_seen;
 };
 
 struct gpio_drv {
@@ -51,7 +51,7 @@ struct gpio_drv {
 	pthread_mutex_t mu;
 	int64_t wall_off; /* wall - monotonic, sampled once per step */
 	struct sg_log_rl rl_overflow, rl_emit;
-	struct sg_counter *m_overflows, *m_lost, *m_bounces, *m_repeats;
+	struct sg_counter *m_overflows, *m_lost, *m_bounces, *m_repeats, *m_edges;
 };
 
 static const char *gpio_name(const struct gpio_drv *d)
@@ -180,6 +180,7 @@ static int gpio_init(struct sg_source *src, const void *conf, void **state, stru
 		gpio_conf_request(c, sl->c, d->be->can_debounce, &sl->req, &sl->lsm);
 	}
 	pthread_mutex_init(&d->mu, NULL);
+	d->m_edges = sg_source_counter(src, "gpio_edges");
 	d->m_overflows = sg_source_counter(src, "gpio_overflows");
 	d->m_lost = sg_source_counter(src, "gpio_events_lost");
 	d->m_bounces = sg_source_counter(src, "gpio_bounces");
@@ -265,6 +266,8 @@ static int gpio_step(void *state, struct sg_wait *w)
 				 sg_strerror(rc));
 			return SG_EIO; /* the core stops, backs off, starts again */
 		}
+		sg_counter_add(d->m_edges, sl->port.lsm.st.accepted - sl->edges_seen);
+		sl->edges_seen = sl->port.lsm.st.accepted;
 		sg_counter_add(d->m_bounces, sl->port.lsm.st.bounces - sl->bounces_seen);
 		sl->bounces_seen = sl->port.lsm.st.bounces;
 		sg_counter_add(d->m_repeats, sl->port.lsm.st.repeats - sl->repeats_seen);

@@ -264,6 +264,13 @@ struct mbd {
 	struct mb_stats pub; /* what the counters already show */
 	struct sg_counter *m_requests, *m_retries, *m_skipped, *m_late, *m_isolated;
 	struct sg_counter **m_up; /* per device: 1 answering, 0 not */
+	/* per device: requests by result, exceptions by code (made when first
+	 * seen), and what they already show */
+	struct mbd_dev_metrics {
+		struct sg_counter *result[MB_E_IO + 1];
+		struct sg_counter *exc[MB_EXC_CODES];
+		uint64_t shown[MB_E_IO + 1], exc_shown[MB_EXC_CODES];
+	} * m_dev;
 };
 
 static int mbd_emit(void *arg, const struct sg_reading *rd)
@@ -433,6 +440,16 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state, struc
 		m->m_up[i] = sg_metric("modbus_device_up", labels, true);
 		sg_gauge_set(m->m_up[i], 1);
 	}
+	m->m_dev = sg_xcalloc(m->p.ndev ? m->p.ndev : 1, sizeof(*m->m_dev));
+	for (size_t i = 0; i < m->p.ndev; i++)
+		for (int r = 0; r <= MB_E_IO; r++) {
+			char labels[200];
+
+			snprintf(labels, sizeof(labels),
+				 "source=\"%s\",device=\"%s\",result=\"%s\"", sg_source_name(src),
+				 m->p.dev[i].name, r == MB_E_NONE ? "ok" : mb_errclass_names[r]);
+			m->m_dev[i].result[r] = sg_metric("modbus_device_requests", labels, false);
+		}
 	sg_info(m->p.who, "%zu points on %zu devices in %zu requests per cycle", m->p.npt,
 		m->p.ndev, m->p.plan.n);
 	*state = m;
@@ -462,6 +479,32 @@ static int mbd_start(void *state, struct sg_errbuf *eb)
 	return SG_OK;
 }
 
+/* A device's requests by result and exceptions by code, as deltas. */
+static void mbd_publish_dev(struct mbd *m, size_t i)
+{
+	const struct mb_device *d = &m->p.dev[i];
+	struct mbd_dev_metrics *dm = &m->m_dev[i];
+
+	for (int r = 0; r <= MB_E_IO; r++) {
+		uint64_t v = __atomic_load_n(&d->results[r], __ATOMIC_RELAXED);
+		sg_counter_add(dm->result[r], v - dm->shown[r]);
+		dm->shown[r] = v;
+	}
+	for (int c = 0; c < MB_EXC_CODES; c++) {
+		uint64_t v = __atomic_load_n(&d->exceptions[c], __ATOMIC_RELAXED);
+		if (v == dm->exc_shown[c])
+			continue;
+		if (!dm->exc[c]) {
+			char labels[200];
+			snprintf(labels, sizeof(labels), "source=\"%s\",device=\"%s\",code=\"%d\"",
+				 m->p.who, d->name, c);
+			dm->exc[c] = sg_metric("modbus_exceptions", labels, false);
+		}
+		sg_counter_add(dm->exc[c], v - dm->exc_shown[c]);
+		dm->exc_shown[c] = v;
+	}
+}
+
 static void mbd_publish(struct mbd *m)
 {
 	const struct mb_stats *s = &m->p.st;
@@ -471,8 +514,10 @@ static void mbd_publish(struct mbd *m)
 	sg_counter_add(m->m_skipped, s->skipped - m->pub.skipped);
 	sg_counter_add(m->m_late, s->late - m->pub.late);
 	sg_counter_add(m->m_isolated, s->isolated - m->pub.isolated);
-	for (size_t i = 0; i < m->p.ndev; i++)
+	for (size_t i = 0; i < m->p.ndev; i++) {
 		sg_gauge_set(m->m_up[i], m->link && !m->p.dev[i].offline);
+		mbd_publish_dev(m, i);
+	}
 	m->pub = *s;
 }
 
@@ -527,6 +572,7 @@ static void mbd_fini(void *state)
 	mb_link_close(m->link);
 	pthread_mutex_destroy(&m->mu);
 	free(m->m_up);
+	free(m->m_dev);
 	mb_poll_free(&m->p);
 	free(m->p.pt);
 	free(m->p.dev);

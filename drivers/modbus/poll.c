@@ -177,6 +177,17 @@ static void block_bad(struct mb_poller *p, const struct mb_block *b, const char 
 		point_bad(p, &p->pt[b->pts[i]], reason, mono);
 }
 
+/* Count one request's result against its device. */
+static void dev_count(struct mb_device *d, enum mb_errclass cls, int exc)
+{
+	/* Atomic: writes come from the actuator thread, reads from the
+	 * source thread, and the driver publishes from the source thread. */
+	__atomic_fetch_add(&d->results[cls], 1, __ATOMIC_RELAXED);
+	if (cls == MB_E_EXCEPTION)
+		__atomic_fetch_add(&d->exceptions[exc > 0 && exc < MB_EXC_CODES ? exc : 0], 1,
+				   __ATOMIC_RELAXED);
+}
+
 /* Read block bi with retries.  Returns the error class (MB_E_NONE on
  * success); *exc the exception code; *lost if the link is gone. */
 static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b, uint16_t *regs,
@@ -195,9 +206,12 @@ static enum mb_errclass block_read(struct mb_poller *p, const struct mb_block *b
 		p->st.requests++;
 		errno = 0;
 		rc = p->io.read(p->io.ctx, d->unit_id, b->area, b->addr, b->count, regs, bits);
-		if (rc == b->count)
+		if (rc == b->count) {
+			dev_count(d, MB_E_NONE, 0);
 			return MB_E_NONE;
+		}
 		cls = rc < 0 ? mb_classify(errno, exc, lost) : MB_E_MALFORMED;
+		dev_count(d, cls, *exc);
 		if (*lost || cls == MB_E_EXCEPTION || cls == MB_E_IO)
 			return cls; /* an answer, or no link: retrying is no use */
 		timed_out |= cls == MB_E_TIMEOUT;
@@ -466,9 +480,12 @@ int mb_poll_write(struct mb_poller *p, const char *target, const struct sg_value
 	}
 	rc =
 	    p->io.write(p->io.ctx, p->dev[pt->dev].unit_id, pt->area, pt->addr, pt->nregs, w, &bit);
-	if (rc == pt->nregs)
+	if (rc == pt->nregs) {
+		dev_count(&p->dev[pt->dev], MB_E_NONE, 0);
 		return SG_OK;
+	}
 	enum mb_errclass cls = rc < 0 ? mb_classify(errno, &exc, &lost) : MB_E_MALFORMED;
+	dev_count(&p->dev[pt->dev], cls, exc);
 	p->cb.error(p->cb.arg, mb_errclass_names[cls]);
 	fail_reason(cls, exc, reason, sizeof(reason));
 	return sg_errf(eb, lost ? SG_EIO : SG_EDRIVER, "%s: write failed: %s", pt->id, reason);

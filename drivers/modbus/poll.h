@@ -66,6 +66,8 @@ struct mb_point {
 	char reason[80];
 };
 
+#define MB_EXC_CODES 12
+
 struct mb_device {
 	const char *name;
 	int unit_id;
@@ -74,6 +76,12 @@ struct mb_device {
 	uint64_t gen_offline;  /* step in which it went offline */
 	int64_t next_probe_ns; /* offline: no request before this (backoff) */
 	uint64_t gen_answered; /* step in which it last answered */
+	/* Every request to it (reads with their retries, and writes) by
+	 * result, and the exceptions by code (1-11; 0: any other code).
+	 * Updated with __atomic builtins: reads and writes run on different
+	 * threads. */
+	uint64_t results[MB_E_IO + 1];
+	uint64_t exceptions[MB_EXC_CODES];
 };
 
 struct mb_poll_cb {

@@ -105,6 +105,20 @@ const struct sg_metric_family sg_metric_families[] = {
     C("mqtt_lost_after_ack", "sensorgate_mqtt_lost_after_ack", "source",
       "QoS 1/2 messages acknowledged to the broker but not stored (spool I/O error at "
       "shutdown): should stay 0."),
+    C("mqtt_events", "sensorgate_mqtt_events", "source",
+      "Events appended from MQTT messages; a rule with `fields` or `wildcard` makes several "
+      "of one message, appended together."),
+    C("mqtt_fanout_messages", "sensorgate_mqtt_fanout_messages", "source",
+      "Messages that made more than one event."),
+    C("mqtt_empty", "sensorgate_mqtt_empty", "source",
+      "Messages the rules made no event of, skipped by `empty: skip`."),
+    C("mqtt_bad_input_by_reason", "sensorgate_mqtt_bad_input_by_reason", "source, reason",
+      "Bad messages by reason (`invalid_json`, `too_deep`, `invalid_utf8`, `duplicate_key`, "
+      "`non_finite`, `missing_field`, `wrong_type`, `bad_number`, `bad_time`, `oversize`, "
+      "`too_many_events`, `no_events`, `no_rule`, `template`, ...; docs/mqtt.md)."),
+    C("mqtt_time_failures", "sensorgate_mqtt_time_failures", "source, reason",
+      "Device times not used, by reason: `missing`, `unparsable`, `future`, `past` (the "
+      "arrival time is used, or the message dead-lettered under `bad_time: dead_letter`)."),
 
     /* Modbus */
     C("modbus_requests", "sensorgate_modbus_requests", "source",
@@ -116,10 +130,18 @@ const struct sg_metric_family sg_metric_families[] = {
       "Polls that started later than their interval allowed."),
     C("modbus_isolated_blocks", "sensorgate_modbus_isolated_blocks", "source",
       "Coalesced reads split up to isolate an address the device refuses."),
+    C("modbus_device_requests", "sensorgate_modbus_device_requests", "source, device, result",
+      "Requests to each device (reads with their retries, and writes) by result: `ok`, "
+      "`timeout`, `exception`, `crc`, `malformed`, `io`."),
+    C("modbus_exceptions", "sensorgate_modbus_exceptions", "source, device, code",
+      "Exception answers by Modbus exception code (2 illegal data address, 4 server device "
+      "failure, ...; 0: a code outside 1-11)."),
     G("modbus_device_up", "sensorgate_modbus_device_up", "source, device",
       "1 while the device answers, 0 while it is offline or the link is down."),
 
     /* GPIO */
+    C("gpio_edges", "sensorgate_gpio_edges", "source",
+      "Edges accepted on input lines (after debounce)."),
     C("gpio_overflows", "sensorgate_gpio_overflows", "source",
       "Kernel edge-event queue overflows detected."),
     C("gpio_events_lost", "sensorgate_gpio_events_lost", "source",

@@ -185,6 +185,7 @@ TEST(button_with_software_debounce_end_to_end)
 	/* event time: the kernel stamp of the first edge, on the wall clock */
 	CHECK(llabs(recs[1].ts_ns - (wall - 40 * MS)) < 2 * MS);
 	CHECK_EQ(sg_metrics_sum("gpio_bounces", "gpio-test") >= 2, 1);
+	CHECK(sg_metrics_sum("gpio_edges", "gpio-test") >= 1); /* the press, once */
 	finish(st);
 }
 

@@ -391,7 +391,9 @@ TEST(exception_then_recovery_ignores_deadband)
 	rig_step(r);
 	CHECK_EQ(count_err(r->f, "exception"), 1);
 	CHECK_STR(last_ev(r->f, "t")->reason, "exception 4 (server device failure)");
-	CHECK_EQ(r->f->nreq, 2);              /* an exception is an answer: no retry */
+	CHECK_EQ(r->f->nreq, 2); /* an exception is an answer: no retry */
+	CHECK_EQ(r->p.dev[0].results[MB_E_EXCEPTION], 1);
+	CHECK_EQ(r->p.dev[0].exceptions[4], 1);
 	r->f->regs[1][MB_A_HOLDING][0] = 510; /* inside the deadband */
 	rig_step(r);
 	CHECK_EQ(last_ev(r->f, "t")->q, SG_Q_GOOD);
@@ -456,6 +458,11 @@ TEST(garbled_and_short_answers_are_retried_and_counted)
 	CHECK_EQ(count_err(r->f, "timeout"), 1);
 	rig_step(r);
 	CHECK_EQ(last_ev(r->f, "x")->q, SG_Q_GOOD);
+	/* Every request counted against the device by its own result. */
+	CHECK_EQ(r->p.dev[0].results[MB_E_NONE], 2);
+	CHECK_EQ(r->p.dev[0].results[MB_E_CRC], 1);
+	CHECK_EQ(r->p.dev[0].results[MB_E_MALFORMED], 3);
+	CHECK_EQ(r->p.dev[0].results[MB_E_TIMEOUT], 1);
 	rig_free(r);
 }
 
