@@ -12,5 +12,6 @@ int sg_cli_spool(int argc, char **argv);
 int sg_cli_config_doc(int argc, char **argv);
 int sg_cli_sim(int argc, char **argv);
 int sg_cli_sink(int argc, char **argv);
+int sg_cli_kafka_mock(int argc, char **argv);
 
 #endif

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "gateway/kafka/embedded.h"
 
 #ifndef SG_VERSION
 #define SG_VERSION "0.1.0"
@@ -31,7 +30,7 @@ static const struct cmd cmds[] = {
     {"spool", sg_cli_spool, "inspect a spool directory (stat|dump DIR)"},
     {"sink", sg_cli_sink, "consume topics into a file, SQLite or stdout"},
     {"sim", sg_cli_sim, "run a simulator (sensors for the learner stack)"},
-    {"kafka-mock", sg_mock_main, "run librdkafka's mock cluster (tests, demos)"},
+    {"kafka-mock", sg_cli_kafka_mock, "run librdkafka's mock cluster (tests, demos)"},
     {"config-doc", sg_cli_config_doc, "print the configuration reference (Markdown)"},
     {"version", cmd_version, "print the version"},
 };

@@ -2,6 +2,11 @@
  * embedded.h - librdkafka's mock cluster hosted in this process: the
  * `bootstrap: embedded` demo and the `sensorgate kafka-mock` fault
  * injection server used by tests.  Not a replacement for a real broker.
+ *
+ * sg_mock_start() returns a cluster the caller owns and ends with
+ * sg_mock_stop() (NULL is a no-op).  The bootstrap string is owned by the
+ * cluster.  The calls return SG_OK or SG_EKAFKA; any one thread at a
+ * time may call them.
  */
 #ifndef SG_MOCK_H
 #define SG_MOCK_H
@@ -18,8 +23,5 @@ int sg_mock_broker_down(struct sg_mock *m, int broker);
 int sg_mock_broker_up(struct sg_mock *m, int broker);
 int sg_mock_broker_rtt(struct sg_mock *m, int broker, int ms);
 void sg_mock_stop(struct sg_mock *m);
-
-/* `sensorgate kafka-mock`: see usage in embedded.c. */
-int sg_mock_main(int argc, char **argv);
 
 #endif

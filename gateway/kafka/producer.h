@@ -1,14 +1,24 @@
 /*
- * producer.h - the spool -> Kafka producer (librdkafka, idempotent).
+ * producer.h - the spool -> Kafka producer (librdkafka).
  *
  * One thread reads durable records from the spool in seq order, produces
  * them with the event time as timestamp and the sensor id as key, and
- * releases a record (advances the spool's ack cursor) only when its
- * delivery report says PERSISTED and every earlier record is released.
- * Retriable failures rewind to the first unreleased record; records Kafka
- * refuses for good (too large, no such topic) go to the spool's
- * rejected.log and are counted; fatal producer errors recreate the
- * producer and resume from the spool.
+ * moves the spool's ack cursor only over records Kafka holds.  The
+ * delivery mode comes from kafka.delivery:
+ *   at_least_once (producer_alo.c): idempotent producer; a record is
+ *     released when its delivery report says PERSISTED and every earlier
+ *     one is released (ring.h); retriable failures rewind to the first
+ *     unreleased record;
+ *   exactly_once (producer_txn.c): transactions, each with a checkpoint
+ *     record; the cursor moves at the commit.
+ * Records Kafka refuses for good (too large, no such topic) go to the
+ * spool's rejected.log and are counted; fatal producer errors recreate
+ * the producer and resume from the spool.
+ *
+ * Ownership: the producer borrows conf and sp, which must outlive it;
+ * sg_producer_free() destroys its librdkafka client.  Threads:
+ * new/start/stop/free from one controlling thread (in that order; stop
+ * and free may be called without start); check_props from any thread.
  */
 #ifndef SG_PRODUCER_H
 #define SG_PRODUCER_H
@@ -21,7 +31,8 @@
 
 struct sg_producer;
 
-/* bootstrap overrides conf->kafka.bootstrap (the embedded cluster). */
+/* bootstrap overrides conf->kafka.bootstrap (the embedded cluster).
+ * SG_OK, SG_ECONFIG (a refused property, in eb), SG_EKAFKA, SG_EIO. */
 int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg_spool *sp,
 		    struct sg_producer **out, struct sg_errbuf *eb);
 int sg_producer_start(struct sg_producer *p);
@@ -30,7 +41,9 @@ int sg_producer_start(struct sg_producer *p);
 void sg_producer_stop(struct sg_producer *p, int64_t timeout_ms);
 void sg_producer_free(struct sg_producer *p);
 
-/* Check a librdkafka property set: SG_OK or SG_ECONFIG with eb set. */
+/* Check kafka.properties as the producer and the gateway's consumers
+ * would apply them: SG_OK, or SG_ECONFIG with one line per refused key
+ * in eb. */
 int sg_producer_check_props(const struct sg_conf *conf, struct sg_errbuf *eb);
 
 #endif

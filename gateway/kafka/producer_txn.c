@@ -13,8 +13,13 @@
  *
  * Errors: a record Kafka refuses for good fails the transaction, which is
  * aborted; the record goes to rejected.log and is skipped on the replay.
- * Abortable errors abort and replay from the last commit; fatal errors
- * (fenced, say) recreate the producer and start over from the checkpoint.
+ * Abortable errors abort and replay from the last commit.  Retriable
+ * commit (and abort) errors are retried for at most TXN_RETRY_MS (and
+ * never past the stop deadline); at that bound the outcome of the commit
+ * is unknown, so it is treated like a fatal error: the producer is
+ * recreated (init_transactions completes or aborts what the old one left
+ * open) and the checkpoint is read again, which says whether the span was
+ * committed.  Fatal errors (fenced, say) do the same.
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -22,95 +27,186 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
 #include "gateway/base/log.h"
-#include "producer_internal.h"
+#include "gateway/base/mem.h"
+#include "producer_mode.h"
+#include "producer_send.h"
 
-static bool txn_rejected(const struct sg_producer *p, uint64_t seq)
+/* How long retriable commit/abort errors are retried. */
+#define TXN_RETRY_MS 60000
+/* How long the checkpoint topic is read at most. */
+#define TXN_CKPT_READ_MS 30000
+
+struct txn {
+	struct sg_prod_ctx *c;
+	uint64_t committed; /* highest seq committed in a transaction */
+	uint64_t *rejected; /* seqs refused for good: skipped on replay */
+	size_t nrejected;
+	bool open;     /* a transaction is begun */
+	size_t n;      /* records in it */
+	uint64_t *seq; /* their seqs (the delivery report's opaque is the index + 1) */
+	int64_t *ts;   /* their event times */
+};
+
+static bool txn_is_rejected(const struct txn *t, uint64_t seq)
 {
-	for (size_t i = 0; i < p->nrejected; i++)
-		if (p->rejected[i] == seq)
+	for (size_t i = 0; i < t->nrejected; i++)
+		if (t->rejected[i] == seq)
 			return true;
 	return false;
 }
 
-void prod_txn_dr(struct sg_producer *p, const rd_kafka_message_t *m)
+static void txn_add_rejected(struct txn *t, uint64_t seq)
 {
-	uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+	uint64_t *r;
 
-	if (!m->err || !seq)
-		return; /* success counts at commit; seq 0 is the checkpoint */
-	if (prod_err_permanent(m->err) && !txn_rejected(p, seq)) {
-		uint64_t *r = realloc(p->rejected, (p->nrejected + 1) * sizeof(*r));
-		if (!r)
-			return;
-		p->rejected = r;
-		p->rejected[p->nrejected++] = seq;
-		prod_reject(p, seq, m->payload, m->len, rd_kafka_topic_name(m->rkt),
-			    rd_kafka_err2str(m->err));
+	if (txn_is_rejected(t, seq))
+		return;
+	r = realloc(t->rejected, (t->nrejected + 1) * sizeof(*r));
+	if (!r)
+		return; /* sent (and refused) again on the replay: no loss */
+	t->rejected = r;
+	t->rejected[t->nrejected++] = seq;
+}
+
+/* Success counts at the commit; a permanent refusal is kept and skipped. */
+static void txn_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct txn *t = opaque;
+	size_t idx = (size_t)(uintptr_t)m->_private;
+
+	(void)rk;
+	if (!m->err || idx == 0 || idx > t->n)
+		return; /* index 0 is the checkpoint record */
+	if (sg_send_permanent(m->err) && !txn_is_rejected(t, t->seq[idx - 1])) {
+		txn_add_rejected(t, t->seq[idx - 1]);
+		sg_send_reject_err(t->c, t->seq[idx - 1], m->payload, m->len,
+				   rd_kafka_topic_name(m->rkt), m->err);
 	}
 }
 
-/* The seq of this gateway's last committed checkpoint, or 0. */
-static uint64_t txn_read_checkpoint(struct sg_producer *p)
+static void txn_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	const struct sg_conf *c = p->conf;
-	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_partition_list_t *tl;
-	rd_kafka_topic_t *rkt;
-	rd_kafka_t *rk;
-	char err[256];
-	uint64_t best = 0;
-	int eofs = 0, nparts;
-	int64_t deadline = sg_now_mono_ns() + 30 * SG_NS_PER_S;
+	struct txn *t = opaque;
+	sg_send_error(t->c, rk, err, reason);
+}
 
-	rd_kafka_conf_set(kc, "bootstrap.servers", p->bootstrap, err, sizeof(err));
-	rd_kafka_conf_set(kc, "group.id", "sensorgate-checkpoint-reader", err, sizeof(err));
-	rd_kafka_conf_set(kc, "isolation.level", "read_committed", err, sizeof(err));
-	rd_kafka_conf_set(kc, "enable.partition.eof", "true", err, sizeof(err));
-	rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof(err));
-	sg_kafka_conf_security(kc, c);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-	if (!rk) {
-		rd_kafka_conf_destroy(kc);
-		sg_error("producer", "checkpoint reader: %s", err);
+/* --- start: the producer, init_transactions, the checkpoint ------------- */
+
+static int txn_client(struct txn *t, struct sg_errbuf *eb)
+{
+	struct sg_prod_ctx *c = t->c;
+	struct sg_kafka_opts o = sg_send_opts(c->conf, c->bootstrap, c->client_id);
+
+	o.dr_msg_cb = txn_dr_cb;
+	o.error_cb = txn_error_cb;
+	o.opaque = t;
+	c->fatal = false;
+	return sg_kafka_new(&o, &c->rk, eb);
+}
+
+/* init_transactions, retried until it works or we are stopped. */
+static bool txn_init(struct txn *t)
+{
+	struct sg_prod_ctx *c = t->c;
+	struct sg_errbuf eb;
+
+	while (!sg_prod_stopping(c)) {
+		if (!c->rk && txn_client(t, &eb) != SG_OK) {
+			sg_error("producer", "%s", eb.msg);
+		} else {
+			rd_kafka_error_t *e = rd_kafka_init_transactions(c->rk, 30000);
+			if (!e)
+				return true;
+			sg_warn("producer", "init_transactions: %s: %s%s", rd_kafka_error_name(e),
+				rd_kafka_error_string(e),
+				rd_kafka_error_is_fatal(e) ? " (fatal: recreating the producer)"
+							   : "");
+			if (rd_kafka_error_is_fatal(e)) {
+				sg_send_destroy(c);
+				sg_counter_add(c->m.restarts, 1);
+			}
+			rd_kafka_error_destroy(e);
+		}
+		poll(NULL, 0, 1000);
+	}
+	return false;
+}
+
+/* The seq in one checkpoint record of this gateway, or 0. */
+static uint64_t txn_ckpt_value(const struct sg_conf *conf, const rd_kafka_message_t *m)
+{
+	char num[32];
+
+	if (m->err || m->key_len != strlen(conf->gateway.id) ||
+	    memcmp(m->key, conf->gateway.id, m->key_len) || m->len >= sizeof(num))
 		return 0;
-	}
-	rkt = rd_kafka_topic_new(rk, c->kafka.checkpoint_topic, NULL);
-	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
-		sg_info("producer", "no checkpoint topic %s yet: starting from the spool cursor",
-			c->kafka.checkpoint_topic);
-		goto out;
-	}
-	nparts = md->topics[0].partition_cnt;
-	tl = rd_kafka_topic_partition_list_new(nparts);
+	snprintf(num, sizeof(num), "%.*s", (int)m->len, (const char *)m->payload);
+	return strtoull(num, NULL, 10);
+}
+
+/* Read every partition of the checkpoint topic to its end. */
+static uint64_t txn_ckpt_scan(const struct sg_conf *conf, rd_kafka_t *rk, int nparts)
+{
+	rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(nparts);
+	int64_t deadline = sg_now_mono_ns() + TXN_CKPT_READ_MS * SG_NS_PER_MS;
+	uint64_t best = 0;
+	int eofs = 0;
+
 	for (int i = 0; i < nparts; i++)
-		rd_kafka_topic_partition_list_add(tl, c->kafka.checkpoint_topic, i)->offset =
+		rd_kafka_topic_partition_list_add(tl, conf->kafka.checkpoint_topic, i)->offset =
 		    RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(rk, tl);
 	rd_kafka_topic_partition_list_destroy(tl);
 	while (eofs < nparts && sg_now_mono_ns() < deadline) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+		uint64_t v;
 		if (!m)
 			continue;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			eofs++;
-		} else if (!m->err && m->key_len == strlen(c->gateway.id) &&
-			   !memcmp(m->key, c->gateway.id, m->key_len) && m->len < 32) {
-			char num[32];
-			snprintf(num, sizeof(num), "%.*s", (int)m->len, (const char *)m->payload);
-			uint64_t v = strtoull(num, NULL, 10);
-			if (v > best)
-				best = v;
-		}
+		else if ((v = txn_ckpt_value(conf, m)) > best)
+			best = v;
 		rd_kafka_message_destroy(m);
 	}
 	if (eofs < nparts)
-		sg_warn("producer", "checkpoint topic %s not read to its end in 30 s",
-			c->kafka.checkpoint_topic);
-out:
+		sg_warn("producer", "checkpoint topic %s not read to its end in %d s",
+			conf->kafka.checkpoint_topic, TXN_CKPT_READ_MS / 1000);
+	return best;
+}
+
+/* The seq of this gateway's last committed checkpoint, or 0. */
+static uint64_t txn_read_checkpoint(struct txn *t)
+{
+	const struct sg_conf *conf = t->c->conf;
+	char cid[200];
+	struct sg_kafka_opts o = {
+	    .kind = SG_KAFKA_CONSUMER,
+	    .who = "checkpoint reader",
+	    .bootstrap = t->c->bootstrap,
+	    .client_id = cid,
+	    .props = &conf->kafka.properties,
+	    .group = "sensorgate-checkpoint-reader",
+	    .partition_eof = true,
+	};
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_t *rk;
+	struct sg_errbuf eb;
+	uint64_t best = 0;
+
+	snprintf(cid, sizeof(cid), "%s-checkpoint", t->c->client_id);
+	if (sg_kafka_new(&o, &rk, &eb) != SG_OK) {
+		sg_error("producer", "checkpoint reader: %s", eb.msg);
+		return 0;
+	}
+	rkt = rd_kafka_topic_new(rk, conf->kafka.checkpoint_topic, NULL);
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1)
+		sg_info("producer", "no checkpoint topic %s yet: starting from the spool cursor",
+			conf->kafka.checkpoint_topic);
+	else
+		best = txn_ckpt_scan(conf, rk, md->topics[0].partition_cnt);
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
@@ -119,217 +215,341 @@ out:
 	return best;
 }
 
-/* init_transactions, retried until it works or we are stopped. */
-static bool txn_init(struct sg_producer *p)
-{
-	struct sg_errbuf eb;
-
-	for (;;) {
-		if (atomic_load(&p->stop))
-			return false;
-		if (!p->rk && prod_create(p, &eb) != SG_OK) {
-			sg_error("producer", "%s", eb.msg);
-		} else {
-			rd_kafka_error_t *e = rd_kafka_init_transactions(p->rk, 30000);
-			if (!e)
-				return true;
-			sg_warn("producer", "init_transactions: %s%s", rd_kafka_error_string(e),
-				rd_kafka_error_is_fatal(e) ? " (fatal: recreating the producer)"
-							   : "");
-			if (rd_kafka_error_is_fatal(e)) {
-				prod_destroy(p);
-				sg_counter_add(p->m_restarts, 1);
-			}
-			rd_kafka_error_destroy(e);
-		}
-		poll(NULL, 0, 1000);
-	}
-}
-
 /* Back to the last commit: the next transaction replays from there. */
-static void txn_replay(struct sg_producer *p)
+static void txn_replay(struct txn *t)
 {
-	p->have_rec = false;
-	sg_spool_rewind(p->sp, p->committed);
+	t->c->have_rec = false;
+	t->open = false;
+	t->n = 0;
+	sg_spool_rewind(t->c->sp, t->committed);
 }
 
-static rd_kafka_resp_err_t txn_checkpoint(struct sg_producer *p, uint64_t seq)
+/* A producer ready for transactions, and the spool positioned after what
+ * Kafka holds committed.  False if stopped first. */
+static bool txn_start(struct txn *t)
 {
-	char v[32];
-	int n = snprintf(v, sizeof(v), "%" PRIu64, seq);
-
-	return rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(p->conf->kafka.checkpoint_topic),
-				 RD_KAFKA_V_KEY(p->conf->gateway.id, strlen(p->conf->gateway.id)),
-				 RD_KAFKA_V_VALUE(v, (size_t)n),
-				 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(NULL),
-				 RD_KAFKA_V_END);
-}
-
-/* Fill one transaction.  Returns the number of records in it. */
-static size_t txn_fill(struct sg_producer *p, uint64_t *last)
-{
-	const struct sg_kafka_conf *kc = &p->conf->kafka;
-	int64_t until = sg_now_mono_ns() + kc->txn_interval_ms * SG_NS_PER_MS;
-	size_t n = 0;
-	struct sg_record r;
-
-	while (n < (size_t)kc->txn_max_records && sg_now_mono_ns() < until) {
-		if (!p->have_rec) {
-			if (sg_spool_read(p->sp, &p->rec_seq, &p->rec) != SG_OK) {
-				struct pollfd pfd = {.fd = sg_spool_read_fd(p->sp),
-						     .events = POLLIN};
-				if (!n && atomic_load(&p->stop))
-					break;
-				int ms = (int)((until - sg_now_mono_ns()) / SG_NS_PER_MS);
-				poll(&pfd, 1, n ? (ms > 0 ? ms : 0) : 250);
-				if (!n)
-					until =
-					    sg_now_mono_ns() + kc->txn_interval_ms * SG_NS_PER_MS;
-				rd_kafka_poll(p->rk, 0);
-				if (!n && atomic_load(&p->stop))
-					break;
-				continue;
-			}
-			if (txn_rejected(p, p->rec_seq))
-				continue;
-			p->have_rec = true;
-		}
-		if (sg_record_decode(p->rec.p, p->rec.len, &r) != SG_OK ||
-		    sg_record_render(&r, p->rec_seq, &p->scratch) != SG_OK) {
-			prod_reject(p, p->rec_seq, p->rec.p, p->rec.len, "-",
-				    "undecodable spool record");
-			p->have_rec = false;
-			continue;
-		}
-		if (!n) {
-			rd_kafka_error_t *e = rd_kafka_begin_transaction(p->rk);
-			if (e) {
-				sg_error("producer", "begin_transaction: %s",
-					 rd_kafka_error_string(e));
-				rd_kafka_error_destroy(e);
-				p->fatal = true;
-				return 0;
-			}
-		}
-		rd_kafka_resp_err_t err = prod_produce(p, &r, (void *)(uintptr_t)p->rec_seq);
-		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			rd_kafka_poll(p->rk, 50);
-			continue;
-		}
-		if (err) {
-			/* Refused locally (too large): reject it, keep going. */
-			prod_reject(p, p->rec_seq, r.value, r.value_len, "-",
-				    rd_kafka_err2str(err));
-			uint64_t *rj = realloc(p->rejected, (p->nrejected + 1) * sizeof(*rj));
-			if (rj) {
-				p->rejected = rj;
-				p->rejected[p->nrejected++] = p->rec_seq;
-			}
-			p->have_rec = false;
-			continue;
-		}
-		p->txn_ts[n] = r.ts_ns;
-		sg_counter_add(p->m_produced, 1);
-		*last = p->rec_seq;
-		p->have_rec = false;
-		n++;
-	}
-	return n;
-}
-
-/* Commit the open transaction; returns true when it is committed. */
-static bool txn_commit(struct sg_producer *p, uint64_t last, size_t n)
-{
-	rd_kafka_resp_err_t perr = txn_checkpoint(p, last);
-	rd_kafka_error_t *e = NULL;
-
-	if (perr) {
-		sg_error("producer", "checkpoint record: %s", rd_kafka_err2str(perr));
-		e = rd_kafka_error_new(perr, "checkpoint not produced");
-	}
-	for (int attempt = 0; !e || attempt < 1; attempt++) {
-		if (!e)
-			e = rd_kafka_commit_transaction(p->rk, 60000);
-		if (!e) {
-			int64_t now = sg_now_ns();
-			p->committed = last;
-			sg_spool_ack(p->sp, last);
-			sg_counter_add(p->m_delivered, n);
-			for (size_t i = 0; i < n; i++)
-				sg_hist_add(
-				    &sg_delivery_latency,
-				    now > p->txn_ts[i] ? (uint64_t)(now - p->txn_ts[i]) / 1000 : 0);
-			return true;
-		}
-		if (rd_kafka_error_is_retriable(e) && !atomic_load(&p->stop)) {
-			rd_kafka_error_destroy(e);
-			e = NULL;
-			continue;
-		}
-		break;
-	}
-	sg_counter_add(p->m_retry, n);
-	if (rd_kafka_error_txn_requires_abort(e)) {
-		sg_warn("producer",
-			"transaction up to seq %" PRIu64
-			" aborted: %s; replaying from seq %" PRIu64,
-			last, rd_kafka_error_string(e), p->committed + 1);
-		rd_kafka_error_t *ae = rd_kafka_abort_transaction(p->rk, 60000);
-		if (ae) {
-			sg_error("producer", "abort_transaction: %s", rd_kafka_error_string(ae));
-			p->fatal = true;
-			rd_kafka_error_destroy(ae);
-		}
-	} else {
-		sg_error("producer", "commit of the transaction up to seq %" PRIu64 " failed: %s",
-			 last, rd_kafka_error_string(e));
-		p->fatal = true;
-	}
-	rd_kafka_error_destroy(e);
-	txn_replay(p);
-	return false;
-}
-
-void *prod_txn_main(void *arg)
-{
-	struct sg_producer *p = arg;
+	struct sg_prod_ctx *c = t->c;
 	struct sg_spool_stats st;
 	uint64_t ckpt;
 
-	p->txn_ts = sg_xcalloc((size_t)p->conf->kafka.txn_max_records, sizeof(*p->txn_ts));
-	if (!txn_init(p))
-		return NULL;
-	ckpt = txn_read_checkpoint(p);
-	sg_spool_stats(p->sp, &st);
-	p->committed = ckpt > st.acked_seq ? ckpt : st.acked_seq;
+	if (!txn_init(t))
+		return false;
+	ckpt = txn_read_checkpoint(t);
+	sg_spool_stats(c->sp, &st);
+	t->committed = ckpt > st.acked_seq ? ckpt : st.acked_seq;
 	if (ckpt > st.acked_seq)
 		sg_info("producer",
 			"checkpoint says seq %" PRIu64 " is committed (spool cursor %" PRIu64
 			"): resuming after it, nothing is sent twice",
 			ckpt, st.acked_seq);
-	sg_spool_ack(p->sp, p->committed);
-	txn_replay(p);
-	for (;;) {
-		uint64_t last = 0;
-		size_t n;
-
-		if (p->fatal) {
-			sg_counter_add(p->m_restarts, 1);
-			prod_destroy(p);
-			if (!txn_init(p))
-				break;
-			txn_replay(p);
-		}
-		n = txn_fill(p, &last);
-		if (n)
-			txn_commit(p, last, n);
-		rd_kafka_poll(p->rk, 0);
-		if (atomic_load(&p->stop)) {
-			sg_spool_stats(p->sp, &st);
-			if (st.acked_seq + 1 >= st.next_seq ||
-			    sg_now_mono_ns() >= atomic_load(&p->stop_deadline))
-				break;
-		}
-	}
-	return NULL;
+	sg_spool_ack(c->sp, t->committed);
+	txn_replay(t);
+	return true;
 }
+
+/* --- one transaction ----------------------------------------------------- */
+
+static bool txn_begin(struct txn *t)
+{
+	rd_kafka_error_t *e = rd_kafka_begin_transaction(t->c->rk);
+
+	if (!e) {
+		t->open = true;
+		return true;
+	}
+	sg_error("producer", "begin_transaction: %s: %s", rd_kafka_error_name(e),
+		 rd_kafka_error_string(e));
+	rd_kafka_error_destroy(e);
+	t->c->fatal = true;
+	return false;
+}
+
+/* Read the next record that is not known to be refused.  False if none
+ * came within the wait (ms), which polls the spool's fd. */
+static bool txn_next(struct txn *t, int wait_ms)
+{
+	struct sg_prod_ctx *c = t->c;
+
+	while (!c->have_rec) {
+		if (sg_spool_read(c->sp, &c->rec_seq, &c->rec) != SG_OK) {
+			struct pollfd pfd = {.fd = sg_spool_read_fd(c->sp), .events = POLLIN};
+			poll(&pfd, 1, wait_ms);
+			rd_kafka_poll(c->rk, 0);
+			return false;
+		}
+		c->have_rec = !txn_is_rejected(t, c->rec_seq);
+	}
+	return true;
+}
+
+/* Produce the current record into the open transaction.  SG_OK (taken or
+ * refused for good), SG_EAGAIN (queue full), SG_EKAFKA (the transaction
+ * cannot go on). */
+static int txn_send(struct txn *t)
+{
+	struct sg_prod_ctx *c = t->c;
+	struct sg_record r;
+	rd_kafka_resp_err_t err;
+	int rc = sg_send_prepare(c, &r);
+
+	if (rc == SG_ECORRUPT) {
+		txn_add_rejected(t, c->rec_seq);
+		return SG_OK;
+	}
+	if (rc != SG_OK)
+		return SG_EAGAIN;
+	if (!t->open && !txn_begin(t))
+		return SG_EKAFKA;
+	err = sg_send_produce(c->rk, &r, (void *)(uintptr_t)(t->n + 1));
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		rd_kafka_poll(c->rk, 50);
+		return SG_EAGAIN;
+	}
+	if (err && sg_send_permanent(err)) {
+		char topic[256];
+		snprintf(topic, sizeof(topic), "%.*s", (int)r.topic_len, r.topic);
+		sg_send_reject_err(c, c->rec_seq, r.value, r.value_len, topic, err);
+		txn_add_rejected(t, c->rec_seq);
+		return SG_OK;
+	}
+	if (err) {
+		sg_error("producer", "produce of seq %" PRIu64 " failed: %s: %s", c->rec_seq,
+			 rd_kafka_err2name(err), rd_kafka_err2str(err));
+		return SG_EKAFKA;
+	}
+	t->seq[t->n] = c->rec_seq;
+	t->ts[t->n] = r.ts_ns;
+	t->n++;
+	sg_send_count(c);
+	return SG_OK;
+}
+
+/* Fill one transaction.  Returns SG_OK (t->n records in it, maybe 0) or
+ * SG_EKAFKA (abort it). */
+static int txn_fill(struct txn *t)
+{
+	struct sg_prod_ctx *c = t->c;
+	const struct sg_kafka_conf *kc = &c->conf->kafka;
+	int64_t until = sg_now_mono_ns() + kc->txn_interval_ms * SG_NS_PER_MS;
+
+	while (t->n < (size_t)kc->txn_max_records && sg_now_mono_ns() < until && !c->fatal) {
+		int rc, ms = (int)((until - sg_now_mono_ns()) / SG_NS_PER_MS);
+		if (!txn_next(t, t->n ? (ms > 0 ? ms : 0) : 250)) {
+			if (!t->n) {
+				if (sg_prod_stopping(c))
+					break;
+				/* The interval starts with the first record. */
+				until = sg_now_mono_ns() + kc->txn_interval_ms * SG_NS_PER_MS;
+			}
+			continue;
+		}
+		rc = txn_send(t);
+		if (rc == SG_EKAFKA)
+			return rc;
+		if (rc == SG_OK)
+			c->have_rec = false;
+	}
+	return SG_OK;
+}
+
+/* commit_transaction or abort_transaction, retrying retriable errors up
+ * to TXN_RETRY_MS and the stop deadline.  NULL when done. */
+static rd_kafka_error_t *txn_call(struct txn *t, const char *what,
+				  rd_kafka_error_t *(*fn)(rd_kafka_t *, int))
+{
+	struct sg_prod_ctx *c = t->c;
+	int64_t bound = sg_now_mono_ns() + TXN_RETRY_MS * SG_NS_PER_MS;
+	rd_kafka_error_t *e;
+
+	for (int attempt = 1;; attempt++) {
+		int64_t end = bound, left;
+		if (sg_prod_stopping(c) && atomic_load(&c->stop_deadline) < end)
+			end = atomic_load(&c->stop_deadline);
+		left = (end - sg_now_mono_ns()) / SG_NS_PER_MS;
+		e = fn(c->rk, left > 1000 ? (int)left : 1000);
+		if (!e || !rd_kafka_error_is_retriable(e))
+			return e;
+		if (sg_now_mono_ns() >= end) {
+			sg_error("producer",
+				 "%s: %s: %s, still after %d attempts: its outcome is unknown; "
+				 "recreating the producer and resuming from the checkpoint",
+				 what, rd_kafka_error_name(e), rd_kafka_error_string(e), attempt);
+			c->fatal = true;
+			return e;
+		}
+		sg_warn("producer", "%s: %s: %s; retrying", what, rd_kafka_error_name(e),
+			rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		poll(NULL, 0, 100);
+	}
+}
+
+/* Abort the open transaction and replay from the last commit. */
+static void txn_abort(struct txn *t)
+{
+	rd_kafka_error_t *e;
+
+	sg_counter_add(t->c->m.retry, t->n);
+	if (t->n) /* else it held only records refused for good */
+		sg_warn("producer",
+			"transaction up to seq %" PRIu64 " aborted: replaying from seq %" PRIu64,
+			t->seq[t->n - 1], t->committed + 1);
+	e = t->open ? txn_call(t, "abort_transaction", rd_kafka_abort_transaction) : NULL;
+	if (e) {
+		if (!t->c->fatal)
+			sg_error("producer", "abort_transaction: %s: %s", rd_kafka_error_name(e),
+				 rd_kafka_error_string(e));
+		t->c->fatal = true;
+		rd_kafka_error_destroy(e);
+	}
+	txn_replay(t);
+}
+
+static rd_kafka_resp_err_t txn_checkpoint(struct txn *t, uint64_t seq)
+{
+	const struct sg_conf *conf = t->c->conf;
+	char v[32];
+	int n = snprintf(v, sizeof(v), "%" PRIu64, seq);
+	rd_kafka_resp_err_t err;
+
+	do {
+		err = rd_kafka_producev(t->c->rk, RD_KAFKA_V_TOPIC(conf->kafka.checkpoint_topic),
+					RD_KAFKA_V_KEY(conf->gateway.id, strlen(conf->gateway.id)),
+					RD_KAFKA_V_VALUE(v, (size_t)n),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_OPAQUE(NULL), RD_KAFKA_V_END);
+	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && rd_kafka_poll(t->c->rk, 50) >= 0);
+	return err;
+}
+
+static void txn_committed(struct txn *t, uint64_t last)
+{
+	int64_t now = sg_now_ns();
+
+	t->committed = last;
+	sg_spool_ack(t->c->sp, last);
+	sg_counter_add(t->c->m.delivered, t->n);
+	for (size_t i = 0; i < t->n; i++)
+		sg_hist_add(&sg_delivery_latency,
+			    now > t->ts[i] ? (uint64_t)(now - t->ts[i]) / 1000 : 0);
+	t->open = false;
+	t->n = 0;
+}
+
+/* Commit the open transaction (the checkpoint record first). */
+static void txn_commit(struct txn *t)
+{
+	struct sg_prod_ctx *c = t->c;
+	uint64_t last = t->seq[t->n - 1];
+	rd_kafka_resp_err_t perr = txn_checkpoint(t, last);
+	rd_kafka_error_t *e;
+
+	if (perr) {
+		sg_error("producer", "checkpoint record: %s: %s", rd_kafka_err2name(perr),
+			 rd_kafka_err2str(perr));
+		txn_abort(t);
+		return;
+	}
+	e = txn_call(t, "commit_transaction", rd_kafka_commit_transaction);
+	if (!e) {
+		txn_committed(t, last);
+		return;
+	}
+	if (!c->fatal && rd_kafka_error_txn_requires_abort(e)) {
+		sg_warn("producer", "commit of the transaction up to seq %" PRIu64 ": %s: %s", last,
+			rd_kafka_error_name(e), rd_kafka_error_string(e));
+		txn_abort(t);
+	} else {
+		if (!c->fatal)
+			sg_error("producer",
+				 "commit of the transaction up to seq %" PRIu64 " failed: %s: %s",
+				 last, rd_kafka_error_name(e), rd_kafka_error_string(e));
+		c->fatal = true;
+		sg_counter_add(c->m.retry, t->n);
+		txn_replay(t);
+	}
+	rd_kafka_error_destroy(e);
+}
+
+/* --- the mode ------------------------------------------------------------- */
+
+static bool txn_done(struct txn *t)
+{
+	struct sg_prod_ctx *c = t->c;
+	struct sg_spool_stats st;
+
+	if (!sg_prod_stopping(c))
+		return false;
+	sg_spool_stats(c->sp, &st);
+	return st.acked_seq + 1 >= st.next_seq ||
+	       sg_now_mono_ns() >= atomic_load(&c->stop_deadline);
+}
+
+static void txn_run(struct sg_prod_ctx *c, void *st)
+{
+	struct txn *t = st;
+	int rc;
+
+	if (!txn_start(t))
+		return;
+	while (!txn_done(t)) {
+		if (c->fatal) {
+			sg_counter_add(c->m.restarts, 1);
+			sg_send_destroy(c);
+			if (!txn_start(t))
+				break;
+		}
+		rc = txn_fill(t);
+		if (c->fatal)
+			continue; /* recreated above, then replayed from the checkpoint */
+		if (rc != SG_OK || (t->open && !t->n))
+			txn_abort(t);
+		else if (t->n)
+			txn_commit(t);
+		rd_kafka_poll(c->rk, 0);
+	}
+}
+
+static void txn_settle(struct sg_prod_ctx *c, void *st)
+{
+	(void)st;
+	if (c->rk)
+		rd_kafka_poll(c->rk, 0);
+}
+
+static void txn_close(struct sg_prod_ctx *c, void *st)
+{
+	struct txn *t = st;
+
+	sg_send_destroy(c);
+	if (!t)
+		return;
+	free(t->rejected);
+	free(t->seq);
+	free(t->ts);
+	free(t);
+}
+
+static int txn_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
+{
+	struct txn *t = sg_xcalloc(1, sizeof(*t));
+	int rc;
+
+	t->c = c;
+	t->seq = sg_xcalloc((size_t)c->conf->kafka.txn_max_records, sizeof(*t->seq));
+	t->ts = sg_xcalloc((size_t)c->conf->kafka.txn_max_records, sizeof(*t->ts));
+	if ((rc = txn_client(t, eb)) != SG_OK) {
+		txn_close(c, t);
+		return rc;
+	}
+	*st = t;
+	return SG_OK;
+}
+
+const struct sg_prod_mode sg_prod_exactly_once = {
+    .name = "exactly_once",
+    .open = txn_open,
+    .run = txn_run,
+    .settle = txn_settle,
+    .close = txn_close,
+};

@@ -112,15 +112,6 @@ static void act_apply(struct sg_actuator *a, rd_kafka_message_t *m)
 	}
 }
 
-static void act_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	sg_log(level <= 3   ? SG_LOG_ERROR
-	       : level <= 5 ? SG_LOG_WARN
-			    : SG_LOG_DEBUG,
-	       "actuator", "kafka: %s: %s", fac, buf);
-}
-
 static void *act_main(void *arg)
 {
 	struct sg_actuator *a = arg;
@@ -145,46 +136,45 @@ int sg_actuator_start(const struct sg_conf *c, const char *bootstrap, struct sg_
 		      struct sg_actuator **out, struct sg_errbuf *eb)
 {
 	struct sg_actuator *a;
-	rd_kafka_conf_t *kc;
-	rd_kafka_topic_partition_list_t *tl;
-	char err[256], group[128];
+	char group[128], cid[160];
+	const char *topic = c->actuators.topic;
+	/* A new group starts at the earliest offset: a command sent just
+	 * before the gateway (re)joined is applied if it is fresh. */
+	const struct sg_kafka_opts o = {
+	    .kind = SG_KAFKA_CONSUMER,
+	    .who = "actuator consumer",
+	    .bootstrap = bootstrap,
+	    .client_id = cid,
+	    .props = &c->kafka.properties,
+	    .group = group,
+	    .from_beginning = true,
+	    .session_timeout_ms = 10000,
+	};
+	int rc;
 
 	*out = NULL;
-	if (!c->actuators.topic || !*c->actuators.topic)
+	if (!topic || !*topic)
 		return SG_OK;
 	a = sg_xcalloc(1, sizeof(*a));
 	a->conf = c;
 	a->pl = pl;
-	kc = rd_kafka_conf_new();
 	snprintf(group, sizeof(group), "sensorgate-actuator-%s", c->gateway.id);
-	if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "isolation.level", "read_committed", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "session.timeout.ms", "10000", err, sizeof(err))) {
-		rd_kafka_conf_destroy(kc);
+	snprintf(cid, sizeof(cid), "sensorgate-%s-actuator", c->gateway.id);
+	if ((rc = sg_kafka_new(&o, &a->rk, eb)) != SG_OK) {
 		free(a);
-		return sg_errf(eb, SG_ECONFIG, "actuators: %s", err);
+		return rc;
 	}
-	sg_kafka_conf_security(kc, c);
-	rd_kafka_conf_set_log_cb(kc, act_log_cb);
-	a->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-	if (!a->rk) {
-		rd_kafka_conf_destroy(kc);
+	if ((rc = sg_kafka_subscribe(a->rk, &topic, 1, eb)) != SG_OK) {
+		rd_kafka_destroy(a->rk);
 		free(a);
-		return sg_errf(eb, SG_EKAFKA, "actuators: %s", err);
+		return rc;
 	}
-	rd_kafka_poll_set_consumer(a->rk);
-	tl = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(tl, c->actuators.topic, RD_KAFKA_PARTITION_UA);
-	rd_kafka_subscribe(a->rk, tl);
-	rd_kafka_topic_partition_list_destroy(tl);
 	a->m_ok = sg_metric("actuations", "result=\"ok\"", false);
 	a->m_err = sg_metric("actuations", "result=\"error\"", false);
 	a->m_stale = sg_metric("actuations", "result=\"stale\"", false);
 	a->m_bad = sg_metric("actuations", "result=\"malformed\"", false);
 	if (pthread_create(&a->thr, NULL, act_main, a) != 0) {
+		rd_kafka_consumer_close(a->rk);
 		rd_kafka_destroy(a->rk);
 		free(a);
 		return sg_errf(eb, SG_ERR, "actuators: cannot start the thread");

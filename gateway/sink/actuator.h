@@ -21,6 +21,11 @@
 
 struct sg_actuator;
 
+/* Start the command consumer (made by gateway/kafka/client.h with
+ * kafka.properties) and its thread.  SG_OK with *out set, or *out NULL
+ * when actuators.topic is empty; SG_ECONFIG (a refused property, in eb),
+ * SG_EKAFKA, SG_ERR.  sg_actuator_stop() joins the thread and closes the
+ * consumer; NULL is a no-op. */
 int sg_actuator_start(const struct sg_conf *conf, const char *bootstrap, struct sg_pipeline *pl,
 		      struct sg_actuator **out, struct sg_errbuf *eb);
 void sg_actuator_stop(struct sg_actuator *a);

@@ -1,7 +1,8 @@
 /*
  * sink.c - `sensorgate sink`: the other half of Kafka.  A consumer in a
  * consumer group reads the gateway's topics and writes every record to a
- * file (JSON lines), a SQLite database or stdout.
+ * file (JSON lines), a SQLite database or stdout.  The loop and the
+ * writers live here; the arguments are parsed in gateway/cli/cli_sink.c.
  *
  * Delivery: offsets are committed only after the records up to them are
  * written (and, for files, fsynced; for SQLite, committed), so a crash
@@ -10,7 +11,8 @@
  * primary key and duplicates are ignored.  Records without an event id
  * (not from a sensorgate) are stored with their topic/partition/offset.
  */
-#include <getopt.h>
+#include "sink.h"
+
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
@@ -22,12 +24,17 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "gateway/cli/cli.h"
-#include "gateway/base/err.h"
-#include "gateway/base/log.h"
 #include "gateway/base/buf.h"
 #include "gateway/base/clock.h"
+#include "gateway/base/log.h"
 #include "gateway/base/mem.h"
+#include "gateway/kafka/client.h"
+
+/* Records per durable batch: written, flushed, then committed. */
+#define SINK_BATCH 1000
+/* Before the first record the group join and (for regexes) topic
+ * discovery take a while: --idle-exit waits at least this long. */
+#define SINK_FIRST_IDLE_S 30
 
 enum sink_kind { SINK_STDOUT, SINK_FILE, SINK_SQLITE };
 
@@ -40,23 +47,6 @@ struct sink {
 	uint64_t written, duplicates;
 	struct sg_buf line;
 };
-
-static void sink_usage(FILE *fp)
-{
-	fprintf(
-	    fp,
-	    "usage: sensorgate sink -b BOOTSTRAP -t TOPIC [-t TOPIC...] --to TARGET\n"
-	    "                       [-g GROUP] [--from-beginning] [--count N] [--idle-exit SEC]\n"
-	    "Reads TOPICs (a name, or a regex starting with ^) in consumer group GROUP\n"
-	    "(default sensorgate-sink) and writes every record to TARGET:\n"
-	    "  stdout           one JSON line per record\n"
-	    "  file:PATH        JSON lines appended to PATH, fsynced before each commit\n"
-	    "  sqlite:PATH      table events, event id as primary key (duplicates ignored)\n"
-	    "Offsets are committed after the write: at-least-once, and with sqlite the\n"
-	    "event id makes duplicates harmless.  --count N stops after N records;\n"
-	    "--idle-exit SEC stops after SEC seconds without a record (at least 30 s\n"
-	    "before the first one).\n");
-}
 
 static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
 {
@@ -177,50 +167,45 @@ static void sink_close(struct sink *s)
 	sg_buf_free(&s->line);
 }
 
-static rd_kafka_t *sink_consumer(const char *bootstrap, const char *group, bool beginning,
-				 char **topics, int ntopics, struct sg_errbuf *eb)
+static int sink_consumer(const struct sg_sink_opts *o, rd_kafka_t **rk, struct sg_errbuf *eb)
 {
-	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *tl;
-	rd_kafka_t *rk;
-	char err[256];
-
-	if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "auto.offset.reset", beginning ? "earliest" : "latest", err,
-			      sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "isolation.level", "read_committed", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "topic.metadata.refresh.interval.ms", "5000", err, sizeof(err)) ||
+	const struct sg_kafka_opts ko = {
+	    .kind = SG_KAFKA_CONSUMER,
+	    .who = "sink",
+	    .bootstrap = o->bootstrap,
+	    .bootstrap_key = o->bootstrap_key ? o->bootstrap_key : "-b",
+	    .client_id = "sensorgate-sink",
+	    .props = o->props,
+	    .overrides = o->overrides,
+	    .group = o->group,
+	    .group_key = "-g",
+	    .from_beginning = o->from_beginning,
+	    .metadata_refresh_ms = 5000,
 	    /* A sink that died is noticed by the group in 10 s, not 45. */
-	    rd_kafka_conf_set(kc, "session.timeout.ms", "10000", err, sizeof(err))) {
-		rd_kafka_conf_destroy(kc);
-		sg_errf(eb, SG_ECONFIG, "%s", err);
-		return NULL;
+	    .session_timeout_ms = 10000,
+	};
+	int rc;
+
+	if ((rc = sg_kafka_new(&ko, rk, eb)) != SG_OK)
+		return rc;
+	if ((rc = sg_kafka_subscribe(*rk, o->topics, o->ntopics, eb)) != SG_OK) {
+		rd_kafka_destroy(*rk);
+		*rk = NULL;
 	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-	if (!rk) {
-		rd_kafka_conf_destroy(kc);
-		sg_errf(eb, SG_EKAFKA, "%s", err);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	tl = rd_kafka_topic_partition_list_new(ntopics);
-	for (int i = 0; i < ntopics; i++)
-		rd_kafka_topic_partition_list_add(tl, topics[i], RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, tl);
-	rd_kafka_topic_partition_list_destroy(tl);
-	if (e) {
-		sg_errf(eb, SG_EKAFKA, "subscribe: %s", rd_kafka_err2str(e));
-		rd_kafka_destroy(rk);
-		return NULL;
-	}
-	return rk;
+	return rc;
+}
+
+/* Idle: SEC after the last record, at least SINK_FIRST_IDLE_S before the first. */
+static int64_t sink_idle_s(const struct sink *s, int64_t idle_exit)
+{
+	if (s->written + s->duplicates || idle_exit > SINK_FIRST_IDLE_S)
+		return idle_exit;
+	return SINK_FIRST_IDLE_S;
 }
 
 /* Consume until a signal, --count or --idle-exit.  Commits after each
  * durable batch. */
-static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_exit)
+static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int64_t idle_exit)
 {
 	sigset_t ss;
 	int sfd, rc = 0;
@@ -259,7 +244,7 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 			last = sg_now_mono_ns();
 		}
 		/* Commit when idle or every 1000 records, after the write is durable. */
-		if (batch && (!m || batch >= 1000)) {
+		if (batch && (!m || batch >= SINK_BATCH)) {
 			if (sink_flush(s) != SG_OK) {
 				sg_error("sink", "flush to %s failed: offsets not committed",
 					 s->path);
@@ -272,14 +257,7 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 		}
 		if (count && s->written + s->duplicates >= count && !batch)
 			break;
-		/* Idle: SEC after the last record; before the first record the
-		 * group join and (for regexes) topic discovery take a while, so
-		 * allow at least 30 s. */
-		if (idle_exit &&
-		    sg_now_mono_ns() - last > (int64_t)(s->written + s->duplicates
-							    ? idle_exit
-							    : (idle_exit > 30 ? idle_exit : 30)) *
-						  SG_NS_PER_S)
+		if (idle_exit && sg_now_mono_ns() - last > sink_idle_s(s, idle_exit) * SG_NS_PER_S)
 			break;
 	}
 	if (batch && sink_flush(s) == SG_OK)
@@ -290,68 +268,37 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int idle_ex
 	return rc;
 }
 
-int sg_cli_sink(int argc, char **argv)
+static int sink_target(struct sink *s, const char *to, struct sg_errbuf *eb)
 {
-	static const struct option opts[] = {{"bootstrap", required_argument, 0, 'b'},
-					     {"topic", required_argument, 0, 't'},
-					     {"group", required_argument, 0, 'g'},
-					     {"to", required_argument, 0, 'o'},
-					     {"from-beginning", no_argument, 0, 'B'},
-					     {"count", required_argument, 0, 'n'},
-					     {"idle-exit", required_argument, 0, 'i'},
-					     {"help", no_argument, 0, 'h'},
-					     {0, 0, 0, 0}};
-	const char *bootstrap = NULL, *group = "sensorgate-sink", *to = NULL;
-	char *topics[32];
-	int ntopics = 0, c, idle = 0, rc;
-	bool beginning = false;
-	uint64_t count = 0;
-	struct sink s = {0};
-	struct sg_errbuf eb;
-	rd_kafka_t *rk;
-
-	while ((c = getopt_long(argc, argv, "b:t:g:o:Bn:i:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': bootstrap = optarg; break;
-		case 't':
-			if (ntopics < 32)
-				topics[ntopics++] = optarg;
-			break;
-		case 'g': group = optarg; break;
-		case 'o': to = optarg; break;
-		case 'B': beginning = true; break;
-		case 'n': count = strtoull(optarg, NULL, 10); break;
-		case 'i': idle = atoi(optarg); break;
-		case 'h': sink_usage(stdout); return 0;
-		default: sink_usage(stderr); return 2;
-		}
-	}
-	if (!bootstrap || !ntopics || !to) {
-		sink_usage(stderr);
-		return 2;
-	}
 	if (!strcmp(to, "stdout"))
-		s.kind = SINK_STDOUT;
-	else if (!strncmp(to, "file:", 5))
-		s.kind = SINK_FILE, s.path = to + 5;
-	else if (!strncmp(to, "sqlite:", 7))
-		s.kind = SINK_SQLITE, s.path = to + 7;
-	else {
-		fprintf(stderr, "sink: unknown target '%s' (stdout, file:PATH, sqlite:PATH)\n", to);
-		return 2;
-	}
-	if (sink_open(&s, &eb) != SG_OK) {
-		fprintf(stderr, "sink: %s\n", eb.msg);
+		s->kind = SINK_STDOUT;
+	else if (!strncmp(to, "file:", 5) && to[5])
+		s->kind = SINK_FILE, s->path = to + 5;
+	else if (!strncmp(to, "sqlite:", 7) && to[7])
+		s->kind = SINK_SQLITE, s->path = to + 7;
+	else
+		return sg_errf(eb, SG_EINVAL,
+			       "unknown target '%s' (stdout, file:PATH, sqlite:PATH)", to);
+	return SG_OK;
+}
+
+int sg_sink_run(const struct sg_sink_opts *o, struct sg_errbuf *eb)
+{
+	struct sink s = {0};
+	rd_kafka_t *rk;
+	int rc;
+
+	/* The arguments first (target, properties), then the file. */
+	if ((rc = sink_target(&s, o->to, eb)) != SG_OK)
+		return rc;
+	if ((rc = sink_consumer(o, &rk, eb)) != SG_OK)
+		return rc;
+	if ((rc = sink_open(&s, eb)) != SG_OK) {
+		rd_kafka_destroy(rk);
 		sink_close(&s);
-		return 1;
+		return rc;
 	}
-	rk = sink_consumer(bootstrap, group, beginning, topics, ntopics, &eb);
-	if (!rk) {
-		fprintf(stderr, "sink: %s\n", eb.msg);
-		sink_close(&s);
-		return 1;
-	}
-	rc = sink_loop(rk, &s, count, idle);
+	rc = sink_loop(rk, &s, o->count, o->idle_exit_s) ? SG_EIO : SG_OK;
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	sg_info("sink", "%" PRIu64 " records written, %" PRIu64 " duplicates ignored", s.written,

@@ -64,40 +64,45 @@ static void view_topic_regex(const char *tmpl, char *out, size_t n)
 
 static rd_kafka_t *view_tail_new(const struct sg_conf *c, const char *bootstrap)
 {
-	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *tl;
-	rd_kafka_t *rk;
-	char err[256], group[96], rx[300];
+	char group[96], cid[160], (*rx)[300] = sg_xcalloc(1 + c->sources.n, sizeof(*rx));
+	const char **topics = sg_xcalloc(1 + c->sources.n, sizeof(*topics));
 	const struct sg_source_conf *scs = c->sources.items;
+	/* A throw-away group reading from the end; quiet, the view owns
+	 * the terminal. */
+	const struct sg_kafka_opts o = {
+	    .kind = SG_KAFKA_CONSUMER,
+	    .who = "live view",
+	    .bootstrap = bootstrap,
+	    .client_id = cid,
+	    .props = &c->kafka.properties,
+	    .group = group,
+	    .metadata_refresh_ms = 1000,
+	    .quiet = true,
+	};
+	struct sg_errbuf eb;
+	size_t n = 0;
+	rd_kafka_t *rk = NULL;
 
 	snprintf(group, sizeof(group), "sensorgate-view-%s-%d", c->gateway.id, (int)getpid());
-	if (rd_kafka_conf_set(kc, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "group.id", group, err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "auto.offset.reset", "latest", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "enable.auto.commit", "false", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "topic.metadata.refresh.interval.ms", "1000", err, sizeof(err)) ||
-	    rd_kafka_conf_set(kc, "log_level", "3", err, sizeof(err))) {
-		rd_kafka_conf_destroy(kc);
-		return NULL;
-	}
-	sg_kafka_conf_security(kc, c);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof(err));
-	if (!rk) {
-		rd_kafka_conf_destroy(kc);
-		sg_warn("view", "tail consumer: %s", err);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	tl = rd_kafka_topic_partition_list_new(1 + (int)c->sources.n);
-	view_topic_regex(c->kafka.topic, rx, sizeof(rx));
-	rd_kafka_topic_partition_list_add(tl, rx, RD_KAFKA_PARTITION_UA);
+	snprintf(cid, sizeof(cid), "sensorgate-%s-view", c->gateway.id);
+	view_topic_regex(c->kafka.topic, rx[n], sizeof(rx[n]));
+	topics[n] = rx[n];
+	n++;
 	for (size_t i = 0; i < c->sources.n; i++)
 		if (scs[i].topic) {
-			view_topic_regex(scs[i].topic, rx, sizeof(rx));
-			rd_kafka_topic_partition_list_add(tl, rx, RD_KAFKA_PARTITION_UA);
+			view_topic_regex(scs[i].topic, rx[n], sizeof(rx[n]));
+			topics[n] = rx[n];
+			n++;
 		}
-	rd_kafka_subscribe(rk, tl);
-	rd_kafka_topic_partition_list_destroy(tl);
+	if (sg_kafka_new(&o, &rk, &eb) != SG_OK) {
+		sg_warn("view", "tail consumer: %s", eb.msg);
+	} else if (sg_kafka_subscribe(rk, topics, n, &eb) != SG_OK) {
+		sg_warn("view", "tail consumer: %s", eb.msg);
+		rd_kafka_destroy(rk);
+		rk = NULL;
+	}
+	free(topics);
+	free(rx);
 	return rk;
 }
 

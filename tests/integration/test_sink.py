@@ -81,3 +81,72 @@ def test_sink_usage_errors():
     assert r.returncode == 2 and "unknown target" in r.stderr
     r = subprocess.run([sg_bin(), "sink"], capture_output=True, text=True)
     assert r.returncode == 2
+
+
+def run_sink(*args, timeout=120):
+    return subprocess.run([sg_bin(), "sink", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_sink_refused_properties_exit_2_naming_the_key():
+    """-X goes through the client layer: every refused key is named, and
+    nothing connects (the bootstrap is unreachable on purpose)."""
+    base = ["-b", "127.0.0.1:1", "-t", "t", "--to", "stdout"]
+    r = run_sink(*base, "-X", "no.such.property=1", "-X", "group.id=mine",
+                 "-X", "security.protocol=carrier-pigeon")
+    assert r.returncode == 2, r.stderr
+    assert "-X no.such.property: No such configuration property" in r.stderr
+    assert "-X group.id: set by sensorgate for the sink; use -g" in r.stderr
+    assert "-X security.protocol: " in r.stderr
+    r = run_sink(*base, "-X", "novalue")
+    assert r.returncode == 2 and "-X 'novalue': expected KEY=VALUE" in r.stderr
+
+
+def test_sink_numbers_are_parsed_strictly():
+    base = ["-b", "127.0.0.1:1", "-t", "t", "--to", "stdout"]
+    for opt, bad in (("--count", "abc"), ("--count", "10x"), ("--count", "0"),
+                     ("--count", "-3"), ("--idle-exit", "1.5"), ("--idle-exit", "-1"),
+                     ("--idle-exit", "")):
+        r = run_sink(*base, opt, bad)
+        assert r.returncode == 2, (opt, bad, r.stderr)
+        assert f"sink: {opt} '{bad}': expected a whole number" in r.stderr, r.stderr
+
+
+SINK_CONF = """
+gateway: {{id: sinkconf}}
+kafka:
+  bootstrap: "{bs}"
+  properties:
+    linger.ms: "5"
+    fetch.wait.max.ms: "50"
+    socket.keepalive.enable: "true"
+"""
+
+
+def test_sink_takes_kafka_settings_from_a_config_file(tmp_path, kafka):
+    """-c FILE: the bootstrap and kafka.properties come from a gateway
+    config (no -b); producer-only properties in it neither fail the
+    consumer nor make librdkafka warn."""
+    kafka.create_topic("sinkconf", partitions=2)
+    n = 200
+    kafka.produce("sinkconf", [(f"k{i % 5}", f"v{i}") for i in range(n)])
+    conf = tmp_path / "gw.yaml"
+    conf.write_text(SINK_CONF.format(bs=kafka.bootstrap))
+    out = tmp_path / "out.jsonl"
+    r = run_sink("-c", str(conf), "-t", "sinkconf", "-g", "conf-group", "--from-beginning",
+                 "--to", f"file:{out}", "--count", str(n), "-X", "queue.buffering.max.ms=7",
+                 "--idle-exit", "60")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(x["value"] for x in lines) == sorted(f"v{i}" for i in range(n))
+    assert "CONFWARN" not in r.stderr and "will be ignored" not in r.stderr, r.stderr
+
+    # The same file with a property librdkafka refuses: exit 2, named.
+    conf.write_text(SINK_CONF.format(bs=kafka.bootstrap) + "    no.such.property: x\n")
+    r = run_sink("-c", str(conf), "-t", "sinkconf", "--to", "stdout")
+    assert r.returncode == 2
+    assert "kafka.properties.no.such.property: No such configuration property" in r.stderr
+    # The embedded cluster lives inside a gateway: -b is needed then.
+    conf.write_text("kafka: {bootstrap: embedded}\n")
+    r = run_sink("-c", str(conf), "-t", "sinkconf", "--to", "stdout")
+    assert r.returncode == 2 and "kafka.bootstrap is embedded" in r.stderr

@@ -1,0 +1,145 @@
+/*
+ * producer_send.c - sending one spool record, shared by both delivery
+ * modes (see producer_send.h).
+ */
+#include "producer_send.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/base/log.h"
+
+struct sg_kafka_opts sg_send_opts(const struct sg_conf *conf, const char *bootstrap,
+				  const char *client_id)
+{
+	bool txn = conf->kafka.delivery == SG_DELIVERY_EXACTLY_ONCE;
+
+	return (struct sg_kafka_opts){
+	    .kind = txn ? SG_KAFKA_PRODUCER_TXN : SG_KAFKA_PRODUCER,
+	    .who = "producer",
+	    .bootstrap = bootstrap,
+	    .client_id = client_id,
+	    .props = &conf->kafka.properties,
+	    .transactional_id = txn ? client_id : NULL,
+	    /* librdkafka's queue holds what is in flight, plus room for the
+	     * checkpoint records and the resend after a rewind. */
+	    .max_queued = conf->kafka.max_in_flight + 1000,
+	};
+}
+
+bool sg_send_permanent(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR__INVALID_ARG: return true;
+	default: return false;
+	}
+}
+
+void sg_send_reject(struct sg_prod_ctx *c, uint64_t seq, const void *payload, size_t len,
+		    const char *topic, const char *why)
+{
+	static struct sg_log_rl rl;
+	char reason[512];
+
+	snprintf(reason, sizeof(reason), "topic %s: %s", topic, why);
+	sg_counter_add(c->m.rejected, 1);
+	sg_log_rl(&rl, SG_LOG_ERROR, "producer",
+		  "event %s:%" PRIu64 " refused by Kafka (%s): kept in %s/rejected.log",
+		  c->conf->gateway.id, seq, reason, c->conf->spool.dir);
+	if (sg_spool_reject(c->sp, seq, payload, len, reason) != SG_OK)
+		sg_error("producer", "cannot write rejected.log: %s", strerror(errno));
+}
+
+void sg_send_reject_err(struct sg_prod_ctx *c, uint64_t seq, const void *payload, size_t len,
+			const char *topic, rd_kafka_resp_err_t e)
+{
+	char why[300];
+
+	snprintf(why, sizeof(why), "%s: %s", rd_kafka_err2name(e), rd_kafka_err2str(e));
+	sg_send_reject(c, seq, payload, len, topic, why);
+}
+
+int sg_send_prepare(struct sg_prod_ctx *c, struct sg_record *r)
+{
+	if (sg_record_decode(c->rec.p, c->rec.len, r) != SG_OK) {
+		sg_send_reject(c, c->rec_seq, c->rec.p, c->rec.len, "-",
+			       "undecodable spool record");
+		return SG_ECORRUPT;
+	}
+	if (sg_record_render(r, c->rec_seq, &c->scratch) != SG_OK) {
+		static struct sg_log_rl rl;
+		sg_log_rl(&rl, SG_LOG_ERROR, "producer",
+			  "out of memory rendering seq %" PRIu64 ": trying again", c->rec_seq);
+		return SG_ENOMEM;
+	}
+	return SG_OK;
+}
+
+rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, const struct sg_record *r, void *opaque)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->nheaders);
+	rd_kafka_resp_err_t err;
+	size_t pos = 0, nl, vl;
+	const char *name;
+	const void *val;
+	char topic[256];
+
+	snprintf(topic, sizeof(topic), "%.*s", (int)r->topic_len, r->topic);
+	while (sg_record_header_next(r, &pos, &name, &nl, &val, &vl))
+		rd_kafka_header_add(hdrs, name, (ssize_t)nl, val, (ssize_t)vl);
+	err = rd_kafka_producev(
+	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+	    RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS),
+	    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	if (err)
+		rd_kafka_headers_destroy(hdrs); /* ownership passes only on success */
+	return err;
+}
+
+void sg_send_count(struct sg_prod_ctx *c)
+{
+	sg_counter_add(c->m.produced, 1);
+	if (++c->nproduced == c->fault_fatal_after)
+		rd_kafka_test_fatal_error(c->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+					  "injected by SENSORGATE_FAULT_FATAL_AFTER");
+}
+
+void sg_send_error(struct sg_prod_ctx *c, rd_kafka_t *rk, int err, const char *reason)
+{
+	static struct sg_log_rl rl;
+	char fatal[512];
+	rd_kafka_resp_err_t orig;
+
+	sg_counter_add(c->m.kafka_errors, 1);
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		sg_error("producer", "fatal producer error: %s: %s; recreating the producer",
+			 rd_kafka_err2name(orig), fatal);
+		c->fatal = true;
+		return;
+	}
+	sg_log_rl(&rl, SG_LOG_WARN, "producer", "kafka: %s: %s",
+		  rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+void sg_send_destroy(struct sg_prod_ctx *c)
+{
+	if (!c->rk)
+		return;
+	rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(c->rk, 0);
+	rd_kafka_flush(c->rk, 1000);
+	rd_kafka_destroy(c->rk);
+	c->rk = NULL;
+}
