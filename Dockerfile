@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config \
       librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev \
-      libsqlite3-dev \
+      libsqlite3-dev libmicrohttpd-dev libsystemd-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -37,6 +37,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 libfyaml0 libmodbus5 libmosquitto1 libgpiod2 libsqlite3-0 \
+      libmicrohttpd12 libsystemd0 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # A fixed, unprivileged user; the spool directory belongs to it and is a

@@ -12,6 +12,7 @@ PKGS=(
   kcat mosquitto mosquitto-clients socat mbpoll openssl
   python3 python3-pytest python3-pymodbus
   default-jre-headless maven gnuplot-nox docker-compose
+  debhelper lintian man-db systemd
 )
 
 missing=()

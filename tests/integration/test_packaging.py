@@ -1,20 +1,31 @@
-"""Packaging: the tutorial docker-compose.yml, the Dockerfile and config/docker.yaml.
+"""Packaging: the tutorial docker-compose.yml, the Dockerfile and
+config/docker.yaml; and the Debian package (cross/debian/, `make deb`).
 
 No docker engine is needed: `docker-compose config -q` validates the
 compose file offline, and the rest is checked against the files and the
 built binary.  What cannot be checked here (pulling images, starting the
 stack) is described in docs/docker.md.
+
+The Debian package is built for this machine's architecture with
+cross/deb.sh (dpkg-buildpackage + debhelper, then lintian), installed with
+dpkg -i, checked and run as the sensorgate user, and purged; see the
+second half of this file.  Cross builds and runs under qemu are
+`make test-cross` (tests/cross/), too slow for every `make test`.
 """
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from gateway import sg_bin
+from procs import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -28,6 +39,8 @@ DEV_PKG = {
     "libmosquitto": "libmosquitto-dev",
     "libgpiod": "libgpiod-dev",
     "sqlite3": "libsqlite3-dev",
+    "libmicrohttpd": "libmicrohttpd-dev",
+    "libsystemd": "libsystemd-dev",
 }
 
 
@@ -214,3 +227,335 @@ def test_dockerfile_runtime_has_every_linked_library():
         pkg = owner_package(paths[so])
         assert pkg, f"no package owns {paths[so]}"
         assert pkg in runtime | base, f"runtime stage lacks {pkg} ({so})"
+
+
+# --- The Debian package (cross/debian/, cross/deb.sh, `make deb`) -----------
+
+DEB_DIR = ROOT / "cross" / "debian"
+UNIT_FILE = "lib/systemd/system/sensorgate.service"
+# Several checkouts on one machine may run this at once: one install at a
+# time, and a dpkg lock held by anyone else is waited for.
+INSTALL_LOCK = Path("/run/lock/sensorgate-deb-test.lock")
+
+
+def deb_arch():
+    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    """The package built by cross/deb.sh for this machine (unit tests off:
+    `make test` runs them).  Returns (path of the .deb, the script's output,
+    the extracted package tree)."""
+    if not shutil.which("dpkg-buildpackage") or not shutil.which("lintian"):
+        loud_skip("dpkg-buildpackage OR lintian IS NOT INSTALLED: THE DEBIAN PACKAGE WAS NOT "
+                  "BUILT (tests/deps.sh installs debhelper and lintian)")
+    out = tmp_path_factory.mktemp("deb")
+    env = dict(os.environ, DEB_OUT=str(out), DEB_BUILD_OPTIONS="nocheck", CROSS_NO_INSTALL="1")
+    r = subprocess.run([str(ROOT / "cross" / "deb.sh")], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=600)
+    assert r.returncode == 0, f"cross/deb.sh failed ({r.returncode}):\n{r.stdout[-4000:]}\n{r.stderr[-2000:]}"
+    path = Path(r.stdout.strip().splitlines()[-1])
+    assert path.is_file() and path.name.endswith(f"_{deb_arch()}.deb"), r.stdout
+    tree = out / "tree"
+    subprocess.run(["dpkg-deb", "-x", str(path), str(tree)], check=True)
+    return path, r.stdout, tree
+
+
+def dpkg_field(deb_path, field):
+    return subprocess.run(["dpkg-deb", "-f", str(deb_path), field], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def test_deb_lintian_reports_no_error(deb):
+    path, out, _ = deb
+    tags = [l for l in out.splitlines() if l.startswith("  lintian: ")]
+    errors = [t for t in tags if re.match(r"  lintian: E: ", t)]
+    assert not errors, "\n".join(errors)
+    print("\n" + ("\n".join(tags) if tags else "lintian: no tags"))
+
+
+def test_deb_files_and_conffile(deb):
+    path, _, tree = deb
+    for f in ("usr/bin/sensorgate", UNIT_FILE, "etc/sensorgate/sensorgate.yaml",
+              "usr/share/man/man1/sensorgate.1.gz", "usr/share/man/man5/sensorgate.yaml.5.gz",
+              "lib/udev/rules.d/60-sensorgate.rules", "usr/share/doc/sensorgate/copyright",
+              "usr/share/doc/sensorgate/examples/gpio-example.yaml"):
+        assert (tree / f).exists(), f"{f} is not in {path.name}"
+    assert os.access(tree / "usr/bin/sensorgate", os.X_OK)
+    assert not (tree / "usr/local").exists()
+    conffiles = subprocess.run(["dpkg-deb", "--ctrl-tarfile", str(path)], capture_output=True,
+                               check=True).stdout
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(conffiles)) as tf:
+        names = {m.name.lstrip("./") for m in tf.getmembers()}
+        assert {"postinst", "postrm", "conffiles"} <= names, names
+        conf = tf.extractfile("./conffiles").read().decode()
+    assert conf.split() == ["/etc/sensorgate/sensorgate.yaml"], conf
+    # The shipped example is valid for the binary shipped with it.
+    r = subprocess.run([str(tree / "usr/bin/sensorgate"), "check", "-c",
+                        str(tree / "etc/sensorgate/sensorgate.yaml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "ok (1 source(s))" in r.stdout, r.stdout + r.stderr
+
+
+def test_deb_depends_come_from_the_linked_libraries(deb):
+    """${shlibs:Depends}: every shared library the binary needs has its
+    package (with a version) in Depends."""
+    path, _, tree = deb
+    depends = dpkg_field(path, "Depends")
+    dep_names = {d.strip().split()[0] for d in depends.split(",")}
+    assert "adduser" in dep_names, depends
+    needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(
+        ["objdump", "-p", str(tree / "usr/bin/sensorgate")], capture_output=True, text=True,
+        check=True).stdout)
+    paths = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(
+        ["ldd", str(tree / "usr/bin/sensorgate")], capture_output=True, text=True).stdout, re.M))
+    assert len(needed) >= 8, needed
+    for so in needed:
+        if so not in paths:
+            continue  # the dynamic loader
+        pkg = owner_package(paths[so])
+        assert pkg, f"no package owns {paths[so]}"
+        assert pkg in dep_names, f"{so} ({pkg}) is not in Depends: {depends}"
+    assert re.search(r"librdkafka1 \(>= [0-9.]+\)", depends), depends
+
+
+def test_deb_build_depends_cover_pkg_config_modules():
+    control = (DEB_DIR / "control").read_text()
+    bdeps = re.search(r"^Build-Depends:(.*?)^\S", control, re.M | re.S).group(1)
+    names = {b.strip().split()[0].split(":")[0] for b in bdeps.split(",") if b.strip()}
+    for mod in makefile_modules():
+        pkg = DEV_PKG.get(mod)
+        assert pkg, f"pkg-config module {mod}: add its -dev package to DEV_PKG and cross/debian/control"
+        assert pkg in names, f"cross/debian/control Build-Depends lacks {pkg} (pkg-config {mod})"
+
+
+def unit_settings(text):
+    settings = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z]+)=(.*)$", line)
+        if m:
+            settings.setdefault(m.group(1), []).append(m.group(2))
+    return settings
+
+
+def test_deb_unit_runs_as_sensorgate_with_gpio_and_serial_only(deb):
+    _, _, tree = deb
+    unit = tree / UNIT_FILE
+    s = unit_settings(unit.read_text())
+    assert s["User"] == ["sensorgate"] and s["Group"] == ["sensorgate"]
+    assert s["SupplementaryGroups"] == ["gpio dialout"]
+    assert all(e.startswith("/usr/bin/sensorgate ") for e in s["ExecStart"] + s["ExecStartPre"])
+    assert s["Type"] == ["simple"] and s["NotifyAccess"] == ["main"]
+    assert s["DevicePolicy"] == ["closed"]
+    allowed = {d.split()[0] for d in s["DeviceAllow"]}
+    assert allowed == {"char-gpiochip", "char-ttyUSB", "char-ttyAMA", "char-ttyS"}, allowed
+    assert s["CapabilityBoundingSet"] == [""]
+    if not shutil.which("systemd-analyze"):
+        loud_skip("systemd-analyze IS NOT INSTALLED: THE UNIT'S EXPOSURE WAS NOT MEASURED")
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)],
+                       capture_output=True, text=True)
+    m = re.search(r"Overall exposure level for sensorgate\.service: ([0-9.]+)", r.stdout)
+    assert m, r.stdout[-2000:] + r.stderr
+    print(f"\nsystemd-analyze security: exposure {m.group(1)}")
+    assert float(m.group(1)) <= 2.0, r.stdout
+
+
+def man_render(page):
+    r = subprocess.run(["man", "--warnings", "-l", "-E", "UTF-8", str(page)], capture_output=True,
+                       text=True, env=dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8",
+                                           MAN_KEEP_FORMATTING=""))
+    assert r.returncode == 0, r.stderr
+    return r.stdout, r.stderr
+
+
+def test_deb_man_pages_render_and_cover_the_commands(deb):
+    _, _, tree = deb
+    if not shutil.which("man"):
+        loud_skip("man IS NOT INSTALLED: THE MAN PAGES WERE NOT RENDERED (apt-get install man-db)")
+    man1 = tree / "usr/share/man/man1/sensorgate.1.gz"
+    text, warn = man_render(man1)
+    assert not warn.strip(), warn
+    helptext = subprocess.run([str(tree / "usr/bin/sensorgate"), "--help"], capture_output=True,
+                              text=True).stdout
+    commands = re.findall(r"^  (\S+)\s{2,}", helptext, re.M)
+    assert len(commands) >= 6, helptext
+    section = text.split("COMMANDS", 1)[1].split("EXIT STATUS", 1)[0]
+    for c in commands:
+        assert re.search(rf"^\s{{7}}{re.escape(c)}\b", section, re.M), \
+            f"sensorgate(1) has no entry for `sensorgate {c}` (cross/man/sensorgate.1)"
+    _, warn = man_render(tree / "usr/share/man/man5/sensorgate.yaml.5.gz")
+    assert not warn.strip(), warn
+
+
+def unroff(s):
+    return (s.replace("\\fB", "").replace("\\fR", "").replace("\\-", "-").replace("\\e", "\\")
+             .replace("\\&", ""))
+
+
+def test_deb_man5_says_what_config_md_says(deb):
+    """sensorgate.yaml(5) and the Markdown reference come from the same
+    tables: the same sections, keys, types and defaults."""
+    _, _, tree = deb
+    binary = str(tree / "usr/bin/sensorgate")
+    md = subprocess.run([binary, "config-doc"], capture_output=True, text=True, check=True).stdout
+    man = subprocess.run([binary, "config-doc", "--man"], capture_output=True, text=True,
+                         check=True).stdout
+    import gzip
+    assert gzip.decompress((tree / "usr/share/man/man5/sensorgate.yaml.5.gz").read_bytes()) \
+        .decode() == man, "the packaged sensorgate.yaml(5) is not the binary's config-doc --man"
+    want = set()
+    section = None
+    for line in md.splitlines():
+        m = re.match(r"^### `(.*)`$", line)
+        if m:
+            section = m.group(1)
+        m = re.match(r"^\| `([^`]+)` \| ([^|]+) \| ([^|]*) \|", line)
+        if m and section:
+            default = m.group(3).strip().strip("`")
+            want.add((section, m.group(1), m.group(2).strip(),
+                      "" if default in ("—", "required") else default))
+    got = set()
+    for m in re.finditer(r'^\.SS "(.*)"$|^\.TP\n\.B (\S+)\n([^,.;\n]+)(?:, default \\fB(.*?)\\fR)?',
+                         man, re.M):
+        if m.group(1) is not None:
+            section = unroff(m.group(1))
+        else:
+            got.add((section, unroff(m.group(2)), m.group(3).replace(", required", ""),
+                     unroff(m.group(4) or "")))
+    assert len(want) > 50, len(want)
+    assert want == got, f"only in Markdown: {sorted(want - got)[:5]}; only in man: {sorted(got - want)[:5]}"
+
+
+def run_dpkg(*args, timeout=180):
+    """dpkg, waiting while another dpkg or apt holds its lock."""
+    deadline = time.time() + timeout
+    while True:
+        r = subprocess.run(["dpkg", *args], capture_output=True, text=True,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        if r.returncode == 0 or "lock" not in r.stderr or time.time() > deadline:
+            return r
+        time.sleep(1)
+
+
+def as_sensorgate(*args, **kw):
+    return dict(user="sensorgate", group="sensorgate", extra_groups=[], cwd="/", **kw)
+
+
+def test_deb_installs_checks_runs_and_purges(deb, tmp_path):
+    """dpkg -i, `sensorgate check` of the installed example and a short
+    run as the sensorgate user (embedded cluster: no broker needed), a
+    restart that finds its spool, then purge: nothing of it remains."""
+    path, _, _ = deb
+    if os.geteuid() != 0:
+        loud_skip("NOT ROOT: THE PACKAGE WAS NOT INSTALLED, RUN OR PURGED (run make test as root)")
+    import fcntl
+    INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(INSTALL_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "sensorgate"],
+                            capture_output=True, text=True).stdout
+        if "installed" in st and "not-installed" not in st:
+            loud_skip("A sensorgate PACKAGE IS ALREADY INSTALLED ON THIS MACHINE: NOT REPLACED OR "
+                      "PURGED BY THE TEST (dpkg --purge sensorgate to let it run)")
+        had_gpio = subprocess.run(["getent", "group", "gpio"], capture_output=True).returncode == 0
+        try:
+            install_and_run(path, tmp_path)
+        finally:
+            r = run_dpkg("--purge", "sensorgate")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert subprocess.run(["getent", "passwd", "sensorgate"]).returncode == 2
+        assert subprocess.run(["getent", "group", "sensorgate"]).returncode == 2
+        assert (subprocess.run(["getent", "group", "gpio"]).returncode == 0) == had_gpio
+        for p in ("/var/lib/sensorgate", "/etc/sensorgate", "/usr/bin/sensorgate", "/" + UNIT_FILE,
+                  "/usr/share/man/man5/sensorgate.yaml.5.gz", "/lib/udev/rules.d/60-sensorgate.rules"):
+            assert not os.path.exists(p), f"{p} is left after the purge"
+        st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "sensorgate"],
+                            capture_output=True, text=True).stdout
+        assert "installed" not in st or "not-installed" in st, st
+
+
+def install_and_run(path, tmp_path):
+    r = run_dpkg("-i", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    pw = subprocess.run(["getent", "passwd", "sensorgate"], capture_output=True, text=True,
+                        check=True).stdout.strip().split(":")
+    assert pw[5] == "/var/lib/sensorgate" and pw[6] == "/usr/sbin/nologin", pw
+    assert int(pw[2]) < 1000, f"sensorgate is not a system user: {pw}"
+    stv = os.stat("/var/lib/sensorgate")
+    assert (stv.st_uid, oct(stv.st_mode & 0o777)) == (int(pw[2]), "0o700")
+    assert subprocess.run(["getent", "group", "gpio"], capture_output=True).returncode == 0
+    # The unit is installed, neither enabled nor started.
+    assert not list(Path("/etc/systemd/system").glob("*/sensorgate.service"))
+    if shutil.which("systemd-analyze"):
+        v = subprocess.run(["systemd-analyze", "verify", "/" + UNIT_FILE], capture_output=True,
+                           text=True)
+        assert v.returncode == 0, v.stdout + v.stderr  # the binary and both man pages exist
+
+    r = subprocess.run(["/usr/bin/sensorgate", "check", "-c", "/etc/sensorgate/sensorgate.yaml"],
+                       capture_output=True, text=True, timeout=30,
+                       **as_sensorgate())
+    assert r.returncode == 0 and "ok (1 source(s))" in r.stdout, r.stdout + r.stderr
+
+    # pytest's tmp_path is private to root: the gateway user reads its
+    # configuration from a directory of its own.
+    confdir = Path(tempfile.mkdtemp(prefix="sg-deb-test-"))
+    try:
+        run_as_sensorgate(confdir, tmp_path)
+    finally:
+        shutil.rmtree(confdir, ignore_errors=True)
+
+
+def run_as_sensorgate(confdir, tmp_path):
+    conf = confdir / "run.yaml"
+    conf.write_text("gateway: {id: deb-test, shutdown_timeout: 5s}\n"
+                    "spool: {dir: /var/lib/sensorgate/spool, fsync: 100ms}\n"
+                    "kafka: {bootstrap: embedded, topic: \"debtest.{source}\"}\n"
+                    "http: {port: 0}\n"
+                    "view: {mode: lines}\n"
+                    "sources:\n"
+                    "  - {name: sim, driver: sim, sensors: [{id: c, kind: counter, rate: 100}]}\n")
+    os.chmod(confdir, 0o755)
+    os.chmod(conf, 0o644)
+    for run in (1, 2):
+        st = run_once(conf, tmp_path / f"run{run}.log")
+        assert st["acked"] == st["last"] > (0 if run == 1 else last), st
+        last = st["last"]
+
+
+def run_once(conf, log):
+    """Run until the spool shows deliveries, SIGTERM, and return its stat."""
+    with open(log, "w") as fp:
+        p = subprocess.Popen(["/usr/bin/sensorgate", "run", "-c", str(conf)], stdout=fp,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             **as_sensorgate(preexec_fn=die_with_parent))
+    try:
+        deadline = time.time() + 30
+        stat = None
+        while time.time() < deadline and p.poll() is None:
+            time.sleep(0.5)
+            stat = spool_stat()
+            if stat and stat["acked"] >= 50:
+                break
+        assert p.poll() is None, f"sensorgate run exited {p.returncode}:\n{log.read_text()[-3000:]}"
+        assert stat and stat["acked"] >= 50, f"no deliveries in 30 s: {stat}\n{log.read_text()[-3000:]}"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return spool_stat()
+
+
+def spool_stat():
+    r = subprocess.run(["/usr/bin/sensorgate", "spool", "stat", "/var/lib/sensorgate/spool"],
+                       capture_output=True, text=True, **as_sensorgate())
+    m = re.search(r"seqs (\d+)\.\.(\d+), delivered up to (\d+), pending (\d+)", r.stdout)
+    if not m:
+        return None
+    first, last, acked, pending = map(int, m.groups())
+    return {"last": max(last, acked), "acked": acked, "pending": pending}
