@@ -52,6 +52,7 @@ TARGETS = {
     "mqtt_pipe": ("gateway/pipeline", 2.0),
     "modbus": ("gateway/plain", 0.95),
     "spool": ("spool/plain", 0.9),
+    "scrape": ("flooded/quiet", 0.98),
 }
 
 
@@ -298,6 +299,59 @@ sources:
         self.row("1. produce", f"same, embedded mock cluster, fsync 10ms, {n} events",
                  "events/s", "events/s", runs, note="no reference: the mock cluster lives inside "
                  "the gateway; shows the cost of the real broker's round trips")
+
+    # ------------------------------------------------------------ scrape flood
+    def scrape_run(self, n, flood):
+        """Delivered/s of n sim events into real Kafka, with or without 50
+        scrapes/s of /metrics (and /ready) from another thread."""
+        import threading
+        import urllib.request
+        gw = self.gateway(self.conf(self.sim_source(1_000_000, limit=n), fsync="10ms",
+                                    topic="bench.produce"), f"scrape-{int(flood)}")
+        t0 = time.time()
+        gw.start(wait_running=False)
+        stop = threading.Event()
+        scrapes = [0, 0]
+
+        def flooder():
+            port = gw.http_port(timeout=30)
+            nxt = time.time()
+            while not stop.is_set():
+                for path in ("/metrics", "/ready"):
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+                            r.read()
+                        scrapes[0] += 1
+                    except Exception:  # noqa: BLE001 - a 503 or a timeout is still a scrape
+                        scrapes[1] += 1
+                nxt += 0.02  # 50 rounds/s
+                time.sleep(max(0.0, nxt - time.time()))
+        th = threading.Thread(target=flooder, daemon=True)
+        if flood:
+            th.start()
+        dt = wait_acked(gw, n, timeout=240, t0=t0)
+        stop.set()
+        if flood:
+            th.join(5)
+        self.finish(gw)
+        if dt is None:
+            raise RuntimeError(f"gateway did not deliver {n} records within 240 s")
+        return n / dt, scrapes
+
+    def scenario_scrape(self):
+        n = self.args.produce_n // 2
+        quiet, flooded, total = [], [], [0, 0]
+        self.scrape_run(n // 10, False)  # warm-up
+        for i in range(self.runs):
+            quiet.append(self.scrape_run(n, False)[0])
+            r, sc = self.scrape_run(n, True)
+            flooded.append(r)
+            total = [total[0] + sc[0], total[1] + sc[1]]
+            log(f"scrape run {i + 1}: quiet {quiet[-1]:.0f}/s, flooded {flooded[-1]:.0f}/s")
+        self.row("6. metrics endpoint", f"delivered/s under 50 scrapes/s of /metrics and /ready, "
+                 f"{n} events", "events/s", "events/s", flooded,
+                 "the same run without scrapes", quiet, TARGETS["scrape"], short="scrape flood",
+                 note=f"{total[0]} scrapes answered, {total[1]} failed")
 
     # ------------------------------------------------------------ 2. mqtt
     def scenario_mqtt(self):
@@ -972,7 +1026,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="produce,embedded,mqtt,modbus,spool,rates,idle",
+    ap.add_argument("--only", default="produce,embedded,mqtt,modbus,spool,rates,idle,scrape",
                     help="comma-separated scenarios")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--smoke", action="store_true")
@@ -1024,7 +1078,7 @@ def main():
         steps = [("produce", b.scenario_produce), ("embedded", b.scenario_produce_embedded),
                  ("mqtt", b.scenario_mqtt), ("modbus", b.scenario_modbus),
                  ("spool", b.scenario_spool), ("rates", b.scenario_rates),
-                 ("idle", b.scenario_idle)]
+                 ("idle", b.scenario_idle), ("scrape", b.scenario_scrape)]
         for name, fn in steps:
             if name not in only:
                 continue
