@@ -106,6 +106,30 @@ struct sg_reading {
  */
 int sg_source_emit(struct sg_source *src, const struct sg_reading *rd);
 
+/*
+ * Append the n events rd[0..n) of one upstream message (an MQTT message
+ * that holds several readings, say) to the spool together: all of them or
+ * none of them, in this order, with consecutive seqs, in one write, so a
+ * crash at any instant leaves either every event of the message in the
+ * spool or none.  Readings with ts_ns 0 all get the same event time, taken
+ * once for the batch.  Returns:
+ *   SG_OK        all n events are in the spool (survive kill -9);
+ *   SG_EDROPPED  the spool is full and the policy drop_newest dropped all n
+ *                (each counted; drop_oldest makes room for the whole batch
+ *                instead, so returns SG_OK);
+ *   SG_ESTOPPING the gateway is stopping while the emit was blocked on a
+ *                full spool (policy block): none stored;
+ *   SG_EIO / SG_ENOSPC  the write failed: none stored, none may be
+ *                acknowledged upstream;
+ *   SG_EINVAL    a reading is malformed, or the batch's records together
+ *                exceed spool.max_record_bytes (a batch is bounded like
+ *                one record): none stored;
+ *   SG_ENOMEM    out of memory encoding: none stored.
+ * n == 0 is SG_OK and stores nothing.  rd and everything it points to is
+ * borrowed for the call.  Thread: as sg_source_emit().
+ */
+int sg_source_emit_batch(struct sg_source *src, const struct sg_reading *rd, size_t n);
+
 const char *sg_source_name(const struct sg_source *src);
 bool sg_source_stopping(const struct sg_source *src);
 /* Count an error of a class ("timeout", "exception", "parse") for this

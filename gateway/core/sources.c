@@ -5,7 +5,8 @@
  * exponential backoff (100 ms doubling to 30 s) and never lets one
  * source's failure touch another.
  *
- * sg_source_emit() is the single way into the spool for drivers.
+ * sg_source_emit() and sg_source_emit_batch() (the readings of one upstream
+ * message, all or none) are the only ways into the spool for drivers.
  */
 #include "sources.h"
 
@@ -115,15 +116,21 @@ static struct sg_buf *emit_buf(void)
 	return b;
 }
 
+/* What every reading must have before it is encoded. */
+static bool emit_valid(const struct sg_reading *rd)
+{
+	return rd->sensor && *rd->sensor && strlen(rd->sensor) <= 255 &&
+	       (!rd->topic || strlen(rd->topic) <= 249) &&
+	       (!rd->raw || rd->value.type == SG_VAL_STR || rd->value.type == SG_VAL_BYTES);
+}
+
 int sg_source_emit(struct sg_source *src, const struct sg_reading *rd)
 {
 	struct sg_buf *b;
 	uint64_t seq;
 	int rc;
 
-	if (!rd->sensor || !*rd->sensor || strlen(rd->sensor) > 255 ||
-	    (rd->topic && strlen(rd->topic) > 249) ||
-	    (rd->raw && rd->value.type != SG_VAL_STR && rd->value.type != SG_VAL_BYTES)) {
+	if (!emit_valid(rd)) {
 		sg_log_rl(&src->rl_emit, SG_LOG_ERROR, src->sc->name,
 			  "malformed reading (sensor id missing or too long, topic too long, or "
 			  "raw without bytes): not stored");
@@ -150,6 +157,67 @@ int sg_source_emit(struct sg_source *src, const struct sg_reading *rd)
 		sg_counter_add(src->m_dropped, 1);
 	else if (rc != SG_ESTOPPING)
 		sg_counter_add(src->m_errors_emit, 1);
+	return rc;
+}
+
+/* Encode rd[0..n) as the frames of one spool batch into b, every reading
+ * without a time taking now. */
+static int emit_encode_batch(struct sg_source *src, const struct sg_reading *rd, size_t n,
+			     struct sg_buf *b)
+{
+	int64_t now = sg_now_ns();
+	int rc = SG_OK;
+
+	for (size_t i = 0; i < n && rc == SG_OK; i++) {
+		struct sg_reading r = rd[i];
+		size_t at = sg_spool_batch_open(b);
+
+		if (!r.ts_ns)
+			r.ts_ns = now;
+		rc = sg_event_encode(&src->ec, &r, b);
+		sg_spool_batch_close(b, at);
+		if (rc == SG_EINVAL)
+			sg_log_rl(&src->rl_emit, SG_LOG_ERROR, src->sc->name,
+				  "malformed reading of sensor %s (a field too long, or an unknown "
+				  "value type): none of the %zu events of its batch stored",
+				  r.sensor, n);
+	}
+	return rc == SG_OK && b->oom ? SG_ENOMEM : rc;
+}
+
+int sg_source_emit_batch(struct sg_source *src, const struct sg_reading *rd, size_t n)
+{
+	struct sg_buf *b;
+	uint64_t seq;
+	int rc;
+
+	if (n <= 1)
+		return n ? sg_source_emit(src, rd) : SG_OK;
+	for (size_t i = 0; i < n; i++)
+		if (!emit_valid(&rd[i])) {
+			sg_log_rl(
+			    &src->rl_emit, SG_LOG_ERROR, src->sc->name,
+			    "malformed reading (sensor id missing or too long, topic too long, "
+			    "or raw without bytes): none of the %zu events of its batch stored",
+			    n);
+			sg_counter_add(src->m_errors_emit, n);
+			return SG_EINVAL;
+		}
+	sg_counter_add(src->m_read, n);
+	/* Encoded here, on the emitting thread, before the spool lock. */
+	b = emit_buf();
+	rc = b ? emit_encode_batch(src, rd, n, b) : SG_ENOMEM;
+	if (rc == SG_OK) {
+		atomic_store(&src->in_append, true); /* blocked here = backpressure */
+		rc = sg_spool_append_batch(src->sp, b->p, b->len, n, &seq);
+		atomic_store(&src->in_append, false);
+	}
+	if (rc == SG_OK)
+		sg_counter_add(src->m_spooled, n);
+	else if (rc == SG_EDROPPED)
+		sg_counter_add(src->m_dropped, n);
+	else if (rc != SG_ESTOPPING)
+		sg_counter_add(src->m_errors_emit, n);
 	return rc;
 }
 

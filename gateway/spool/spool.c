@@ -6,8 +6,9 @@
  * Locking: one mutex (mu) guards all state.  An append takes it with its
  * payload already encoded by the caller; under it, it waits or drops for
  * room, assigns the seq, computes the frame header and writes the frame
- * (one writev(2)).  The flusher copies the position to sync under it,
- * syncs outside it, then publishes the durable position under it again.
+ * (one writev(2)); a batch does the same for all its frames at once.
+ * The flusher copies the position to sync under it, syncs outside it,
+ * then publishes the durable position under it again.
  * The reader takes it briefly to learn its read limit, then preads
  * outside it.  Checkpoints (saving the cursor, deleting delivered
  * segments) run one at a time under ck_mu, which is taken before mu.
@@ -170,15 +171,16 @@ static int spool_drop_oldest(struct sg_spool *sp)
 	return SG_OK;
 }
 
-/* Wait or drop until `need` more bytes fit.  Caller holds mu. */
-static int spool_make_room(struct sg_spool *sp, size_t need)
+/* Wait or drop until `need` more bytes (of `records` records, all or
+ * none) fit.  Caller holds mu. */
+static int spool_make_room(struct sg_spool *sp, size_t need, uint64_t records)
 {
 	while (sp->total_bytes + (int64_t)need > sp->max_bytes) {
 		if (sp->stopping)
 			return SG_ESTOPPING;
 		switch (sp->when_full) {
 		case SG_FULL_DROP_NEWEST:
-			sg_counter_add(sp->m_dropped_newest, 1);
+			sg_counter_add(sp->m_dropped_newest, records);
 			sg_log_rl(
 			    &sp->rl_full_newest, SG_LOG_WARN, "spool",
 			    "spool full (%lld bytes): dropping new events (when_full: drop_newest)",
@@ -218,35 +220,33 @@ static void spool_cut(struct sg_spool *sp, struct seg *act)
 	}
 }
 
-/* Account the frame of seq (need bytes) as written.  Caller holds mu. */
-static void spool_advance(struct sg_spool *sp, struct seg *act, uint64_t seq, size_t need)
+/* Account `records` frames (need bytes, the last one seq last) as
+ * written.  Caller holds mu. */
+static void spool_advance(struct sg_spool *sp, struct seg *act, uint64_t last, uint64_t records,
+			  size_t need)
 {
 	act->size += (int64_t)need;
-	act->last_seq = seq;
-	act->records++;
+	act->last_seq = last;
+	act->records += records;
 	sp->total_bytes += (int64_t)need;
-	sp->next_seq = seq + 1;
-	sp->written_seq = seq;
+	sp->next_seq = last + 1;
+	sp->written_seq = last;
 }
 
 /*
- * Write the frame of seq to the active segment (and fdatasync it with
- * fsync `always`).  On failure nothing is left behind, except when a
- * synced-but-failed frame cannot be cut off again: then it stays,
- * unacknowledged, and a later restart may send it (at-least-once).
- * Caller holds mu.  SG_OK, SG_EIO or SG_ENOSPC (errno set).
+ * Write need bytes of frames (the last one seq last) to the active segment
+ * with one writev(2) (and fdatasync it with fsync `always`).  On failure
+ * nothing is left behind, except when a synced-but-failed write cannot be
+ * cut off again: then it stays, unacknowledged, and a later restart may
+ * send it (at-least-once).  Caller holds mu.  SG_OK, SG_EIO or SG_ENOSPC
+ * (errno set).
  */
-static int spool_write_frame(struct sg_spool *sp, struct seg *act, uint64_t seq,
-			     const void *payload, size_t len)
+static int spool_write_iov(struct sg_spool *sp, struct seg *act, const struct iovec *iov, int cnt,
+			   size_t need, uint64_t last, uint64_t records)
 {
-	uint8_t h[SG_SPOOL_FRAME_HDR];
-	struct iovec iov[2] = {{h, sizeof(h)}, {(void *)payload, len}};
-	size_t need = sizeof(h) + len;
-	ssize_t w;
+	ssize_t w = sg_spool_io.writev(sp->wfd, iov, cnt);
 	int e;
 
-	sg_frame_header(h, seq, payload, (uint32_t)len);
-	w = sg_spool_io.writev(sp->wfd, iov, len ? 2 : 1);
 	if (w != (ssize_t)need) {
 		e = w < 0 ? errno : EIO;
 		/* The kernel may have taken part of it even when write fails. */
@@ -258,11 +258,34 @@ static int spool_write_frame(struct sg_spool *sp, struct seg *act, uint64_t seq,
 		e = errno;
 		sg_counter_add(sp->m_errors_fsync, 1);
 		if (ftruncate(sp->wfd, act->size) != 0)
-			spool_advance(sp, act, seq, need);
+			spool_advance(sp, act, last, records, need);
 		errno = e;
 		return SG_EIO;
 	}
 	return SG_OK;
+}
+
+/* The frame of seq: header and payload in one writev.  Caller holds mu. */
+static int spool_write_frame(struct sg_spool *sp, struct seg *act, uint64_t seq,
+			     const void *payload, size_t len)
+{
+	uint8_t h[SG_SPOOL_FRAME_HDR];
+	struct iovec iov[2] = {{h, sizeof(h)}, {(void *)payload, len}};
+
+	sg_frame_header(h, seq, payload, (uint32_t)len);
+	return spool_write_iov(sp, act, iov, len ? 2 : 1, sizeof(h) + len, seq, 1);
+}
+
+/* Records appended are readable at once with fsync always or never (else
+ * when the flusher has synced them).  Caller holds mu. */
+static void spool_visible(struct sg_spool *sp, struct seg *act, uint64_t last)
+{
+	if (sp->fsync_ms < 0) {
+		sp->durable_seq = last;
+		sp->durable_first = act->first_seq;
+		sp->durable_off = act->size;
+		spool_notify(sp);
+	}
 }
 
 int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64_t *seq_out)
@@ -283,7 +306,7 @@ int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64
 	/* After sg_spool_shutdown() an append that fits still lands (a
 	 * driver's stop() may flush a last reading); only one that would
 	 * wait for room returns SG_ESTOPPING (spool_make_room). */
-	rc = spool_make_room(sp, need);
+	rc = spool_make_room(sp, need, 1);
 	if (rc != SG_OK)
 		goto out;
 	act = &sp->segs[sp->nsegs - 1];
@@ -298,13 +321,8 @@ int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64
 	rc = spool_write_frame(sp, act, seq, payload, len);
 	if (rc != SG_OK)
 		goto io_fail;
-	spool_advance(sp, act, seq, need);
-	if (sp->fsync_ms < 0) { /* always or never: visible at once */
-		sp->durable_seq = seq;
-		sp->durable_first = act->first_seq;
-		sp->durable_off = act->size;
-		spool_notify(sp);
-	}
+	spool_advance(sp, act, seq, 1, need);
+	spool_visible(sp, act, seq);
 	*seq_out = seq;
 	sg_counter_add(sp->m_appended, 1);
 	pthread_mutex_unlock(&sp->mu);
@@ -315,6 +333,103 @@ io_fail:
 	sg_log_rl(&sp->rl_io, SG_LOG_ERROR, "spool",
 		  "append of seq %" PRIu64 " failed: %s (%s): event not stored", sp->next_seq,
 		  sg_strerror(rc), strerror(errno));
+out:
+	pthread_mutex_unlock(&sp->mu);
+	return rc;
+}
+
+/* --- batches ------------------------------------------------------------ */
+
+size_t sg_spool_batch_open(struct sg_buf *b)
+{
+	static const uint8_t zero[SG_SPOOL_FRAME_HDR];
+	size_t at = b->len;
+
+	sg_buf_add(b, zero, sizeof(zero));
+	return at;
+}
+
+void sg_spool_batch_close(struct sg_buf *b, size_t at)
+{
+	uint8_t *h = (uint8_t *)b->p + at;
+
+	if (b->oom || at + SG_SPOOL_FRAME_HDR > b->len)
+		return;
+	/* Magic and length now; seq and CRC under the lock, when the seq is
+	 * known (the CRC covers it). */
+	sg_frame_header(h, 0, h + SG_SPOOL_FRAME_HDR, (uint32_t)(b->len - at - SG_SPOOL_FRAME_HDR));
+}
+
+/* Are frames[0..len) exactly n frames laid out by sg_spool_batch_*? */
+static bool batch_well_formed(const uint8_t *f, size_t len, size_t n)
+{
+	size_t off = 0, k = 0;
+
+	while (off + SG_SPOOL_FRAME_HDR <= len && k < n) {
+		off += SG_SPOOL_FRAME_HDR + sg_frame_claimed_len(f + off);
+		k++;
+	}
+	return k == n && off == len;
+}
+
+/* Fill in the seqs from seq and the CRCs.  Caller holds mu. */
+static void batch_seal(uint8_t *f, size_t n, uint64_t seq)
+{
+	size_t off = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = sg_frame_claimed_len(f + off);
+
+		sg_frame_header(f + off, seq + i, f + off + SG_SPOOL_FRAME_HDR, l);
+		off += SG_SPOOL_FRAME_HDR + l;
+	}
+}
+
+int sg_spool_append_batch(struct sg_spool *sp, void *frames, size_t len, size_t n,
+			  uint64_t *first_seq)
+{
+	struct iovec iov = {frames, len};
+	struct seg *act;
+	uint64_t seq;
+	int rc;
+
+	if (!n || len > (size_t)sp->max_record || !batch_well_formed(frames, len, n)) {
+		sg_log_rl(&sp->rl_big, SG_LOG_ERROR, "spool",
+			  "batch of %zu events (%zu bytes) exceeds spool.max_record_bytes (%lld) "
+			  "or is malformed: refused",
+			  n, len, (long long)sp->max_record);
+		sg_counter_add(sp->m_errors_toolarge, n ? n : 1);
+		return SG_EINVAL;
+	}
+	pthread_mutex_lock(&sp->mu);
+	rc = spool_make_room(sp, len, n); /* for all of it, or none */
+	if (rc != SG_OK)
+		goto out;
+	act = &sp->segs[sp->nsegs - 1];
+	if (act->size + (int64_t)len > sp->segment_bytes && act->records) {
+		rc = spool_roll(sp);
+		if (rc != SG_OK)
+			goto io_fail;
+		act = &sp->segs[sp->nsegs - 1];
+	}
+	seq = sp->next_seq;
+	batch_seal(frames, n, seq);
+	rc = spool_write_iov(sp, act, &iov, 1, len, seq + n - 1, n);
+	if (rc != SG_OK)
+		goto io_fail;
+	spool_advance(sp, act, seq + n - 1, n, len);
+	spool_visible(sp, act, seq + n - 1);
+	*first_seq = seq;
+	sg_counter_add(sp->m_appended, n);
+	pthread_mutex_unlock(&sp->mu);
+	return SG_OK;
+
+io_fail:
+	sg_counter_add(sp->m_errors_io, 1);
+	sg_log_rl(&sp->rl_io, SG_LOG_ERROR, "spool",
+		  "append of seqs %" PRIu64 "..%" PRIu64 " failed: %s (%s): none of the %zu "
+		  "events stored",
+		  sp->next_seq, sp->next_seq + n - 1, sg_strerror(rc), strerror(errno), n);
 out:
 	pthread_mutex_unlock(&sp->mu);
 	return rc;

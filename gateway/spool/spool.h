@@ -77,6 +77,31 @@ void sg_spool_close(struct sg_spool *sp);
 int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64_t *seq);
 
 /*
+ * A batch: records appended together.  The caller lays out the frames in
+ * one buffer: for each record sg_spool_batch_open() reserves the frame
+ * header (returning where it is), the caller appends the payload to the
+ * same buffer, and sg_spool_batch_close() records the length.  Encoding
+ * stays outside the lock.  Pure functions on b; any thread.
+ */
+size_t sg_spool_batch_open(struct sg_buf *b);
+void sg_spool_batch_close(struct sg_buf *b, size_t at);
+
+/*
+ * Append the n records framed in frames[0..len) together: consecutive
+ * seqs from *first_seq in buffer order, all frames in one write(2) on the
+ * O_APPEND segment, so a crash leaves all of them or none (recovery cuts a
+ * torn batch like a torn frame).  The seqs and CRCs are filled into frames
+ * under the lock.  All or none under every full-spool policy: `block`
+ * waits for room for the whole batch, `drop_oldest` drops old segments
+ * until it fits, `drop_newest` drops all n (each counted).  Returns SG_OK
+ * (*first_seq set), SG_EDROPPED, SG_ESTOPPING, SG_EINVAL (len over
+ * max_record_bytes, headers included, or frames not n well-formed frames;
+ * counted), SG_EIO / SG_ENOSPC (nothing stored).  Any thread.
+ */
+int sg_spool_append_batch(struct sg_spool *sp, void *frames, size_t len, size_t n,
+			  uint64_t *first_seq);
+
+/*
  * Reader: copy the next durable record after the read position into buf
  * and advance.  SG_OK with *seq set, or SG_EAGAIN if there is none yet.
  */
