@@ -1,23 +1,60 @@
 /*
- * jsonptr.c - a small validating JSON parser (RFC 8259) that finds one
- * value by JSON pointer (RFC 6901), plus RFC 3339 time parsing.
+ * jsonptr.c - questions asked of a parsed JSON document (json.c): the
+ * value at an RFC 6901 pointer, every number and bool leaf below a
+ * pointer (the wildcard form of a rule), and the conversions of a value
+ * to text and to a reading's number.
  *
- * The parser never builds a tree: it walks the document once, checks
- * every byte of it (a payload with trailing garbage or a bad escape is
- * invalid even if the pointer matched earlier), and remembers the span of
- * the value the pointer names.  Nesting is limited to MQ_JSON_MAX_DEPTH so
- * a hostile payload cannot exhaust the stack.  Strings are checked for
- * escapes and control characters; UTF-8 is passed through (the event
- * encoder replaces invalid sequences).
+ * A pointer segment names an object member (the first one with that name,
+ * when the caller allowed duplicates) or an array index ("0", "12"; no
+ * leading zeros, no "-").  Lookups cost the members they pass over; a
+ * wildcard walk costs the subtree it visits and recurses at most
+ * MQ_JSON_MAX_DEPTH deep, the parser's own bound.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "mqtt.h"
+
+/* "0", "17": an array index; anything else: -1. */
+static long seg_index(const char *s, size_t n)
+{
+	long v = 0;
+
+	if (!n || n > 18 || (n > 1 && s[0] == '0'))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int jptr_add(struct mq_jptr *out, char *seg, size_t len)
+{
+	size_t n = out->n + 1;
+	char **s = realloc(out->seg, n * sizeof(*s));
+	size_t *l;
+	long *x;
+
+	if (s)
+		out->seg = s;
+	l = s ? realloc(out->len, n * sizeof(*l)) : NULL;
+	if (l)
+		out->len = l;
+	x = l ? realloc(out->idx, n * sizeof(*x)) : NULL;
+	if (!x)
+		return SG_ENOMEM;
+	out->idx = x;
+	out->seg[out->n] = seg;
+	out->len[out->n] = len;
+	out->idx[out->n] = seg_index(seg, len);
+	out->n = n;
+	return SG_OK;
+}
 
 int mq_jptr_parse(const char *s, struct mq_jptr *out, struct sg_errbuf *eb)
 {
@@ -30,34 +67,32 @@ int mq_jptr_parse(const char *s, struct mq_jptr *out, struct sg_errbuf *eb)
 	for (const char *p = s; *p == '/';) {
 		const char *e = strchr(p + 1, '/');
 		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1), o = 0;
-		char *seg = malloc(n + 1), **v;
+		char *seg = malloc(n + 1);
 
-		v = realloc(out->seg, (out->n + 1) * sizeof(*v));
-		if (!seg || !v) {
-			free(seg);
-			if (v)
-				out->seg = v;
+		if (!seg) {
 			mq_jptr_free(out);
 			return SG_ENOMEM;
 		}
-		out->seg = v;
 		for (size_t i = 1; i <= n; i++) {
-			if (p[i] == '~') {
-				if (i + 1 > n || (p[i + 1] != '0' && p[i + 1] != '1')) {
-					free(seg);
-					mq_jptr_free(out);
-					return sg_errf(
-					    eb, SG_EINVAL,
-					    "JSON pointer \"%s\": '~' must be followed by 0 or 1",
-					    s);
-				}
-				seg[o++] = p[++i] == '0' ? '~' : '/';
-			} else {
+			if (p[i] != '~') {
 				seg[o++] = p[i];
+				continue;
 			}
+			if (i + 1 > n || (p[i + 1] != '0' && p[i + 1] != '1')) {
+				free(seg);
+				mq_jptr_free(out);
+				return sg_errf(
+				    eb, SG_EINVAL,
+				    "JSON pointer \"%s\": '~' must be followed by 0 or 1", s);
+			}
+			seg[o++] = p[++i] == '0' ? '~' : '/';
 		}
 		seg[o] = '\0';
-		out->seg[out->n++] = seg;
+		if (jptr_add(out, seg, o) != SG_OK) {
+			free(seg);
+			mq_jptr_free(out);
+			return SG_ENOMEM;
+		}
 		p += n + 1;
 	}
 	return SG_OK;
@@ -68,263 +103,150 @@ void mq_jptr_free(struct mq_jptr *p)
 	for (size_t i = 0; i < p->n; i++)
 		free(p->seg[i]);
 	free(p->seg);
-	p->seg = NULL;
-	p->n = 0;
+	free(p->len);
+	free(p->idx);
+	memset(p, 0, sizeof(*p));
 }
 
-struct jp {
-	const char *s, *end, *p;
-	const struct mq_jptr *ptr;
-	struct mq_jval *hit;
-	bool found;
-	const char *err;
-};
-
-static void jp_ws(struct jp *j)
+struct mq_jval mq_jdoc_val(const struct mq_jdoc *d, size_t tok)
 {
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-		j->p++;
+	const struct mq_jtok *t = &d->t[tok];
+
+	return (struct mq_jval){(enum mq_jtype)t->type, d->s + t->off, t->len};
 }
 
-static int jp_fail(struct jp *j, const char *what)
+/* Is member name token k equal to seg (once unescaped)? */
+static bool key_is(const struct mq_jdoc *d, size_t k, const char *seg, size_t n)
 {
-	if (!j->err)
-		j->err = what;
-	return -1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Scan a string at j->p ('"'); leave j->p after the closing quote. */
-static int jp_string(struct jp *j)
-{
-	j->p++;
-	while (j->p < j->end) {
-		unsigned char c = (unsigned char)*j->p;
-
-		if (c == '"') {
-			j->p++;
-			return 0;
-		}
-		if (c < 0x20)
-			return jp_fail(j, "control character in string");
-		if (c == '\\') {
-			if (++j->p >= j->end)
-				break;
-			if (*j->p == 'u') {
-				if (j->end - j->p < 5)
-					break;
-				for (int i = 1; i <= 4; i++)
-					if (hexval(j->p[i]) < 0)
-						return jp_fail(j, "bad \\u escape");
-				j->p += 4;
-			} else if (!strchr("\"\\/bfnrt", *j->p)) {
-				return jp_fail(j, "bad escape in string");
-			}
-		}
-		j->p++;
-	}
-	return jp_fail(j, "unterminated string");
-}
-
-static int jp_number(struct jp *j)
-{
-	const char *p = j->p;
-
-	if (p < j->end && *p == '-')
-		p++;
-	if (p < j->end && *p == '0')
-		p++;
-	else if (p < j->end && *p >= '1' && *p <= '9')
-		while (p < j->end && *p >= '0' && *p <= '9')
-			p++;
-	else
-		return jp_fail(j, "bad number");
-	if (p < j->end && *p == '.') {
-		if (++p >= j->end || *p < '0' || *p > '9')
-			return jp_fail(j, "bad number");
-		while (p < j->end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < j->end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < j->end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= j->end || *p < '0' || *p > '9')
-			return jp_fail(j, "bad number");
-		while (p < j->end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	j->p = p;
-	return 0;
-}
-
-static int jp_word(struct jp *j, const char *w)
-{
-	size_t n = strlen(w);
-
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n))
-		return jp_fail(j, "unexpected character");
-	j->p += n;
-	return 0;
-}
-
-/* Does the JSON string s..e (quotes included) equal seg once unescaped? */
-static bool key_eq(const char *s, const char *e, const char *seg)
-{
-	struct mq_jval v = {MQ_J_STR, s, (size_t)(e - s)};
+	const struct mq_jtok *t = &d->t[k];
+	struct mq_jval v = {MQ_J_STR, d->s + t->off, t->len};
 	struct sg_buf b;
 	bool eq;
 
-	if (!memchr(s, '\\', (size_t)(e - s)))
-		return (size_t)(e - s - 2) == strlen(seg) &&
-		       !memcmp(s + 1, seg, (size_t)(e - s - 2));
+	if (!(t->flags & MQ_JT_ESC))
+		return t->len - 2 == n && !memcmp(d->s + t->off + 1, seg, n);
 	sg_buf_init(&b);
-	eq = mq_json_str(&v, &b) == SG_OK && !b.oom && b.len == strlen(seg) &&
-	     !memcmp(b.p, seg, b.len);
+	eq = mq_json_str(&v, &b) == SG_OK && b.len == n && !memcmp(b.p, seg, n);
 	sg_buf_free(&b);
 	return eq;
 }
 
-/* Is the array index text seg equal to idx?  ("0", "12"; no leading 0s) */
-static bool index_eq(const char *seg, size_t idx)
+int mq_jdoc_get(const struct mq_jdoc *d, size_t root, const struct mq_jptr *p, size_t *out)
+{
+	size_t t = root;
+
+	if (!d->n)
+		return SG_ENOTFOUND;
+	for (size_t i = 0; i < p->n; i++) {
+		const struct mq_jtok *c = &d->t[t];
+		size_t k = t + 1, hit = SIZE_MAX;
+
+		if (c->type == MQ_J_OBJ) {
+			for (; k < c->next; k = d->t[k + 1].next)
+				if (key_is(d, k, p->seg[i], p->len[i])) {
+					hit = k + 1;
+					break;
+				}
+		} else if (c->type == MQ_J_ARR && p->idx[i] >= 0) {
+			for (long n = 0; k < c->next; k = d->t[k].next, n++)
+				if (n == p->idx[i]) {
+					hit = k;
+					break;
+				}
+		}
+		if (hit == SIZE_MAX)
+			return SG_ENOTFOUND;
+		t = hit;
+	}
+	*out = t;
+	return SG_OK;
+}
+
+/* --- wildcard leaves ---------------------------------------------------- */
+
+struct walk {
+	const struct mq_jdoc *d;
+	char sep;
+	struct sg_buf *path;
+	mq_leaf_fn fn;
+	void *arg;
+};
+
+static int walk_add_name(struct walk *w, size_t tok, long idx)
 {
 	char tmp[24];
 
-	snprintf(tmp, sizeof(tmp), "%zu", idx);
-	return !strcmp(seg, tmp);
+	if (w->path->len)
+		sg_buf_addc(w->path, w->sep);
+	if (idx >= 0) {
+		snprintf(tmp, sizeof(tmp), "%ld", idx);
+		sg_buf_adds(w->path, tmp);
+	} else {
+		struct mq_jval v = mq_jdoc_val(w->d, tok);
+		if (mq_json_str(&v, w->path) != SG_OK)
+			return SG_ENOMEM;
+	}
+	return w->path->oom ? SG_ENOMEM : SG_OK;
 }
 
-/* Parse one value.  `at` is how many pointer segments matched on the way
- * here, or -1 when this subtree cannot hold the target. */
-static int jp_value(struct jp *j, int depth, long at);
-
-static int jp_container(struct jp *j, int depth, long at, bool obj)
+static int walk(struct walk *w, size_t t, size_t leaf_at)
 {
-	char close = obj ? '}' : ']';
-	size_t idx = 0;
+	const struct mq_jtok *c = &w->d->t[t];
+	size_t base = w->path->len;
+	int rc = SG_OK;
 
-	if (depth >= MQ_JSON_MAX_DEPTH)
-		return jp_fail(j, "nesting too deep");
-	j->p++;
-	jp_ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		return 0;
+	if (c->type == MQ_J_NUM || c->type == MQ_J_BOOL) {
+		struct mq_leaf lf = {t, w->path->p ? w->path->p : "", w->path->len,
+				     w->path->p ? w->path->p + leaf_at : "",
+				     w->path->len - leaf_at};
+		return w->fn(w->arg, &lf);
 	}
-	for (;; idx++) {
-		long sub = -1;
-
-		jp_ws(j);
-		if (obj) {
-			const char *ks = j->p;
-
-			if (j->p >= j->end || *j->p != '"')
-				return jp_fail(j, "expected a member name");
-			if (jp_string(j))
-				return -1;
-			if (at >= 0 && (size_t)at < j->ptr->n && !j->found &&
-			    key_eq(ks, j->p, j->ptr->seg[at]))
-				sub = at + 1;
-			jp_ws(j);
-			if (j->p >= j->end || *j->p != ':')
-				return jp_fail(j, "expected ':'");
-			j->p++;
-		} else if (at >= 0 && (size_t)at < j->ptr->n && !j->found &&
-			   index_eq(j->ptr->seg[at], idx)) {
-			sub = at + 1;
+	if (c->type == MQ_J_OBJ) {
+		for (size_t k = t + 1; k < c->next && rc == SG_OK; k = w->d->t[k + 1].next) {
+			size_t at = base + (base ? 1 : 0);
+			if ((rc = walk_add_name(w, k, -1)) == SG_OK)
+				rc = walk(w, k + 1, at);
+			w->path->len = base;
 		}
-		if (jp_value(j, depth + 1, sub))
-			return -1;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
+	} else if (c->type == MQ_J_ARR) {
+		long n = 0;
+		for (size_t k = t + 1; k < c->next && rc == SG_OK; k = w->d->t[k].next, n++) {
+			size_t at = base + (base ? 1 : 0);
+			if ((rc = walk_add_name(w, k, n)) == SG_OK)
+				rc = walk(w, k, at);
+			w->path->len = base;
 		}
-		if (j->p < j->end && *j->p == close) {
-			j->p++;
-			return 0;
-		}
-		return jp_fail(j, obj ? "expected ',' or '}'" : "expected ',' or ']'");
 	}
+	return rc;
 }
 
-static int jp_value(struct jp *j, int depth, long at)
+int mq_jdoc_leaves(const struct mq_jdoc *d, size_t root, char sep, struct sg_buf *path,
+		   mq_leaf_fn fn, void *arg)
 {
-	const char *start;
-	enum mq_jtype t;
-	int rc;
+	struct walk w = {d, sep, path, fn, arg};
 
-	jp_ws(j);
-	if (j->p >= j->end)
-		return jp_fail(j, "unexpected end of input");
-	start = j->p;
-	switch (*j->p) {
-	case '{':
-		t = MQ_J_OBJ;
-		rc = jp_container(j, depth, at, true);
-		break;
-	case '[':
-		t = MQ_J_ARR;
-		rc = jp_container(j, depth, at, false);
-		break;
-	case '"':
-		t = MQ_J_STR;
-		rc = jp_string(j);
-		break;
-	case 't':
-		t = MQ_J_BOOL;
-		rc = jp_word(j, "true");
-		break;
-	case 'f':
-		t = MQ_J_BOOL;
-		rc = jp_word(j, "false");
-		break;
-	case 'n':
-		t = MQ_J_NULL;
-		rc = jp_word(j, "null");
-		break;
-	default:
-		t = MQ_J_NUM;
-		rc = jp_number(j);
-		break;
-	}
-	if (rc)
-		return rc;
-	if (at >= 0 && (size_t)at == j->ptr->n && !j->found) {
-		j->found = true;
-		j->hit->type = t;
-		j->hit->p = start;
-		j->hit->len = (size_t)(j->p - start);
-	}
-	return 0;
+	sg_buf_reset(path);
+	return d->n ? walk(&w, root, 0) : SG_OK;
 }
+
+/* --- the one-shot interface ---------------------------------------------- */
 
 int mq_json_find(const char *doc, size_t len, const struct mq_jptr *ptr, struct mq_jval *out,
 		 struct sg_errbuf *eb)
 {
-	static const struct mq_jptr none = {NULL, 0};
-	struct mq_jval dummy;
-	struct jp j = {doc, doc + len, doc, ptr ? ptr : &none, out ? out : &dummy, false, NULL};
+	struct mq_jdoc d;
+	size_t tok;
+	int rc;
 
-	if (jp_value(&j, 0, ptr ? 0 : -1) == 0) {
-		jp_ws(&j);
-		if (j.p != j.end)
-			jp_fail(&j, "trailing characters after the value");
-	}
-	if (j.err)
-		return sg_errf(eb, SG_EINVAL, "invalid JSON at byte %zu: %s", (size_t)(j.p - doc),
-			       j.err);
-	return j.found ? SG_OK : SG_ENOTFOUND;
+	mq_jdoc_init(&d);
+	d.allow_dups = true; /* the first of two members wins here */
+	rc = mq_jdoc_parse(&d, doc, len, eb);
+	if (rc == SG_OK)
+		rc = ptr ? mq_jdoc_get(&d, 0, ptr, &tok) : SG_ENOTFOUND;
+	if (rc == SG_OK && out)
+		*out = mq_jdoc_val(&d, tok);
+	mq_jdoc_free(&d);
+	return rc;
 }
 
 int mq_json_valid(const char *doc, size_t len, struct sg_errbuf *eb)
@@ -332,6 +254,8 @@ int mq_json_valid(const char *doc, size_t len, struct sg_errbuf *eb)
 	int rc = mq_json_find(doc, len, NULL, NULL, eb);
 	return rc == SG_ENOTFOUND ? SG_OK : rc;
 }
+
+/* --- values ------------------------------------------------------------- */
 
 static void put_utf8(struct sg_buf *b, unsigned cp)
 {
@@ -359,10 +283,25 @@ static void put_utf8(struct sg_buf *b, unsigned cp)
 	}
 }
 
-static unsigned hex4(const char *p)
+static int hexval(char c)
 {
-	return (unsigned)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 |
-			  hexval(p[3]));
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+	int a = hexval(p[0]), b = hexval(p[1]), c = hexval(p[2]), d = hexval(p[3]);
+
+	if (a < 0 || b < 0 || c < 0 || d < 0)
+		return -1;
+	*out = (unsigned)(a << 12 | b << 8 | c << 4 | d);
+	return 0;
 }
 
 int mq_json_str(const struct mq_jval *v, struct sg_buf *b)
@@ -373,7 +312,7 @@ int mq_json_str(const struct mq_jval *v, struct sg_buf *b)
 		return SG_EINVAL;
 	while (p < e) {
 		const char *bs = memchr(p, '\\', (size_t)(e - p));
-		unsigned cp;
+		unsigned cp, lo;
 
 		if (!bs) {
 			sg_buf_add(b, p, (size_t)(e - p));
@@ -390,17 +329,13 @@ int mq_json_str(const struct mq_jval *v, struct sg_buf *b)
 		case 'r': sg_buf_addc(b, '\r'); break;
 		case 't': sg_buf_addc(b, '\t'); break;
 		case 'u':
-			if (e - p < 5)
+			if (e - p < 5 || hex4(p + 1, &cp))
 				return SG_EINVAL;
-			cp = hex4(p + 1);
 			p += 4;
 			if (cp >= 0xd800 && cp < 0xdc00 && e - p >= 7 && p[1] == '\\' &&
-			    p[2] == 'u') {
-				unsigned lo = hex4(p + 3);
-				if (lo >= 0xdc00 && lo < 0xe000) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-					p += 6;
-				}
+			    p[2] == 'u' && !hex4(p + 3, &lo) && lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
 			}
 			if (cp >= 0xd800 && cp < 0xe000)
 				cp = 0xfffd; /* lone surrogate */
@@ -415,87 +350,32 @@ int mq_json_str(const struct mq_jval *v, struct sg_buf *b)
 
 int mq_json_num(const struct mq_jval *v, struct sg_value *out)
 {
-	char tmp[64], *end;
+	char tmp[MQ_JSON_MAX_NUM + 1], *end;
 
-	if (v->type != MQ_J_NUM || v->len == 0)
+	if (v->type != MQ_J_NUM || v->len == 0 || v->len > MQ_JSON_MAX_NUM)
 		return SG_EINVAL;
-	if (v->len >= sizeof(tmp)) {
-		/* Absurdly long literal: still a number, parse via heap. */
-		char *h = strndup(v->p, v->len);
-		if (!h)
-			return SG_ENOMEM;
-		out->type = SG_VAL_DOUBLE;
-		out->d = strtod(h, NULL);
-		free(h);
-		return SG_OK;
-	}
 	memcpy(tmp, v->p, v->len);
 	tmp[v->len] = '\0';
 	if (!strpbrk(tmp, ".eE")) {
+		long long i;
+		unsigned long long u;
+
 		errno = 0;
-		long long i = strtoll(tmp, &end, 10);
+		i = strtoll(tmp, &end, 10);
 		if (!errno && !*end) {
 			out->type = SG_VAL_INT;
 			out->i = i;
 			return SG_OK;
 		}
+		errno = 0;
+		u = tmp[0] == '-' ? 0 : strtoull(tmp, &end, 10);
+		if (tmp[0] != '-' && !errno && !*end) {
+			out->type = SG_VAL_UINT;
+			out->u = u;
+			return SG_OK;
+		}
 	}
 	out->type = SG_VAL_DOUBLE;
 	out->d = strtod(tmp, NULL);
-	return SG_OK;
-}
-
-static int digits(const char *s, size_t n, int *out)
-{
-	*out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*out = *out * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-int mq_time_parse(const char *s, size_t len, int64_t *ns)
-{
-	int y, mo, d, h, mi, sec, oh = 0, om = 0;
-	int64_t frac = 0, scale = SG_NS_PER_S, off = 0;
-	struct tm tm = {0};
-	size_t i = 19;
-
-	if (len < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-	    digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    digits(s + 17, 2, &sec))
-		return SG_EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return SG_EINVAL;
-	if (s[i] == '.') {
-		if (++i >= len || s[i] < '0' || s[i] > '9')
-			return SG_EINVAL;
-		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			if (scale > 1) {
-				scale /= 10;
-				frac += (s[i] - '0') * scale;
-			}
-	}
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && !digits(s + i + 1, 2, &oh) &&
-		   s[i + 3] == ':' && !digits(s + i + 4, 2, &om) && oh < 24 && om < 60) {
-		off = (int64_t)(oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
-		i += 6;
-	} else {
-		return SG_EINVAL;
-	}
-	if (i != len)
-		return SG_EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*ns = ((int64_t)timegm(&tm) - off) * SG_NS_PER_S + frac;
-	return SG_OK;
+	return isfinite(out->d) ? SG_OK : SG_EINVAL; /* 1e400 */
 }

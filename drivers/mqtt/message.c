@@ -1,15 +1,26 @@
 /*
- * message.c - one MQTT message to one reading: pick the first rule whose
- * filter matches, expand the topic, key and sensor templates, and build
- * the reading in raw mode (payload bytes as the Kafka value) or JSON mode
- * (value, time, unit and sensor id found by JSON pointer, emitted as an
- * event envelope).  Bad input - no rule, oversize, invalid JSON, a missing
- * value - goes to the dead-letter topic with an sg-error header when one
- * is configured, and is always counted and logged (rate-limited).
+ * message.c - one MQTT message to the events of every rule that takes it,
+ * appended to the spool together, or to one dead letter.
+ *
+ * Rules are tried in order.  A rule takes a message when its filter
+ * matches the topic and its condition (`if_pointer`, `if_equals`) holds;
+ * the first rule that takes it is the last one tried unless it says
+ * `continue: true`.  Each rule that takes the message adds its readings
+ * (fanout.c) to the message's batch, in rule order and, within a rule, in
+ * field or document order; the batch is then handed to the core in one
+ * sg_source_emit_batch(), which appends all of it or none of it.  So a
+ * message is either mapped whole or not at all: when any rule fails (bad
+ * JSON, a missing or mistyped field, a bad time under `bad_time:
+ * dead_letter`, too many events) nothing of it is stored but its dead
+ * letter: the original bytes (the first dead_letter_head bytes when it is
+ * over max_payload), the mqtt-* headers, and sg-error, sg-error-reason,
+ * sg-error-rule and sg-error-field saying which rule and field failed and
+ * why.  Every bad message is counted by reason and logged (rate-limited).
  *
  * Runs inside libmosquitto's message callback on the source thread: the
  * emit below is the spool append that must finish before the callback
- * returns (see docs/mqtt.md for the acknowledgement window).
+ * returns (see docs/mqtt.md for the acknowledgement window, which stays
+ * one message however many events it makes).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,13 +30,23 @@
 #include "gateway/base/log.h"
 #include "mqtt.h"
 
-#define MQ_MAX_HDRS 40
+const char *const mq_bad_reasons[MQ_NREASONS] = {
+    "no_rule",       "oversize",     "topic_levels",  "template",        "invalid_json",
+    "too_deep",      "invalid_utf8", "duplicate_key", "non_finite",      "missing_field",
+    "wrong_type",    "bad_number",   "bad_time",      "too_many_events", "no_events",
+    "spool_refused", "no_memory",
+};
 
-static struct sg_counter *map_counter(struct mq_map *m, const char *name)
+/* Keep at most this much scratch between messages. */
+#define MQ_KEEP_TOKENS 65536
+#define MQ_KEEP_BYTES  65536
+
+static struct sg_counter *map_counter(struct mq_map *m, const char *name, const char *extra)
 {
 	char labels[96];
 
-	snprintf(labels, sizeof(labels), "source=\"%s\"", m->name);
+	snprintf(labels, sizeof(labels), "source=\"%s\"%s%s", m->name, extra ? "," : "",
+		 extra ? extra : "");
 	return sg_metric(name, labels, false);
 }
 
@@ -41,6 +62,30 @@ static void map_error(struct mq_map *m, const char *cls)
 	sg_counter_add(sg_metric("errors", labels, false), 1);
 }
 
+static void map_counters(struct mq_map *m)
+{
+	char extra[64];
+
+	m->m_msgs = map_counter(m, "mqtt_messages", NULL);
+	m->m_events = map_counter(m, "mqtt_events", NULL);
+	m->m_fanout = map_counter(m, "mqtt_fanout_messages", NULL);
+	m->m_bad = map_counter(m, "mqtt_bad_input", NULL);
+	m->m_dead = map_counter(m, "mqtt_dead_lettered", NULL);
+	m->m_unmatched = map_counter(m, "mqtt_unmatched", NULL);
+	m->m_skipped_retained = map_counter(m, "mqtt_retained_skipped", NULL);
+	m->m_empty = map_counter(m, "mqtt_empty", NULL);
+	m->m_lost = map_counter(m, "mqtt_lost_after_ack", NULL);
+	for (size_t i = 0; i < MQ_NREASONS; i++) {
+		snprintf(extra, sizeof(extra), "reason=\"%s\"", mq_bad_reasons[i]);
+		m->m_reason[i] = map_counter(m, "mqtt_bad_input_by_reason", extra);
+	}
+	for (int f = MQ_TF_MISSING; f < MQ_TF_N; f++) {
+		snprintf(extra, sizeof(extra), "reason=\"%s\"", mq_tfail_name(f));
+		m->m_time[f] = map_counter(m, "mqtt_time_failures", extra);
+	}
+	m->m_time[MQ_TF_OK] = m->m_time[MQ_TF_MISSING]; /* never counted */
+}
+
 int mq_map_init(struct mq_map *m, struct sg_source *src, const char *name, const struct mq_conf *c,
 		struct sg_errbuf *eb)
 {
@@ -50,66 +95,59 @@ int mq_map_init(struct mq_map *m, struct sg_source *src, const char *name, const
 	m->src = src;
 	m->c = c;
 	m->name = name;
-	m->emit = sg_source_emit;
+	m->emit = sg_source_emit_batch;
+	m->max_events = c->max_events > 0 ? (size_t)c->max_events : MQ_MAX_EVENTS_DEFAULT;
+	mq_jdoc_init(&m->w.doc);
+	sg_buf_init(&m->w.path);
 	m->rules = sg_xcalloc(c->rules.n ? c->rules.n : 1, sizeof(*m->rules));
-	m->nrules = c->rules.n;
 	for (size_t i = 0; i < c->rules.n; i++) {
-		struct mq_rule *r = &m->rules[i];
-		int err = SG_OK;
-
-		r->c = &rc[i];
-		if (rc[i].payload != MQ_PAYLOAD_JSON)
-			continue;
-		if ((rc[i].value && (err = mq_jptr_parse(rc[i].value, &r->value, eb))) ||
-		    (rc[i].time && (err = mq_jptr_parse(rc[i].time, &r->time, eb))) ||
-		    (rc[i].unit && (err = mq_jptr_parse(rc[i].unit, &r->unit, eb))) ||
-		    (rc[i].sensor_ptr && (err = mq_jptr_parse(rc[i].sensor_ptr, &r->sensor, eb)))) {
+		int err = mq_rule_compile(&m->rules[i], &rc[i], i, eb);
+		if (err != SG_OK) {
 			mq_map_fini(m);
 			return err;
 		}
+		m->nrules = i + 1;
 	}
-	m->m_msgs = map_counter(m, "mqtt_messages");
-	m->m_bad = map_counter(m, "mqtt_bad_input");
-	m->m_dead = map_counter(m, "mqtt_dead_lettered");
-	m->m_unmatched = map_counter(m, "mqtt_unmatched");
-	m->m_skipped_retained = map_counter(m, "mqtt_retained_skipped");
-	m->m_lost = map_counter(m, "mqtt_lost_after_ack");
+	map_counters(m);
 	return SG_OK;
 }
 
 void mq_map_summary(const struct mq_map *m)
 {
+	uint64_t tf = 0;
+
+	for (int f = MQ_TF_UNPARSABLE; f < MQ_TF_N; f++)
+		tf += sg_counter_get(m->m_time[f]);
 	sg_info(m->name,
-		"mqtt: messages %llu, bad input %llu (dead-lettered %llu, no rule %llu), "
-		"retained skipped %llu, lost after ack %llu",
+		"mqtt: messages %llu, events %llu, bad input %llu (dead-lettered %llu, no rule "
+		"%llu), retained skipped %llu, empty %llu, device time unusable %llu, lost after "
+		"ack %llu",
 		(unsigned long long)sg_counter_get(m->m_msgs),
+		(unsigned long long)sg_counter_get(m->m_events),
 		(unsigned long long)sg_counter_get(m->m_bad),
 		(unsigned long long)sg_counter_get(m->m_dead),
 		(unsigned long long)sg_counter_get(m->m_unmatched),
 		(unsigned long long)sg_counter_get(m->m_skipped_retained),
+		(unsigned long long)sg_counter_get(m->m_empty), (unsigned long long)tf,
 		(unsigned long long)sg_counter_get(m->m_lost));
 }
 
 void mq_map_fini(struct mq_map *m)
 {
-	for (size_t i = 0; m->rules && i < m->nrules; i++) {
-		mq_jptr_free(&m->rules[i].value);
-		mq_jptr_free(&m->rules[i].time);
-		mq_jptr_free(&m->rules[i].unit);
-		mq_jptr_free(&m->rules[i].sensor);
-	}
+	for (size_t i = 0; m->rules && i < m->nrules; i++)
+		mq_rule_free(&m->rules[i]);
 	free(m->rules);
 	m->rules = NULL;
+	m->nrules = 0;
+	mq_jdoc_free(&m->w.doc);
+	sg_buf_free(&m->w.path);
+	mq_arena_free(&m->w.ar);
+	free(m->w.rd);
+	m->w.rd = NULL;
+	m->w.cap = m->w.n = 0;
 }
 
-/* The mqtt-* headers every record of this driver carries. */
-struct mq_hdrs {
-	struct sg_header h[MQ_MAX_HDRS];
-	size_t n;
-	char qos[2], retain[2];
-};
-
-static void hdrs_init(struct mq_hdrs *hs, const struct mq_msg *msg, bool uprops)
+static void hdrs_init(struct mq_hdrs *hs, const struct mq_msg *msg)
 {
 	hs->n = 0;
 	hs->qos[0] = (char)('0' + msg->qos);
@@ -119,12 +157,36 @@ static void hdrs_init(struct mq_hdrs *hs, const struct mq_msg *msg, bool uprops)
 	hs->h[hs->n++] = (struct sg_header){"mqtt-topic", msg->topic, strlen(msg->topic)};
 	hs->h[hs->n++] = (struct sg_header){"mqtt-qos", hs->qos, 1};
 	hs->h[hs->n++] = (struct sg_header){"mqtt-retain", hs->retain, 1};
-	for (size_t i = 0; uprops && i < msg->nuprops && hs->n < MQ_MAX_HDRS - 1; i++)
+	for (size_t i = 0; i < msg->nuprops && hs->n < MQ_MAX_HDRS - MQ_DEAD_HDRS; i++)
 		hs->h[hs->n++] = msg->uprops[i];
 }
 
+static void work_begin(struct mq_work *w, const struct mq_msg *msg)
+{
+	w->msg = msg;
+	w->arrival_ns = sg_now_ns();
+	w->doc_state = 0;
+	w->n = 0;
+	mq_levels_split(msg->topic, &w->lv);
+	hdrs_init(&w->hs, msg);
+}
+
+/* Give back what one huge message made the scratch grow to. */
+static void work_end(struct mq_work *w)
+{
+	mq_arena_reset(&w->ar);
+	if (w->doc.cap > MQ_KEEP_TOKENS || w->doc.kcap > MQ_KEEP_TOKENS ||
+	    w->doc.kbuf.cap > MQ_KEEP_BYTES) {
+		mq_jdoc_free(&w->doc);
+		mq_jdoc_init(&w->doc);
+	}
+	if (w->path.cap > MQ_KEEP_BYTES)
+		sg_buf_free(&w->path);
+	w->msg = NULL;
+}
+
 /* What happened to an emit, for flow control and loss accounting. */
-static int map_emitted(struct mq_map *m, const struct mq_msg *msg, int rc)
+static int map_emitted(struct mq_map *m, const struct mq_msg *msg, size_t n, int rc)
 {
 	switch (rc) {
 	case SG_OK:
@@ -134,10 +196,11 @@ static int map_emitted(struct mq_map *m, const struct mq_msg *msg, int rc)
 	case SG_ESTOPPING:
 		if (msg->qos > 0) {
 			sg_counter_add(m->m_lost, 1);
-			sg_log_rl(&m->rl_lost, SG_LOG_ERROR, m->name,
-				  "message on \"%s\" (QoS %d) was acknowledged to the broker "
-				  "but NOT stored (%s): LOST (mqtt_lost_after_ack)",
-				  msg->topic, msg->qos, sg_strerror(rc));
+			sg_log_rl(
+			    &m->rl_lost, SG_LOG_ERROR, m->name,
+			    "message on \"%s\" (QoS %d, %zu event(s)) was acknowledged to the "
+			    "broker but NOT stored (%s): LOST (mqtt_lost_after_ack)",
+			    msg->topic, msg->qos, n, sg_strerror(rc));
 		}
 		m->last_rc = rc;
 		return rc;
@@ -145,208 +208,198 @@ static int map_emitted(struct mq_map *m, const struct mq_msg *msg, int rc)
 	}
 }
 
-/* Bad input: dead letter it when configured, count and log always. */
-static int map_bad(struct mq_map *m, const struct mq_msg *msg, bool keep_payload, const char *why)
+static void count_reason(struct mq_map *m, const char *reason)
 {
-	struct sg_reading rd = {0};
-	struct mq_hdrs hs;
-	char sensor[256];
+	for (size_t i = 0; i < MQ_NREASONS; i++)
+		if (!strcmp(mq_bad_reasons[i], reason)) {
+			sg_counter_add(m->m_reason[i], 1);
+			return;
+		}
+	sg_counter_add(m->m_reason[MQ_NREASONS - 1], 1);
+}
 
+/* "rules[2] ("a/+"): field "t": why" into out. */
+static void bad_text(const struct mq_map *m, const struct mq_bad *bad, char *out, size_t n)
+{
+	if (bad->rule >= 0)
+		snprintf(out, n, "rules[%ld] (\"%s\"): %s", bad->rule,
+			 m->rules[bad->rule].c->filter, bad->why);
+	else
+		snprintf(out, n, "%s", bad->why);
+}
+
+/* Bad input: dead letter it when configured, count and log always. */
+static int map_bad(struct mq_map *m, const struct mq_msg *msg, const struct mq_bad *bad)
+{
+	struct sg_header h[MQ_MAX_HDRS];
+	struct sg_reading rd = {0};
+	struct mq_hdrs *hs = &m->w.hs;
+	char sensor[256], text[800], rule[24], size[24];
+	size_t n = hs->n, keep = msg->len;
+
+	bad_text(m, bad, text, sizeof(text));
 	map_error(m, "bad_input");
 	sg_counter_add(m->m_bad, 1);
+	count_reason(m, bad->reason);
 	sg_log_rl(&m->rl_bad, SG_LOG_WARN, m->name, "bad message on \"%s\" (%zu bytes): %s%s",
-		  msg->topic, msg->len, why,
+		  msg->topic, msg->len, text,
 		  m->c->dead_letter_topic ? "; sent to the dead-letter topic" : "; dropped");
 	if (!m->c->dead_letter_topic)
 		return SG_OK;
+	if (keep > (size_t)m->c->max_payload)
+		keep = m->c->dead_letter_head < (int64_t)msg->len ? (size_t)m->c->dead_letter_head
+								  : msg->len;
+	memcpy(h, hs->h, n * sizeof(h[0]));
+	snprintf(size, sizeof(size), "%zu", msg->len);
+	h[n++] = (struct sg_header){"mqtt-payload-size", size, strlen(size)};
+	h[n++] = (struct sg_header){"sg-error", text, strlen(text)};
+	h[n++] = (struct sg_header){"sg-error-reason", bad->reason, strlen(bad->reason)};
+	if (bad->rule >= 0) {
+		snprintf(rule, sizeof(rule), "%ld", bad->rule);
+		h[n++] = (struct sg_header){"sg-error-rule", rule, strlen(rule)};
+	}
+	if (bad->field)
+		h[n++] = (struct sg_header){"sg-error-field", bad->field, strlen(bad->field)};
 	snprintf(sensor, sizeof(sensor), "%s", msg->topic);
-	hdrs_init(&hs, msg, true);
-	hs.h[hs.n++] = (struct sg_header){"sg-error", why, strlen(why)};
 	rd.sensor = sensor;
 	rd.key = msg->topic;
 	rd.topic = m->c->dead_letter_topic;
 	rd.raw = true;
 	rd.value.type = SG_VAL_BYTES;
-	rd.value.s.p = keep_payload ? msg->payload : "";
-	rd.value.s.len = keep_payload ? msg->len : 0;
+	rd.value.s.p = keep ? msg->payload : "";
+	rd.value.s.len = keep;
 	rd.content_type = msg->content_type;
-	rd.headers = hs.h;
-	rd.nheaders = hs.n;
+	rd.headers = h;
+	rd.nheaders = n;
 	sg_counter_add(m->m_dead, 1);
-	return map_emitted(m, msg, m->emit(m->src, &rd));
+	return map_emitted(m, msg, 1, m->emit(m->src, &rd, 1));
 }
 
-static const struct mq_rule *map_rule(const struct mq_map *m, const char *topic)
+/* Does the rule's condition hold for this message? */
+static bool cond_holds(struct mq_map *m, const struct mq_rule *r)
 {
-	for (size_t i = 0; i < m->nrules; i++)
-		if (mq_filter_match(m->rules[i].c->filter, topic))
-			return &m->rules[i];
-	return NULL;
-}
-
-/* A JSON string or scalar at ptr, as NUL-terminated text in b. */
-static int json_text(const struct mq_msg *msg, const struct mq_jptr *ptr, struct sg_buf *b,
-		     bool *found)
-{
+	struct mq_work *w = &m->w;
+	const char *want = r->c->if_equals;
 	struct mq_jval v;
-	int rc = mq_json_find(msg->payload, msg->len, ptr, &v, NULL);
+	size_t tok;
 
-	*found = rc == SG_OK && v.type != MQ_J_NULL;
-	if (!*found)
-		return SG_OK;
-	sg_buf_reset(b);
-	if (v.type == MQ_J_STR)
-		rc = mq_json_str(&v, b);
-	else
-		sg_buf_add(b, v.p, v.len);
-	sg_buf_addc(b, '\0');
-	return b->oom ? SG_ENOMEM : rc;
+	if (mq_work_doc(w) != SG_OK || mq_jdoc_get(&w->doc, 0, &r->cond, &tok) != SG_OK)
+		return false;
+	if (!want)
+		return true;
+	v = mq_jdoc_val(&w->doc, tok);
+	if (v.type != MQ_J_STR)
+		return strlen(want) == v.len && !memcmp(v.p, want, v.len);
+	sg_buf_reset(&w->path);
+	return mq_json_str(&v, &w->path) == SG_OK && w->path.len == strlen(want) &&
+	       !memcmp(w->path.p ? w->path.p : "", want, w->path.len);
 }
 
-static int64_t time_scale(int unit)
-{
-	static const int64_t s[] = {SG_NS_PER_S, SG_NS_PER_MS, 1000, 1};
-	return s[unit];
-}
+/* What the rules made of the message, besides the readings in m->w. */
+struct outcome {
+	bool matched, skipped, empty_ok;
+};
 
-/* Fill rd from a JSON payload.  NULL on success, else why it is bad. */
-static const char *map_json(struct mq_map *m, const struct mq_rule *r, const struct mq_msg *msg,
-			    struct sg_reading *rd, struct sg_buf *vb, struct sg_buf *ub,
-			    struct sg_buf *sb, char *why, size_t whysz)
+static int map_rules(struct mq_map *m, const struct mq_msg *msg, struct outcome *o,
+		     struct mq_bad *bad)
 {
-	struct sg_errbuf eb;
-	struct mq_jval v;
-	bool found;
-	int rc = mq_json_find(msg->payload, msg->len, &r->value, &v, &eb);
+	for (size_t i = 0; i < m->nrules; i++) {
+		const struct mq_rule *r = &m->rules[i];
 
-	(void)m;
-	if (rc == SG_EINVAL) {
-		snprintf(why, whysz, "%s", eb.msg);
-		return why;
-	}
-	if (rc == SG_ENOTFOUND) {
-		snprintf(why, whysz, "no value at JSON pointer \"%s\"", r->c->value);
-		return why;
-	}
-	switch (v.type) {
-	case MQ_J_NUM: mq_json_num(&v, &rd->value); break;
-	case MQ_J_BOOL:
-		rd->value.type = SG_VAL_BOOL;
-		rd->value.b = v.p[0] == 't';
-		break;
-	case MQ_J_NULL:
-		rd->value.type = SG_VAL_NONE;
-		rd->quality = SG_Q_UNCERTAIN;
-		rd->reason = "value is null";
-		break;
-	case MQ_J_STR:
-	case MQ_J_ARR:
-	case MQ_J_OBJ:
-		sg_buf_reset(vb);
-		if (v.type == MQ_J_STR)
-			mq_json_str(&v, vb);
-		else
-			sg_buf_add(vb, v.p, v.len); /* nested JSON kept as its text */
-		if (vb->oom)
-			return "out of memory";
-		rd->value.type = SG_VAL_STR;
-		rd->value.s.p = vb->p ? vb->p : "";
-		rd->value.s.len = vb->len;
-		break;
-	}
-	if (r->c->unit && json_text(msg, &r->unit, ub, &found) == SG_OK && found)
-		rd->unit = ub->p;
-	if (r->c->sensor_ptr && json_text(msg, &r->sensor, sb, &found) == SG_OK && found) {
-		if (!sb->p[0] || strlen(sb->p) > 255) {
-			snprintf(why, whysz,
-				 "sensor id at \"%s\" is empty or longer than 255 bytes",
-				 r->c->sensor_ptr);
-			return why;
+		if (!mq_filter_match(r->c->filter, msg->topic))
+			continue;
+		if (r->c->if_pointer && !cond_holds(m, r))
+			continue;
+		o->matched = true;
+		if (msg->retain && r->c->retained == MQ_RET_SKIP) {
+			o->skipped = true;
+		} else if (msg->len > (size_t)m->c->max_payload) {
+			bad->reason = "oversize";
+			bad->rule = (long)i;
+			snprintf(bad->why, sizeof(bad->why),
+				 "payload of %zu bytes exceeds max_payload (%" PRId64 ")", msg->len,
+				 m->c->max_payload);
+			return SG_EINVAL;
+		} else if (m->w.lv.n < 0) {
+			bad->reason = "topic_levels";
+			bad->rule = (long)i;
+			snprintf(bad->why, sizeof(bad->why), "more than %d topic levels",
+				 MQ_MAX_LEVELS);
+			return SG_EINVAL;
+		} else if (mq_fanout(m, r, bad) != SG_OK) {
+			return SG_EINVAL;
+		} else if (r->c->empty == MQ_EMPTY_SKIP) {
+			o->empty_ok = true;
 		}
-		rd->sensor = sb->p;
+		if (!r->c->cont)
+			break;
 	}
-	if (r->c->time && mq_json_find(msg->payload, msg->len, &r->time, &v, NULL) == SG_OK) {
-		struct sg_value t;
-
-		int64_t scale = time_scale(r->c->time_unit);
-
-		if (v.type == MQ_J_NUM && mq_json_num(&v, &t) == SG_OK) {
-			/* Integers exactly (a double loses ns); 0 = arrival time. */
-			if (t.type == SG_VAL_INT && t.i > 0 && t.i <= INT64_MAX / scale)
-				rd->ts_ns = t.i * scale;
-			else if (t.type == SG_VAL_DOUBLE && t.d > 0 && t.d * (double)scale < 9.2e18)
-				rd->ts_ns = (int64_t)(t.d * (double)scale);
-		} else if (v.type != MQ_J_STR ||
-			   mq_time_parse(v.p + 1, v.len - 2, &rd->ts_ns) != SG_OK) {
-			snprintf(why, whysz,
-				 "time at \"%s\" is neither a number nor an RFC 3339 string",
-				 r->c->time);
-			return why;
-		}
-	}
-	return NULL;
+	return SG_OK;
 }
 
-int mq_map_message(struct mq_map *m, const struct mq_msg *msg)
+static int map_nothing(struct mq_map *m, const struct mq_msg *msg, const struct outcome *o)
 {
-	const struct mq_rule *r;
-	struct mq_levels lv;
-	struct sg_reading rd = {0};
-	struct sg_errbuf eb;
-	struct mq_hdrs hs;
-	char sensor[256], key[1024], topic[250], why[600];
-	struct sg_buf vb, ub, sb;
-	const char *bad = NULL;
-	int rc;
+	struct mq_bad bad = {.reason = "no_events", .rule = -1};
 
-	sg_counter_add(m->m_msgs, 1);
-	if (!(r = map_rule(m, msg->topic))) {
-		sg_counter_add(m->m_unmatched, 1);
-		return map_bad(m, msg, msg->len <= (size_t)m->c->max_payload,
-			       "no rule matches the topic");
-	}
-	if (msg->retain && r->c->retained == MQ_RET_SKIP) {
+	if (o->skipped) {
 		sg_counter_add(m->m_skipped_retained, 1);
 		sg_log_rl(&m->rl_map, SG_LOG_DEBUG, m->name, "retained message on \"%s\" skipped",
 			  msg->topic);
 		return SG_OK;
 	}
-	if (msg->len > (size_t)m->c->max_payload) {
-		snprintf(why, sizeof(why), "payload of %zu bytes exceeds max_payload (%" PRId64 ")",
-			 msg->len, m->c->max_payload);
-		return map_bad(m, msg, false, why);
+	if (o->empty_ok) {
+		sg_counter_add(m->m_empty, 1);
+		return SG_OK;
 	}
-	mq_levels_split(msg->topic, &lv);
-	if (lv.n < 0)
-		return map_bad(m, msg, true, "more than 64 topic levels");
-	if (mq_tmpl_expand(r->c->sensor ? r->c->sensor : "{topic}", MQ_TMPL_TEXT, msg->topic, &lv,
-			   sensor, sizeof(sensor), &eb) ||
-	    (r->c->topic && mq_tmpl_expand(r->c->topic, MQ_TMPL_TOPIC, msg->topic, &lv, topic,
-					   sizeof(topic), &eb)) ||
-	    (r->c->key &&
-	     mq_tmpl_expand(r->c->key, MQ_TMPL_TEXT, msg->topic, &lv, key, sizeof(key), &eb)))
-		return map_bad(m, msg, true, eb.msg);
-	rd.sensor = sensor;
-	rd.topic = r->c->topic ? topic : NULL;
-	rd.key = r->c->key ? key : NULL;
-	hdrs_init(&hs, msg, true);
-	rd.headers = hs.h;
-	rd.nheaders = hs.n;
-	if (r->c->payload == MQ_PAYLOAD_RAW) {
-		rd.raw = true;
-		rd.value.type = SG_VAL_BYTES;
-		rd.value.s.p = msg->len ? msg->payload : "";
-		rd.value.s.len = msg->len;
-		rd.content_type = r->c->content_type ? r->c->content_type : msg->content_type;
-		return map_emitted(m, msg, m->emit(m->src, &rd));
+	snprintf(bad.why, sizeof(bad.why),
+		 "no event: the rules that match found none of their fields");
+	return map_bad(m, msg, &bad);
+}
+
+static int map_store(struct mq_map *m, const struct mq_msg *msg)
+{
+	struct mq_work *w = &m->w;
+	struct mq_bad bad = {.reason = "spool_refused", .rule = -1};
+	int rc = m->emit(m->src, w->rd, w->n);
+
+	if (rc == SG_OK) {
+		sg_counter_add(m->m_events, w->n);
+		if (w->n > 1)
+			sg_counter_add(m->m_fanout, 1);
 	}
-	sg_buf_init(&vb);
-	sg_buf_init(&ub);
-	sg_buf_init(&sb);
-	bad = map_json(m, r, msg, &rd, &vb, &ub, &sb, why, sizeof(why));
-	rc = bad ? map_bad(m, msg, true, bad) : map_emitted(m, msg, m->emit(m->src, &rd));
-	sg_buf_free(&vb);
-	sg_buf_free(&ub);
-	sg_buf_free(&sb);
+	if (rc != SG_EINVAL)
+		return map_emitted(m, msg, w->n, rc);
+	snprintf(bad.why, sizeof(bad.why),
+		 "the spool refused the %zu event(s) of this message (larger than "
+		 "spool.max_record_bytes together, or malformed)",
+		 w->n);
+	return map_bad(m, msg, &bad);
+}
+
+int mq_map_message(struct mq_map *m, const struct mq_msg *in)
+{
+	struct mq_msg msg = *in;
+	struct mq_bad bad = {.rule = -1};
+	struct outcome o = {0};
+	int rc;
+
+	if (!msg.payload)
+		msg.payload = "";
+	sg_counter_add(m->m_msgs, 1);
+	work_begin(&m->w, &msg);
+	rc = map_rules(m, &msg, &o, &bad);
+	if (!o.matched) {
+		sg_counter_add(m->m_unmatched, 1);
+		bad = (struct mq_bad){.reason = "no_rule", .rule = -1};
+		snprintf(bad.why, sizeof(bad.why), "no rule matches the topic");
+		rc = map_bad(m, &msg, &bad);
+	} else if (rc != SG_OK) {
+		rc = map_bad(m, &msg, &bad);
+	} else if (!m->w.n) {
+		rc = map_nothing(m, &msg, &o);
+	} else {
+		rc = map_store(m, &msg);
+	}
+	work_end(&m->w);
 	return rc;
 }

@@ -5,8 +5,9 @@
  * separated by '/', '+' matches exactly one level (which may be empty),
  * '#' matches the parent level and any number of levels below it and must
  * be last, and a topic starting with '$' is not matched by a filter whose
- * first level is a wildcard.  Templates name topic levels as {0}, {1}...
- * and the whole topic as {topic}; a Kafka topic template keeps only the
+ * first level is a wildcard.  Templates name topic levels as {0}, {1}...,
+ * the whole topic as {topic} and, in rules that make several events of a
+ * message, the field as {field}; a Kafka topic template keeps only the
  * characters Kafka accepts in a topic name and turns the rest into '_'.
  */
 #include <stdio.h>
@@ -121,14 +122,45 @@ bool mq_filter_overlap(const char *a, const char *b)
 	}
 }
 
+bool mq_filter_covers(const char *a, const char *b)
+{
+	struct mq_levels al, bl;
+
+	mq_levels_split(a, &al);
+	mq_levels_split(b, &bl);
+	if (al.n < 0 || bl.n < 0)
+		return false; /* too deep to tell: claim nothing */
+	/* b reaches $-topics that a's leading wildcard does not. */
+	if ((a[0] == '+' || a[0] == '#') && !(b[0] == '+' || b[0] == '#') && b[0] == '$')
+		return false;
+	for (int i = 0;; i++) {
+		bool aend = i >= al.n, bend = i >= bl.n;
+
+		if (!aend && is_wild(al.lv[i], al.len[i], '#'))
+			return true; /* "x/#" also takes "x": b ending here is covered */
+		if (aend || bend)
+			return aend && bend;
+		if (is_wild(bl.lv[i], bl.len[i], '#'))
+			return false; /* b goes deeper than a literal or '+' level of a */
+		if (is_wild(al.lv[i], al.len[i], '+'))
+			continue;
+		if (is_wild(bl.lv[i], bl.len[i], '+') ||
+		    !level_eq(al.lv[i], al.len[i], bl.lv[i], bl.len[i]))
+			return false;
+	}
+}
+
 static bool kafka_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '.' || c == '_' || c == '-';
 }
 
+#define TMPL_TOPIC (-1)
+#define TMPL_FIELD (-2)
+
 /* Parse "{...}" at t (t[0] == '{').  Returns the length consumed, 0 if
- * malformed; *level is the level index or -1 for {topic}. */
+ * malformed; *level is the level index, TMPL_TOPIC or TMPL_FIELD. */
 static size_t tmpl_field(const char *t, int *level)
 {
 	const char *e = strchr(t, '}');
@@ -138,7 +170,11 @@ static size_t tmpl_field(const char *t, int *level)
 		return 0;
 	n = (size_t)(e - t - 1);
 	if (n == 5 && !memcmp(t + 1, "topic", 5)) {
-		*level = -1;
+		*level = TMPL_TOPIC;
+		return n + 2;
+	}
+	if (n == 5 && !memcmp(t + 1, "field", 5)) {
+		*level = TMPL_FIELD;
 		return n + 2;
 	}
 	if (n == 0 || n > 2)
@@ -172,8 +208,9 @@ int mq_tmpl_valid(const char *t, enum mq_tmpl_kind kind, struct sg_errbuf *eb)
 			return sg_errf(eb, SG_EINVAL, "unmatched '}' in \"%s\"", t);
 		if (*p == '{') {
 			if (!(n = tmpl_field(p, &level)))
-				return sg_errf(eb, SG_EINVAL,
-					       "bad field at \"%s\": use {0}..{63} or {topic}", p);
+				return sg_errf(
+				    eb, SG_EINVAL,
+				    "bad field at \"%s\": use {0}..{63}, {topic} or {field}", p);
 			p += n;
 			continue;
 		}
@@ -207,8 +244,9 @@ static bool tmpl_put(enum mq_tmpl_kind kind, const char *s, size_t n, bool slash
 	return true;
 }
 
-int mq_tmpl_expand(const char *t, enum mq_tmpl_kind kind, const char *topic,
-		   const struct mq_levels *lv, char *out, size_t outsz, struct sg_errbuf *eb)
+int mq_tmpl_expand_field(const char *t, enum mq_tmpl_kind kind, const char *topic,
+			 const struct mq_levels *lv, const char *field, char *out, size_t outsz,
+			 struct sg_errbuf *eb)
 {
 	size_t o = 0;
 	bool ok = true;
@@ -221,8 +259,16 @@ int mq_tmpl_expand(const char *t, enum mq_tmpl_kind kind, const char *topic,
 			ok = tmpl_put(kind, p, 1, false, out, outsz, &o);
 			p += 2;
 		} else if (*p == '{' && (n = tmpl_field(p, &level))) {
-			if (level < 0)
+			if (level == TMPL_TOPIC)
 				ok = tmpl_put(kind, topic, strlen(topic), true, out, outsz, &o);
+			else if (level == TMPL_FIELD && field)
+				ok = tmpl_put(kind, field, strlen(field), false, out, outsz, &o);
+			else if (level == TMPL_FIELD)
+				return sg_errf(
+				    eb, SG_EINVAL,
+				    "template \"%s\": {field} only applies to rules with "
+				    "`fields` or `wildcard`",
+				    t);
 			else if (level < lv->n)
 				ok = tmpl_put(kind, lv->lv[level], lv->len[level], false, out,
 					      outsz, &o);
@@ -243,4 +289,29 @@ int mq_tmpl_expand(const char *t, enum mq_tmpl_kind kind, const char *topic,
 	if (!o)
 		return sg_errf(eb, SG_EINVAL, "template \"%s\" expands to an empty string", t);
 	return SG_OK;
+}
+
+int mq_tmpl_expand(const char *t, enum mq_tmpl_kind kind, const char *topic,
+		   const struct mq_levels *lv, char *out, size_t outsz, struct sg_errbuf *eb)
+{
+	return mq_tmpl_expand_field(t, kind, topic, lv, NULL, out, outsz, eb);
+}
+
+bool mq_tmpl_uses_field(const char *t)
+{
+	for (const char *p = t; p && *p;) {
+		int level;
+		size_t n;
+
+		if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+			p += 2;
+		} else if (*p == '{' && (n = tmpl_field(p, &level))) {
+			if (level == TMPL_FIELD)
+				return true;
+			p += n;
+		} else {
+			p++;
+		}
+	}
+	return false;
 }

@@ -111,11 +111,11 @@ static const struct mq_lib fake = {fk_connect,    fk_subscribe, fk_disconnect, f
 static int emit_rc, emitted;
 static char emitted_sensor[256];
 
-static int fake_emit(struct sg_source *src, const struct sg_reading *rd)
+static int fake_emit(struct sg_source *src, const struct sg_reading *rd, size_t n)
 {
 	(void)src;
-	emitted++;
-	snprintf(emitted_sensor, sizeof(emitted_sensor), "%s", rd->sensor);
+	emitted += (int)n;
+	snprintf(emitted_sensor, sizeof(emitted_sensor), "%s", n ? rd[n - 1].sensor : "");
 	return emit_rc;
 }
 

@@ -193,3 +193,150 @@ TEST(time_rfc3339)
 	CHECK(mq_time_parse("2024-05-01T12:00:00+0200", 24, &ns) == SG_EINVAL);
 	CHECK(mq_time_parse("yesterday", 9, &ns) == SG_EINVAL);
 }
+
+/* --- the token tape (json.c) and its questions (jsonptr.c) ---------------- */
+
+static int parse(struct mq_jdoc *d, const char *doc, struct sg_errbuf *eb)
+{
+	return mq_jdoc_parse(d, doc, strlen(doc), eb);
+}
+
+TEST(tape_layout)
+{
+	const char *doc = "{\"a\":[1,{\"b\":true}],\"c\":\"x\"}";
+	struct mq_jdoc d;
+	struct sg_errbuf eb;
+
+	mq_jdoc_init(&d);
+	CHECK_EQ(parse(&d, doc, &eb), SG_OK);
+	/* {  "a"  [  1  {  "b"  true  "c"  "x" */
+	CHECK_EQ(d.n, 9);
+	CHECK(d.t[0].type == MQ_J_OBJ && d.t[0].next == 9 && d.t[0].len == strlen(doc));
+	CHECK(d.t[1].type == MQ_J_STR && (d.t[1].flags & MQ_JT_KEY));
+	CHECK(d.t[2].type == MQ_J_ARR && d.t[2].next == 7);
+	CHECK(d.t[4].type == MQ_J_OBJ && d.t[4].next == 7);
+	CHECK(d.t[6].type == MQ_J_BOOL);
+	CHECK(d.t[8].type == MQ_J_STR && d.t[8].len == 3);
+	/* reused for the next document */
+	CHECK_EQ(parse(&d, "[]", &eb), SG_OK);
+	CHECK_EQ(d.n, 1);
+	CHECK(d.t[0].type == MQ_J_ARR && d.t[0].next == 1);
+	mq_jdoc_free(&d);
+}
+
+TEST(tape_refusals_say_why)
+{
+	static const struct {
+		const char *doc;
+		enum mq_jerr err;
+		size_t at;
+	} cases[] = {
+	    {"{\"a\":1,\"a\":2}", MQ_JERR_DUP, 7},
+	    {"[NaN]", MQ_JERR_NONFINITE, 1},
+	    {"{\"a\":-Infinity}", MQ_JERR_NONFINITE, 5},
+	    {"[\"\xc3\x28\"]", MQ_JERR_UTF8, 2},
+	    {"{\"a\" 1}", MQ_JERR_SYNTAX, 5},
+	    {"[1,]", MQ_JERR_SYNTAX, 3},
+	};
+	struct mq_jdoc d;
+	struct sg_errbuf eb;
+
+	mq_jdoc_init(&d);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_EQ(parse(&d, cases[i].doc, &eb), SG_EINVAL);
+		if (d.err != cases[i].err || d.err_off != cases[i].at)
+			t_fail(__FILE__, __LINE__, "case %zu: err %d at %zu (%s)", i, d.err,
+			       d.err_off, eb.msg);
+		CHECK_EQ(d.n, 0); /* nothing to ask of a refused document */
+	}
+	CHECK_STR(mq_jerr_name(MQ_JERR_DUP), "duplicate_key");
+	d.allow_dups = true;
+	CHECK_EQ(parse(&d, "{\"a\":1,\"a\":2}", &eb), SG_OK);
+	mq_jdoc_free(&d);
+}
+
+TEST(depth_limit_is_exact)
+{
+	char doc[200];
+	struct mq_jdoc d;
+	struct sg_errbuf eb;
+
+	mq_jdoc_init(&d);
+	memset(doc, '[', MQ_JSON_MAX_DEPTH);
+	memset(doc + MQ_JSON_MAX_DEPTH, ']', MQ_JSON_MAX_DEPTH);
+	CHECK_EQ(mq_jdoc_parse(&d, doc, 2 * MQ_JSON_MAX_DEPTH, &eb), SG_OK);
+	memset(doc, '[', MQ_JSON_MAX_DEPTH + 1);
+	memset(doc + MQ_JSON_MAX_DEPTH + 1, ']', MQ_JSON_MAX_DEPTH + 1);
+	CHECK_EQ(mq_jdoc_parse(&d, doc, 2 * MQ_JSON_MAX_DEPTH + 2, &eb), SG_EINVAL);
+	CHECK(d.err == MQ_JERR_DEPTH && d.err_off == MQ_JSON_MAX_DEPTH);
+	mq_jdoc_free(&d);
+}
+
+static int count_leaf(void *arg, const struct mq_leaf *lf)
+{
+	struct sg_buf *names = arg;
+
+	sg_buf_add(names, lf->name, lf->name_len);
+	sg_buf_addc(names, '=');
+	sg_buf_add(names, lf->last, lf->last_len);
+	sg_buf_addc(names, ';');
+	return SG_OK;
+}
+
+static int stop_at_two(void *arg, const struct mq_leaf *lf)
+{
+	int *n = arg;
+
+	(void)lf;
+	return ++*n == 2 ? SG_ERR : SG_OK;
+}
+
+TEST(pointers_and_leaves_on_the_tape)
+{
+	const char *doc = "{\"x\":{\"a\\/b\":1,\"s\":\"t\",\"n\":null,\"l\":[false,[2]]},\"y\":3}";
+	struct mq_jdoc d;
+	struct mq_jptr p;
+	struct sg_errbuf eb;
+	struct sg_buf names, path;
+	size_t tok;
+	int n = 0;
+
+	mq_jdoc_init(&d);
+	sg_buf_init(&names);
+	sg_buf_init(&path);
+	CHECK_EQ(parse(&d, doc, &eb), SG_OK);
+	CHECK_EQ(mq_jptr_parse("/x/a~1b", &p, &eb), SG_OK);
+	CHECK_EQ(mq_jdoc_get(&d, 0, &p, &tok), SG_OK); /* an escaped name */
+	CHECK(mq_jdoc_val(&d, tok).p[0] == '1');
+	mq_jptr_free(&p);
+	CHECK_EQ(mq_jptr_parse("/x/l/1/0", &p, &eb), SG_OK);
+	CHECK_EQ(p.idx[2], 1);
+	CHECK_EQ(mq_jdoc_get(&d, 0, &p, &tok), SG_OK);
+	CHECK(mq_jdoc_val(&d, tok).p[0] == '2');
+	mq_jptr_free(&p);
+	CHECK_EQ(mq_jptr_parse("/x", &p, &eb), SG_OK);
+	CHECK_EQ(mq_jdoc_get(&d, 0, &p, &tok), SG_OK);
+	CHECK_EQ(mq_jdoc_leaves(&d, tok, '.', &path, count_leaf, &names), SG_OK);
+	sg_buf_addc(&names, '\0');
+	CHECK_STR(names.p, "a/b=a/b;l.0=0;l.1.0=0;"); /* strings and null are no leaves */
+	CHECK_EQ(mq_jdoc_leaves(&d, 0, '.', &path, stop_at_two, &n), SG_ERR);
+	CHECK_EQ(n, 2);
+	mq_jptr_free(&p);
+	sg_buf_free(&names);
+	sg_buf_free(&path);
+	mq_jdoc_free(&d);
+}
+
+TEST(numbers_beyond_64_bits_and_doubles)
+{
+	struct mq_jval v = {MQ_J_NUM, "18446744073709551615", 20};
+	struct sg_value val;
+
+	CHECK_EQ(mq_json_num(&v, &val), SG_OK);
+	CHECK(val.type == SG_VAL_UINT && val.u == UINT64_MAX);
+	v = (struct mq_jval){MQ_J_NUM, "18446744073709551616", 20};
+	CHECK_EQ(mq_json_num(&v, &val), SG_OK);
+	CHECK(val.type == SG_VAL_DOUBLE);
+	v = (struct mq_jval){MQ_J_NUM, "1e309", 5};
+	CHECK_EQ(mq_json_num(&v, &val), SG_EINVAL);
+}

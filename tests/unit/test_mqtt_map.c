@@ -35,9 +35,18 @@ static void copy(char *dst, size_t n, const char *s, size_t len)
 	dst[len] = '\0';
 }
 
-static int fake_emit(struct sg_source *src, const struct sg_reading *rd)
+/* Captures the last reading of each batch; every reading of every batch
+ * is also kept (up to 64) for the fan-out tests. */
+#define CAP_ALL 64
+struct capall {
+	size_t batches, n, last_n;
+	char sensor[CAP_ALL][256], key[CAP_ALL][256], topic[CAP_ALL][256], unit[CAP_ALL][64];
+	char value[CAP_ALL][128];
+	struct sg_reading rd[CAP_ALL];
+} all;
+
+static void capture_one(const struct sg_reading *rd)
 {
-	(void)src;
 	cap.n++;
 	cap.rd = *rd;
 	copy(cap.sensor, sizeof(cap.sensor), rd->sensor, rd->sensor ? strlen(rd->sensor) : 0);
@@ -53,6 +62,28 @@ static int fake_emit(struct sg_source *src, const struct sg_reading *rd)
 		copy(cap.hdr[i][0], 128, rd->headers[i].key, strlen(rd->headers[i].key));
 		copy(cap.hdr[i][1], 128, rd->headers[i].val, rd->headers[i].len);
 	}
+	if (all.n < CAP_ALL) {
+		size_t k = all.n;
+		all.rd[k] = *rd;
+		copy(all.sensor[k], 256, rd->sensor, strlen(rd->sensor));
+		copy(all.key[k], 256, rd->key, rd->key ? strlen(rd->key) : 0);
+		copy(all.topic[k], 256, rd->topic, rd->topic ? strlen(rd->topic) : 0);
+		copy(all.unit[k], 64, rd->unit, rd->unit ? strlen(rd->unit) : 0);
+		if (rd->value.type == SG_VAL_STR || rd->value.type == SG_VAL_BYTES)
+			copy(all.value[k], 128, rd->value.s.p, rd->value.s.len);
+		else
+			all.value[k][0] = '\0';
+	}
+	all.n++;
+}
+
+static int fake_emit(struct sg_source *src, const struct sg_reading *rd, size_t n)
+{
+	(void)src;
+	all.batches++;
+	all.last_n = n;
+	for (size_t i = 0; i < n; i++)
+		capture_one(&rd[i]);
 	return cap.rc;
 }
 
@@ -73,6 +104,7 @@ static void setup(size_t nrules, const char *dlq)
 	struct sg_errbuf eb;
 
 	memset(&cap, 0, sizeof(cap));
+	memset(&all, 0, sizeof(all));
 	memset(&conf, 0, sizeof(conf));
 	conf.rules.items = rules;
 	conf.rules.n = nrules;

@@ -155,3 +155,73 @@ TEST(levels_split)
 	mq_levels_split(deep, &lv);
 	CHECK_EQ(lv.n, -1);
 }
+
+TEST(filter_covers)
+{
+	CHECK(mq_filter_covers("#", "a/b"));
+	CHECK(mq_filter_covers("a/#", "a"));
+	CHECK(mq_filter_covers("a/#", "a/+/c"));
+	CHECK(mq_filter_covers("a/+", "a/b"));
+	CHECK(mq_filter_covers("a/+", "a/+"));
+	CHECK(mq_filter_covers("+/sensor/+/state", "x/sensor/temperature/state"));
+	CHECK(mq_filter_covers("a/+/#", "a/b"));
+	CHECK(!mq_filter_covers("a/b", "a/+"));
+	CHECK(!mq_filter_covers("a/+", "a/#"));
+	CHECK(!mq_filter_covers("a/+", "a"));
+	CHECK(!mq_filter_covers("a/b", "a/b/c"));
+	CHECK(!mq_filter_covers("zigbee2mqtt/+", "zigbee2mqtt/bridge/#"));
+	CHECK(!mq_filter_covers("#", "$SYS/x")); /* $-topics escape leading wildcards */
+	CHECK(mq_filter_covers("$SYS/#", "$SYS/x"));
+}
+
+TEST(field_templates)
+{
+	struct mq_levels lv;
+	struct sg_errbuf eb;
+	char out[64];
+
+	CHECK(mq_tmpl_valid("{1}/{field}", MQ_TMPL_TEXT, &eb) == SG_OK);
+	CHECK(mq_tmpl_valid("t.{field}", MQ_TMPL_TOPIC, &eb) == SG_OK);
+	CHECK(mq_tmpl_uses_field("a{field}"));
+	CHECK(!mq_tmpl_uses_field("{{field}}"));
+	CHECK(!mq_tmpl_uses_field("{topic}"));
+	mq_levels_split("tele/dev/SENSOR", &lv);
+	CHECK(mq_tmpl_expand_field("{1}/{field}", MQ_TMPL_TEXT, "tele/dev/SENSOR", &lv,
+				   "AM2301.Temperature", out, sizeof(out), &eb) == SG_OK);
+	CHECK_STR(out, "dev/AM2301.Temperature");
+	CHECK(mq_tmpl_expand_field("t.{field}", MQ_TMPL_TOPIC, "tele/dev/SENSOR", &lv, "a/b c", out,
+				   sizeof(out), &eb) == SG_OK);
+	CHECK_STR(out, "t.a_b_c");
+	CHECK(mq_tmpl_expand("{field}", MQ_TMPL_TEXT, "tele/dev/SENSOR", &lv, out, sizeof(out),
+			     &eb) == SG_EINVAL);
+	CHECK(strstr(eb.msg, "{field}") != NULL);
+}
+
+TEST(shadowed_rules)
+{
+	struct mq_rule_conf r[4] = {{.filter = "+/sensor/+/state"},
+				    {.filter = "x/sensor/temperature/state"},
+				    {.filter = "x/status"},
+				    {.filter = "y/z"}};
+	struct mq_sub_conf subs[2] = {{"+/sensor/#", 1}, {"+/status", 1}};
+	struct mq_conf c = {0};
+	char why[600];
+
+	c.rules.items = r;
+	c.rules.n = 4;
+	CHECK(!mq_rule_shadowed(&c, 0, why, sizeof(why)));
+	CHECK(mq_rule_shadowed(&c, 1, why, sizeof(why)));
+	CHECK(strstr(why, "rules[1]") && strstr(why, "rules[0]") && strstr(why, "continue"));
+	CHECK(!mq_rule_shadowed(&c, 2, why, sizeof(why)));
+	r[0].cont = true; /* lets the later rules see its messages */
+	CHECK(!mq_rule_shadowed(&c, 1, why, sizeof(why)));
+	r[0].cont = false;
+	r[0].if_pointer = "/method"; /* a condition: may let them through */
+	CHECK(!mq_rule_shadowed(&c, 1, why, sizeof(why)));
+	/* explicit subscriptions: a rule none of them delivers */
+	c.subscriptions.items = subs;
+	c.subscriptions.n = 2;
+	CHECK(!mq_rule_shadowed(&c, 2, why, sizeof(why)));
+	CHECK(mq_rule_shadowed(&c, 3, why, sizeof(why)));
+	CHECK(strstr(why, "no subscription") != NULL);
+}
