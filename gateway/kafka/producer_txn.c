@@ -69,6 +69,17 @@ static void txn_add_rejected(struct txn *t, uint64_t seq)
 	t->rejected[t->nrejected++] = seq;
 }
 
+/* A replay never goes below the last commit: forget what it covers. */
+static void txn_forget_rejected(struct txn *t, uint64_t committed)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->nrejected; i++)
+		if (t->rejected[i] > committed)
+			t->rejected[k++] = t->rejected[i];
+	t->nrejected = k;
+}
+
 /* Success counts at the commit; a permanent refusal is kept and skipped. */
 static void txn_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -434,6 +445,7 @@ static void txn_committed(struct txn *t, uint64_t last)
 			    now > t->ts[i] ? (uint64_t)(now - t->ts[i]) / 1000 : 0);
 	t->open = false;
 	t->n = 0;
+	txn_forget_rejected(t, last);
 }
 
 /* Commit the open transaction (the checkpoint record first). */

@@ -34,6 +34,7 @@ static struct sg_ring_slot *ring_at(const struct sg_ring *r, size_t i)
 
 uintptr_t sg_ring_token(const struct sg_ring *r)
 {
+	assert(r->count < r->cap);
 	return (uintptr_t)((r->head + r->count) % r->cap) + 1;
 }
 
