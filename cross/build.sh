@@ -231,7 +231,13 @@ trap 'rm -rf "$shim"' EXIT
 ln -s "$(command -v "$TRIPLET-ar")" "$shim/ar"
 
 say "make BUILD=$BUILD_DIR CC=$CC PKG_CONFIG=$PKG_CONFIG${SYSROOT:+ (sysroot)}"
-margs=(BUILD="$BUILD_DIR" CC="$CC" AR="$TRIPLET-ar" PKG_CONFIG="$PKG_CONFIG")
+# -D_FILE_OFFSET_BITS=64: a 64-bit off_t and ino_t on armhf (a no-op on
+# arm64), as dpkg-buildflags' future=+lfs gives the Debian package:
+# otherwise readdir() fails with EOVERFLOW on 64-bit directory cookies or
+# inode numbers (every 32-bit binary under qemu-user on a 64-bit host) and
+# the spool recovery misses its segments.
+margs=(BUILD="$BUILD_DIR" CC="$CC" AR="$TRIPLET-ar" PKG_CONFIG="$PKG_CONFIG"
+  CFLAGS="-D_FILE_OFFSET_BITS=64 ${CFLAGS:-}")
 [[ -n $LDFLAGS_X ]] && margs+=(LDFLAGS="$LDFLAGS_X")
 PATH="$shim:$PATH" make -C "$ROOT" -j"${JOBS:-$(nproc)}" "${margs[@]}" "$@" || exit 1
 

@@ -2,7 +2,8 @@
 # cross_check.sh - cross-build sensorgate for the Raspberry Pi (arm64 and
 # armhf) and check the result: the ELF machine and ABI with file(1), and,
 # where qemu-user is installed, `sensorgate version` and
-# `sensorgate check -c config/demo.yaml` run under emulation.
+# `sensorgate check -c config/demo.yaml` run under emulation (the unit
+# tests and an end-to-end run under qemu are `make test-cross`).
 #
 #   tests/cross_check.sh [arm64] [armhf]     default: both
 #
@@ -16,6 +17,8 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
+# shellcheck source=tests/cross/qemu.sh
+. tests/cross/qemu.sh
 ARCHES=("$@")
 ((${#ARCHES[@]})) || ARCHES=(arm64 armhf)
 
@@ -31,8 +34,8 @@ notice() {
 
 for arch in "${ARCHES[@]}"; do
   case "$arch" in
-    arm64) triplet=aarch64-linux-gnu qemu=qemu-aarch64 want='ELF 64-bit LSB .*ARM aarch64' ;;
-    armhf) triplet=arm-linux-gnueabihf qemu=qemu-arm want='ELF 32-bit LSB .*ARM, EABI5' ;;
+    arm64) triplet=aarch64-linux-gnu want='ELF 64-bit LSB .*ARM aarch64' ;;
+    armhf) triplet=arm-linux-gnueabihf want='ELF 32-bit LSB .*ARM, EABI5' ;;
     *) ko "$arch: unknown architecture"; continue ;;
   esac
   if ! command -v "$triplet-gcc" >/dev/null; then
@@ -71,23 +74,18 @@ for arch in "${ARCHES[@]}"; do
     fi
   fi
 
-  q=$(command -v "$qemu-static" || command -v "$qemu" || true)
-  if [[ -z $q ]]; then
-    notice "$arch run: neither $qemu-static nor $qemu is installed (apt-get install qemu-user-static)"
+  # The multiarch loader, never -L /usr/TRIPLET: tests/cross/qemu.sh.
+  if ! qemu_runner "$arch" "$ROOT"; then
+    notice "$arch run: $QEMU_WHY"
     continue
   fi
-  # Where the target's dynamic loader and libraries are: the sysroot of
-  # the fallback build, else the multiarch paths (-L adds /usr/TRIPLET for
-  # the loader from libc6-TRIPLET-cross).
-  root=/usr/$triplet
-  [[ -f build-$arch/sysroot/.complete ]] && root=build-$arch/sysroot
-  out=$("$q" -L "$root" "$bin.stripped" version 2>&1)
+  out=$(timeout -s KILL 60 "$QEMU" "${QEMU_ARGS[@]}" "$bin.stripped" version 2>&1)
   if [[ $? -eq 0 && $out == sensorgate\ * ]]; then
     ok "$arch: qemu: $out"
   else
     ko "$arch: qemu sensorgate version: $out"
   fi
-  out=$("$q" -L "$root" "$bin.stripped" check -c config/demo.yaml 2>&1)
+  out=$(timeout -s KILL 60 "$QEMU" "${QEMU_ARGS[@]}" "$bin.stripped" check -c config/demo.yaml 2>&1)
   if [[ $? -eq 0 && $out == *ok* ]]; then
     ok "$arch: qemu: check -c config/demo.yaml: $out"
   else
