@@ -409,7 +409,9 @@ static const struct sg_cfg_key bad_default[] = {
     SG_KEY_INT("a", struct tc, count, "12", 1, 9, "A."),
 };
 static const struct sg_cfg_key bad_custom[] = {
-    SG_KEY_CUSTOM("a", struct tc, count, &ints_custom, "A field of another size."),
+    /* name, a pointer: another size than struct ints on 32 and 64 bits
+     * (an int64_t field has its size on armhf). */
+    SG_KEY_CUSTOM("a", struct tc, name, &ints_custom, "A field of another size."),
 };
 static const struct sg_cfg_key bad_item_keys[] = {
     SG_KEY_INT("n", struct tc_item, n, "7", 1, 5, "Out of its own range."),

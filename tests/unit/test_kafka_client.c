@@ -157,6 +157,10 @@ TEST(what_the_gateway_sets_is_named_by_our_key)
 	struct sg_kafka_opts o = producer(NULL);
 
 	o.max_queued = (int64_t)1 << 31; /* just past librdkafka's range */
+	/* librdkafka reads integers with strtol(): with a 32-bit long (armhf)
+	 * 2^31 saturates to INT_MAX, which is in range, so nothing to see. */
+	if (sizeof(long) < sizeof(int64_t))
+		return;
 	CHECK_EQ(sg_kafka_check(&o, &eb), SG_ECONFIG);
 	CHECK(strstr(eb.msg, "kafka.max_in_flight: ") == eb.msg);
 	CHECK(!strchr(eb.msg, '\n')); /* librdkafka's trailing newline is cut */

@@ -468,6 +468,9 @@ TEST(time_matches_gmtime)
 			ns = INT64_MIN;
 		if (i == 1)
 			ns = INT64_MAX;
+		/* gmtime's reference cannot hold it with a 32-bit time_t (armhf). */
+		if ((int64_t)(time_t)(ns / 1000000000 - 1) != ns / 1000000000 - 1)
+			continue;
 		ref_time(ns, want_t, sizeof(want_t));
 		sg_buf_reset(&b);
 		sg_event_json(&ec, &rd, 1, ns, &b);
