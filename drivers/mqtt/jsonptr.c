@@ -18,12 +18,13 @@
 
 #include "mqtt.h"
 
-/* "0", "17": an array index; anything else: -1. */
+/* "0", "17": an array index; anything else: -1.  Nine digits at most (a
+ * long of 32 bits; no payload holds a billion elements). */
 static long seg_index(const char *s, size_t n)
 {
 	long v = 0;
 
-	if (!n || n > 18 || (n > 1 && s[0] == '0'))
+	if (!n || n > 9 || (n > 1 && s[0] == '0'))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')

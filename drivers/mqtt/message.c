@@ -13,9 +13,10 @@
  * JSON, a missing or mistyped field, a bad time under `bad_time:
  * dead_letter`, too many events) nothing of it is stored but its dead
  * letter: the original bytes (the first dead_letter_head bytes when it is
- * over max_payload), the mqtt-* headers, and sg-error, sg-error-reason,
- * sg-error-rule and sg-error-field saying which rule and field failed and
- * why.  Every bad message is counted by reason and logged (rate-limited).
+ * over max_payload, or when the spool refuses it whole), the mqtt-*
+ * headers, and sg-error, sg-error-reason, sg-error-rule and sg-error-field
+ * saying which rule and field failed and why.  Every bad message is
+ * counted by reason and logged (rate-limited).
  *
  * Runs inside libmosquitto's message callback on the source thread: the
  * emit below is the spool append that must finish before the callback
@@ -236,6 +237,7 @@ static int map_bad(struct mq_map *m, const struct mq_msg *msg, const struct mq_b
 	struct mq_hdrs *hs = &m->w.hs;
 	char sensor[256], text[800], rule[24], size[24];
 	size_t n = hs->n, keep = msg->len;
+	int rc;
 
 	bad_text(m, bad, text, sizeof(text));
 	map_error(m, "bad_input");
@@ -272,7 +274,13 @@ static int map_bad(struct mq_map *m, const struct mq_msg *msg, const struct mq_b
 	rd.headers = h;
 	rd.nheaders = n;
 	sg_counter_add(m->m_dead, 1);
-	return map_emitted(m, msg, 1, m->emit(m->src, &rd, 1));
+	rc = m->emit(m->src, &rd, 1);
+	if (rc == SG_EINVAL && keep > (size_t)m->c->dead_letter_head) {
+		/* Over the spool's max_record_bytes: the head and the size. */
+		rd.value.s.len = (size_t)m->c->dead_letter_head;
+		rc = m->emit(m->src, &rd, 1);
+	}
+	return map_emitted(m, msg, 1, rc);
 }
 
 /* Does the rule's condition hold for this message? */

@@ -45,6 +45,7 @@ kafka:
   topic: "mqtt.default"
   properties: {{linger.ms: "5"}}
 view: {{mode: lines}}
+http: {{port: 0}}
 sources:
   - name: m1
     driver: mqtt

@@ -370,10 +370,11 @@ TEST(spool_refusing_the_batch)
 	map.last_rc = SG_OK;
 	cap.rc = SG_EINVAL;
 	CHECK_EQ(pub("zigbee2mqtt/k", Z2M), SG_OK);
-	CHECK_EQ(cap.batches, 2);
+	CHECK_EQ(cap.batches, 3); /* the batch, its dead letter, that again with its head */
 	CHECK_EQ(cap.batch_n[1], 1);
 	CHECK_STR(cap.ev[3].topic, "dlq");
 	CHECK_STR(cap_hdr(3, "sg-error-reason"), "spool_refused");
+	CHECK_EQ(cap.ev[4].value_len, 0); /* dead_letter_head is 0 here */
 	mq_map_fini(&map);
 }
 
@@ -413,5 +414,33 @@ TEST(user_properties_reach_every_event_and_the_dead_letter)
 	mq_map_message(&map, &m);
 	CHECK_STR(cap_hdr(0, "site"), "north");
 	CHECK_STR(cap.ev[0].ctype, "application/json");
+	mq_map_fini(&map);
+}
+
+/* The spool refuses a dead letter over its max_record_bytes: it goes
+ * again with the head of the payload only. */
+static int refuse_big(struct sg_source *src, const struct sg_reading *rd, size_t n)
+{
+	if (n == 1 && rd->raw && rd->value.s.len > 100)
+		return cap_emit(src, rd, n), SG_EINVAL;
+	return cap_emit(src, rd, n);
+}
+
+TEST(dead_letter_too_large_for_the_spool_goes_with_its_head)
+{
+	char doc[3000];
+
+	memset(doc, ' ', sizeof(doc) - 1);
+	doc[0] = '{';
+	doc[sizeof(doc) - 1] = '\0';
+	zigbee_fields();
+	setup(1, "dlq");
+	conf.dead_letter_head = 64;
+	map.emit = refuse_big;
+	pub("zigbee2mqtt/k", doc);
+	CHECK_EQ(cap.batches, 2);
+	CHECK_EQ(cap.ev[1].value_len, 64);
+	CHECK_STR(cap_hdr(1, "mqtt-payload-size"), "2999");
+	CHECK_STR(cap_hdr(1, "sg-error-reason"), "invalid_json");
 	mq_map_fini(&map);
 }
