@@ -105,7 +105,9 @@ mkdir -p "$src/debian/man"
 cp cross/man/sensorgate.1 "$src/debian/man/"
 if [[ $version != "$base" ]]; then
   {
-    printf 'sensorgate (%s) bookworm; urgency=medium\n\n' "$version"
+    # The distribution field names the suite built on (bookworm, trixie).
+    printf 'sensorgate (%s) %s; urgency=medium\n\n' "$version" \
+      "$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unstable}")"
     printf '  * Snapshot of commit %s%s.\n\n' "$commit" "${dirty:+ with uncommitted changes}"
     printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l cross/debian/changelog -S Maintainer)" \
       "$(date -u -R -d "@$when")"

@@ -232,7 +232,9 @@ def test_dockerfile_runtime_has_every_linked_library():
 # --- The Debian package (cross/debian/, cross/deb.sh, `make deb`) -----------
 
 DEB_DIR = ROOT / "cross" / "debian"
-UNIT_FILE = "lib/systemd/system/sensorgate.service"
+# bookworm's debhelper installs under /lib, trixie's under /usr/lib.
+UNIT_DIRS = ("lib/systemd/system", "usr/lib/systemd/system")
+UDEV_DIRS = ("lib/udev/rules.d", "usr/lib/udev/rules.d")
 # Several checkouts on one machine may run this at once: one install at a
 # time, and a dpkg lock held by anyone else is waited for.
 INSTALL_LOCK = Path("/run/lock/sensorgate-deb-test.lock")
@@ -263,6 +265,14 @@ def deb(tmp_path_factory):
     return path, r.stdout, tree
 
 
+def packaged(tree, dirs, name):
+    """The path of name in the first of dirs that has it (relative to tree)."""
+    for d in dirs:
+        if (Path(tree) / d / name).exists():
+            return f"{d}/{name}"
+    raise AssertionError(f"{name} is in none of {dirs}")
+
+
 def dpkg_field(deb_path, field):
     return subprocess.run(["dpkg-deb", "-f", str(deb_path), field], capture_output=True,
                           text=True, check=True).stdout.strip()
@@ -278,9 +288,11 @@ def test_deb_lintian_reports_no_error(deb):
 
 def test_deb_files_and_conffile(deb):
     path, _, tree = deb
-    for f in ("usr/bin/sensorgate", UNIT_FILE, "etc/sensorgate/sensorgate.yaml",
+    packaged(tree, UNIT_DIRS, "sensorgate.service")
+    packaged(tree, UDEV_DIRS, "60-sensorgate.rules")
+    for f in ("usr/bin/sensorgate", "etc/sensorgate/sensorgate.yaml",
               "usr/share/man/man1/sensorgate.1.gz", "usr/share/man/man5/sensorgate.yaml.5.gz",
-              "lib/udev/rules.d/60-sensorgate.rules", "usr/share/doc/sensorgate/copyright",
+              "usr/share/doc/sensorgate/copyright",
               "usr/share/doc/sensorgate/examples/gpio-example.yaml"):
         assert (tree / f).exists(), f"{f} is not in {path.name}"
     assert os.access(tree / "usr/bin/sensorgate", os.X_OK)
@@ -344,7 +356,7 @@ def unit_settings(text):
 
 def test_deb_unit_runs_as_sensorgate_with_gpio_and_serial_only(deb):
     _, _, tree = deb
-    unit = tree / UNIT_FILE
+    unit = tree / packaged(tree, UNIT_DIRS, "sensorgate.service")
     s = unit_settings(unit.read_text())
     assert s["User"] == ["sensorgate"] and s["Group"] == ["sensorgate"]
     assert s["SupplementaryGroups"] == ["gpio dialout"]
@@ -470,8 +482,11 @@ def test_deb_installs_checks_runs_and_purges(deb, tmp_path):
         assert subprocess.run(["getent", "passwd", "sensorgate"]).returncode == 2
         assert subprocess.run(["getent", "group", "sensorgate"]).returncode == 2
         assert (subprocess.run(["getent", "group", "gpio"]).returncode == 0) == had_gpio
-        for p in ("/var/lib/sensorgate", "/etc/sensorgate", "/usr/bin/sensorgate", "/" + UNIT_FILE,
-                  "/usr/share/man/man5/sensorgate.yaml.5.gz", "/lib/udev/rules.d/60-sensorgate.rules"):
+        left = ["/var/lib/sensorgate", "/etc/sensorgate", "/usr/bin/sensorgate",
+                "/usr/share/man/man5/sensorgate.yaml.5.gz"]
+        left += [f"/{d}/sensorgate.service" for d in UNIT_DIRS]
+        left += [f"/{d}/60-sensorgate.rules" for d in UDEV_DIRS]
+        for p in left:
             assert not os.path.exists(p), f"{p} is left after the purge"
         st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "sensorgate"],
                             capture_output=True, text=True).stdout
@@ -491,8 +506,9 @@ def install_and_run(path, tmp_path):
     # The unit is installed, neither enabled nor started.
     assert not list(Path("/etc/systemd/system").glob("*/sensorgate.service"))
     if shutil.which("systemd-analyze"):
-        v = subprocess.run(["systemd-analyze", "verify", "/" + UNIT_FILE], capture_output=True,
-                           text=True)
+        v = subprocess.run(["systemd-analyze", "verify",
+                            "/" + packaged("/", UNIT_DIRS, "sensorgate.service")],
+                           capture_output=True, text=True)
         assert v.returncode == 0, v.stdout + v.stderr  # the binary and both man pages exist
 
     r = subprocess.run(["/usr/bin/sensorgate", "check", "-c", "/etc/sensorgate/sensorgate.yaml"],
