@@ -208,7 +208,7 @@ static bool alo_fill(struct alo *a)
 		if (!c->have_rec) {
 			if (sg_spool_read(c->sp, &c->rec_seq, &c->rec) != SG_OK)
 				return false;
-			if (sg_ring_skip(r, c->rec_seq, sg_now_ns()))
+			if (sg_ring_skipping(r) && sg_ring_skip(r, c->rec_seq, sg_now_ns()))
 				continue;
 			c->have_rec = true;
 		}

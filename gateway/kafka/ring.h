@@ -79,6 +79,11 @@ static inline bool sg_ring_rewinding(const struct sg_ring *r)
 {
 	return r->rewinding;
 }
+/* A skip list is being used (a resend after a rewind). */
+static inline bool sg_ring_skipping(const struct sg_ring *r)
+{
+	return r->skip_pos < r->nskip;
+}
 /* True when a rewind is due and no report is outstanding. */
 static inline bool sg_ring_rewind_ready(const struct sg_ring *r)
 {
