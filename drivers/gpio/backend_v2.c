@@ -62,7 +62,10 @@ static struct gpiod_chip *v2_open_by_label(const char *label, char *path, size_t
 
 		if (strncmp(de->d_name, "gpiochip", 8) != 0)
 			continue;
-		snprintf(path, n, "/dev/%s", de->d_name);
+		/* A name too long for path is no chip to open (and checking the
+		 * result is what gcc 14's -Wformat-truncation asks for). */
+		if ((size_t)snprintf(path, n, "/dev/%s", de->d_name) >= n)
+			continue;
 		if (!gpiod_is_gpiochip_device(path) || !(gc = gpiod_chip_open(path)))
 			continue;
 		ci = gpiod_chip_get_info(gc);
