@@ -28,7 +28,7 @@ struct sg_http {
 	int port;
 };
 
-static void http_log(void *arg, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void http_log(void *arg, const char *fmt, va_list ap)
 {
 	char line[512];
 
