@@ -44,4 +44,5 @@ test-gpio-kernel:
 	$(Q)tests/cross/gpio_kernel.sh
 
 cross-clean:
-	$(Q)rm -rf build-arm64 build-armhf build-deb build-vm
+	$(Q)for m in build-deb/chroot-*/proc; do umount "$$m" 2>/dev/null || true; done
+	$(Q)rm -rf --one-file-system build-arm64 build-armhf build-deb build-vm

@@ -4,6 +4,7 @@
 # cross-compiled, for arm64 or armhf; then lintian it.
 #
 #   cross/deb.sh [amd64|arm64|armhf]         default: this machine's
+#   SUITE=trixie cross/deb.sh arm64          for Debian 13 (libgpiod 2)
 #
 # The packaging lives in cross/debian/ (the top level of the repository is
 # fixed), so the script stages a source tree first:
@@ -23,6 +24,9 @@
 #   DEB_FROM=HEAD       stage the last commit only (git archive)
 #   DEB_BUILD_OPTIONS   passed on (nocheck skips the unit tests)
 #   DEB_OUT=DIR         stage and build in DIR instead of build-deb/ARCH
+#   SUITE=trixie        build for another Debian suite than this machine's,
+#                       in a debootstrapped chroot of it (cross/chroot.sh):
+#                       build-deb/SUITE-ARCH/; needs root
 #   CROSS_NO_INSTALL=1  never install anything: exit 2 when a tool or a
 #                       build dependency is missing
 #
@@ -39,11 +43,18 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 NATIVE=$(dpkg --print-architecture)
+STAGED=0
+if [[ ${1:-} == --staged ]]; then
+  STAGED=1
+  shift
+fi
 ARCH=${1:-$NATIVE}
 case "$ARCH" in
   amd64 | arm64 | armhf) ;;
   *) echo "usage: $0 [amd64|arm64|armhf]" >&2; exit 64 ;;
 esac
+HOST_SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+SUITE=${SUITE:-$HOST_SUITE}
 say() { printf 'deb[%s]: %s\n' "$ARCH" "$*"; }
 die() { say "$*" >&2; exit "${2:-1}"; }
 
@@ -71,6 +82,15 @@ if ((${#missing[@]})); then
 fi
 
 # --- 2. the version ----------------------------------------------------------
+if ((STAGED)); then
+  # Inside cross/chroot.sh: this script runs from a staged tree, with its
+  # debian/ already there (see "another suite" below).
+  src=$ROOT
+  out=$(dirname "$src")
+  version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version)
+  SOURCE_DATE_EPOCH=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Timestamp)
+  export SOURCE_DATE_EPOCH
+else
 base=$(dpkg-parsechangelog -l cross/debian/changelog -S Version)
 commit=$(git rev-parse --short=8 HEAD 2>/dev/null || echo unknown)
 when=$(git log -1 --format=%ct HEAD 2>/dev/null || date +%s)
@@ -87,6 +107,7 @@ export SOURCE_DATE_EPOCH=$when
 
 # --- 3. the staged source tree ----------------------------------------------
 out=${DEB_OUT:-$ROOT/build-deb/$ARCH}
+[[ $SUITE != "$HOST_SUITE" && -z ${DEB_OUT:-} ]] && out=$ROOT/build-deb/$SUITE-$ARCH
 src=$out/sensorgate-$version
 rm -rf "$out"
 mkdir -p "$src"
@@ -105,9 +126,8 @@ mkdir -p "$src/debian/man"
 cp cross/man/sensorgate.1 "$src/debian/man/"
 if [[ $version != "$base" ]]; then
   {
-    # The distribution field names the suite built on (bookworm, trixie).
-    printf 'sensorgate (%s) %s; urgency=medium\n\n' "$version" \
-      "$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unstable}")"
+    # The distribution field names the suite built for (bookworm, trixie).
+    printf 'sensorgate (%s) %s; urgency=medium\n\n' "$version" "${SUITE:-unstable}"
     printf '  * Snapshot of commit %s%s.\n\n' "$commit" "${dirty:+ with uncommitted changes}"
     printf ' -- %s  %s\n\n' "$(dpkg-parsechangelog -l cross/debian/changelog -S Maintainer)" \
       "$(date -u -R -d "@$when")"
@@ -115,6 +135,14 @@ if [[ $version != "$base" ]]; then
   } >"$src/debian/changelog"
 fi
 say "staged $(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo tree)@$commit as ${out#"$ROOT"/}/sensorgate-$version"
+
+# Another suite (SUITE=trixie on a bookworm machine): the rest of this
+# script runs inside a debootstrapped chroot of that suite, on a copy of
+# the staged tree (cross/chroot.sh); the packages come back to $out.
+if [[ -n $SUITE && $SUITE != "$HOST_SUITE" ]]; then
+  exec cross/chroot.sh "$SUITE" "$ARCH" "$src" "$out"
+fi
+fi # STAGED
 
 # --- 4. build dependencies ------------------------------------------------------
 if [[ $ARCH != "$NATIVE" ]]; then
