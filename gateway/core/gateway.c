@@ -71,7 +71,6 @@ struct sg_gateway {
 	int64_t start_ns;       /* monotonic */
 	uint64_t watchdog_usec; /* systemd's WATCHDOG_USEC, 0: none */
 	int64_t next_watchdog;
-	struct sg_counter *m_up;
 };
 
 /* --- open ------------------------------------------------------------ */
@@ -137,7 +136,8 @@ static void gw_metrics_static(struct sg_gateway *gw)
 	snprintf(labels, sizeof(labels), "version=\"%s\"", SG_VERSION);
 	sg_gauge_set(sg_metric("build_info", labels, true), 1);
 	sg_gauge_set(sg_metric("spool_max_bytes", "", true), (uint64_t)gw->conf->spool.max_bytes);
-	gw->m_up = sg_metric("up_seconds", "", true);
+	sg_gauge_set(sg_metric("start_time_seconds", "", true),
+		     (uint64_t)(sg_now_ns() / SG_NS_PER_S));
 }
 
 /* A gauge's value, or `missing` when nothing registered it. */
@@ -283,7 +283,6 @@ static void gw_watchdog(struct sg_gateway *gw, int64_t now)
 	struct sg_buf json;
 	bool live;
 
-	sg_gauge_set(gw->m_up, (uint64_t)((now - gw->start_ns) / SG_NS_PER_S));
 	if (!gw->watchdog_usec || now < gw->next_watchdog)
 		return;
 	gw->next_watchdog = now + (int64_t)gw->watchdog_usec * 1000 / 2;
@@ -440,16 +439,21 @@ int sg_gateway_run(struct sg_gateway *gw)
 
 	for (;;) {
 		struct pollfd pfd = {.fd = gw->ctlfd, .events = POLLIN};
-		int64_t ms = (next - sg_now_mono_ns()) / SG_NS_PER_MS;
+		int64_t now = sg_now_mono_ns(), wake = next;
 		unsigned req;
 		uint64_t cnt;
 
-		if (ms > GW_POLL_MAX_MS)
-			ms = GW_POLL_MAX_MS;
-		if (ms < 0)
-			ms = 0;
-		if (poll(&pfd, 1, (int)ms) > 0 && read(gw->ctlfd, &cnt, sizeof(cnt)) < 0 &&
-		    errno != EAGAIN)
+		/* Sleep until the next tick, watchdog ping or request; the view's
+		 * tail consumer (if any) is served at least every 100 ms. */
+		if (gw->watchdog_usec && gw->next_watchdog < wake)
+			wake = gw->next_watchdog;
+		if (sg_view_needs_poll(gw->view) && now + GW_POLL_MAX_MS * SG_NS_PER_MS < wake)
+			wake = now + GW_POLL_MAX_MS * SG_NS_PER_MS;
+		if (wake < now)
+			wake = now;
+		atomic_store(&gw->beat_main, wake); /* due back by then */
+		if (poll(&pfd, 1, (int)((wake - now + SG_NS_PER_MS - 1) / SG_NS_PER_MS)) > 0 &&
+		    read(gw->ctlfd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 			sg_warn("main", "control eventfd: %s", strerror(errno));
 		atomic_store(&gw->beat_main, sg_now_mono_ns());
 		gw_watchdog(gw, sg_now_mono_ns());

@@ -23,7 +23,8 @@
 const struct sg_metric_family sg_metric_families[] = {
     G("build_info", "sensorgate_build_info", "version",
       "Always 1; the label carries the version of the running binary."),
-    G("up_seconds", "sensorgate_uptime_seconds", "", "Seconds since the gateway started."),
+    G("start_time_seconds", "sensorgate_start_time_seconds", "",
+      "When the gateway started, in seconds since the Unix epoch."),
 
     /* sources */
     C("events_read", "sensorgate_events_read", "source",

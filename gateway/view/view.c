@@ -160,6 +160,11 @@ static void view_field(const void *p, size_t n, const char *name, char *out, siz
 	out[o] = '\0';
 }
 
+bool sg_view_needs_poll(const struct sg_view *v)
+{
+	return v && v->tail;
+}
+
 void sg_view_poll(struct sg_view *v)
 {
 	rd_kafka_message_t *m;

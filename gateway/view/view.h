@@ -22,6 +22,9 @@ struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl, 
 int64_t sg_view_interval_ms(const struct sg_view *v);
 /* Redraw (live) or log a status line (lines).  Main thread. */
 void sg_view_tick(struct sg_view *v);
+/* True when the view has a tail consumer that sg_view_poll() must serve
+ * often (every 100 ms); false: only ticks matter. */
+bool sg_view_needs_poll(const struct sg_view *v);
 /* Serve the tail consumer (non-blocking). */
 void sg_view_poll(struct sg_view *v);
 void sg_view_free(struct sg_view *v);
