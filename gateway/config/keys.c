@@ -530,27 +530,46 @@ void sg_conf_doc(FILE *fp)
 	}
 }
 
+/* Append n bytes of s to out (capacity outsz, length *o), as far as they fit. */
+static void topic_put(char *out, size_t outsz, size_t *o, const char *s, size_t n)
+{
+	if (n > outsz - 1 - *o)
+		n = outsz - 1 - *o;
+	memcpy(out + *o, s, n);
+	*o += n;
+}
+
+/* Runs for every event: literal runs are copied whole, and placeholders
+ * are only looked at where a '{' is. */
 void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
 		     char *out, size_t outsz)
 {
 	size_t o = 0;
+	const char *p = tmpl;
 
-	for (const char *p = tmpl; *p && o + 1 < outsz;) {
-		const char *val = NULL;
+	if (!outsz)
+		return;
+	while (*p && o + 1 < outsz) {
+		const char *brace = strchr(p, '{'), *val = NULL;
 		size_t skip = 0;
 
-		if (!strncmp(p, "{gateway}", 9))
+		if (!brace) {
+			topic_put(out, outsz, &o, p, strlen(p));
+			break;
+		}
+		topic_put(out, outsz, &o, p, (size_t)(brace - p));
+		if (!strncmp(brace, "{gateway}", 9))
 			val = gw, skip = 9;
-		else if (!strncmp(p, "{source}", 8))
+		else if (!strncmp(brace, "{source}", 8))
 			val = source, skip = 8;
-		else if (!strncmp(p, "{sensor}", 8))
+		else if (!strncmp(brace, "{sensor}", 8))
 			val = sensor, skip = 8;
 		if (val) {
-			for (; *val && o + 1 < outsz; val++)
-				out[o++] = *val;
-			p += skip;
+			topic_put(out, outsz, &o, val, strlen(val));
+			p = brace + skip;
 		} else {
-			out[o++] = *p++;
+			topic_put(out, outsz, &o, brace, 1);
+			p = brace + 1;
 		}
 	}
 	out[o] = '\0';
