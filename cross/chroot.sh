@@ -52,6 +52,13 @@ EOF
   touch "$CH/.complete"
 fi
 
+# No manual pages or docs of the build dependencies: a multiarch pair of
+# -dev packages whose man pages differ (libpsl-dev:amd64 and :arm64 on
+# trixie, one of them binNMUed) cannot be co-installed otherwise.
+# Copyright files stay.
+printf '%s\n' 'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/doc/*' \
+  'path-include=/usr/share/doc/*/copyright' >"$CH/etc/dpkg/dpkg.cfg.d/sensorgate-nodoc"
+
 # --- the build inside ---------------------------------------------------------------
 name=$(basename "$SRC")
 rm -rf --one-file-system "$CH/build"
