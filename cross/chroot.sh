@@ -73,7 +73,9 @@ rc=0
 chroot "$CH" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
   DEBIAN_FRONTEND=noninteractive DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-}" \
   JOBS="${JOBS:-$(nproc)}" CROSS_NO_INSTALL="${CROSS_NO_INSTALL:-0}" \
-  /bin/sh -c 'apt-get update -qq || true; cd "/build/$1" && exec cross/deb.sh --staged "$2"' \
+  /bin/sh -c 'apt-get update -qq || true
+    dpkg --configure -a && apt-get -f install -y -qq >/dev/null || true # an interrupted build
+    cd "/build/$1" && exec cross/deb.sh --staged "$2"' \
   _ "$name" "$ARCH" || rc=$?
 
 mkdir -p "$OUT"
