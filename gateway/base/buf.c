@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,25 +47,6 @@ bool sg_buf_reserve(struct sg_buf *b, size_t extra)
 	return true;
 }
 
-void sg_buf_add(struct sg_buf *b, const void *p, size_t n)
-{
-	if (!sg_buf_reserve(b, n))
-		return;
-	if (n)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void sg_buf_adds(struct sg_buf *b, const char *s)
-{
-	sg_buf_add(b, s, strlen(s));
-}
-void sg_buf_addc(struct sg_buf *b, char c)
-{
-	sg_buf_add(b, &c, 1);
-}
-
 void sg_buf_printf(struct sg_buf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -79,22 +61,6 @@ void sg_buf_printf(struct sg_buf *b, const char *fmt, ...)
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
-}
-
-void sg_buf_add_u16(struct sg_buf *b, uint16_t v)
-{
-	uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-	sg_buf_add(b, x, 2);
-}
-void sg_buf_add_u32(struct sg_buf *b, uint32_t v)
-{
-	uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-	sg_buf_add(b, x, 4);
-}
-void sg_buf_add_u64(struct sg_buf *b, uint64_t v)
-{
-	sg_buf_add_u32(b, (uint32_t)v);
-	sg_buf_add_u32(b, (uint32_t)(v >> 32));
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
@@ -131,42 +97,51 @@ void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, run = 0;
+	char *o;
 
-	sg_buf_addc(b, '"');
-	while (i < n) {
+	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (6), plus quotes. */
+	if (n > (SIZE_MAX - 2) / 6 || !sg_buf_reserve(b, n * 6 + 2))
+		return;
+	o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n;) {
 		unsigned char c = u[i];
 		size_t l;
 
 		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			*o++ = (char)c;
 			i++;
-			run++;
 			continue;
 		}
-		sg_buf_add(b, s + i - run, run);
-		run = 0;
 		if (c >= 0x80) {
 			l = utf8_len(u + i, n - i);
-			if (l)
-				sg_buf_add(b, s + i, l);
-			else
-				sg_buf_adds(b, "\\ufffd");
-			i += l ? l : 1;
+			if (l) {
+				memcpy(o, s + i, l);
+				o += l;
+				i += l;
+			} else {
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
+				i++;
+			}
 			continue;
 		}
+		*o++ = '\\';
 		switch (c) {
-		case '"': sg_buf_adds(b, "\\\""); break;
-		case '\\': sg_buf_adds(b, "\\\\"); break;
-		case '\n': sg_buf_adds(b, "\\n"); break;
-		case '\r': sg_buf_adds(b, "\\r"); break;
-		case '\t': sg_buf_adds(b, "\\t"); break;
-		default: {
-			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			sg_buf_add(b, e, 6);
-		}
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = hex[c >> 4];
+			o[4] = hex[c & 15];
+			o += 5;
 		}
 		i++;
 	}
-	sg_buf_add(b, s + i - run, run);
-	sg_buf_addc(b, '"');
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+	b->p[b->len] = '\0';
 }
