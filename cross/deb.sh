@@ -136,6 +136,24 @@ if [[ $version != "$base" ]]; then
 fi
 say "staged $(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo tree)@$commit as ${out#"$ROOT"/}/sensorgate-$version"
 
+# sensorgate.yaml(5) for a cross build or another suite -------------------------
+# The page is generated from the key tables by the binary itself
+# (debian/rules runs build/sensorgate config-doc --man); a cross-built
+# binary cannot run here, so a native build of the same staged sources
+# writes it first, here on the build machine (the key tables are the same
+# whatever the suite or libgpiod; and trixie's librdkafka-dev cannot be
+# installed for two architectures at once in a cross chroot).
+if [[ $ARCH != "$NATIVE" || $SUITE != "$HOST_SUITE" ]]; then
+  if ! (cd "$src" && dpkg-checkbuilddeps >/dev/null 2>&1); then
+    [[ ${CROSS_NO_INSTALL:-0} == 1 ]] && die "native build dependencies missing (for the man page)" 2
+    (cd "$src" && as_root apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null)
+  fi
+  say "sensorgate.yaml(5) from a native build of the staged sources"
+  make -s -C "$src" BUILD="$out/native" -j"${JOBS:-$(nproc)}" all >"$out/native.log" 2>&1 ||
+    { tail -20 "$out/native.log"; die "native build for the man page failed"; }
+  "$out/native/sensorgate" config-doc --man >"$src/debian/man/sensorgate.yaml.5"
+fi
+
 # Another suite (SUITE=trixie on a bookworm machine): the rest of this
 # script runs inside a debootstrapped chroot of that suite, on a copy of
 # the staged tree (cross/chroot.sh); the packages come back to $out.
@@ -157,23 +175,7 @@ if ! (cd "$src" && dpkg-checkbuilddeps "${bd_args[@]}" >/dev/null 2>&1); then
   (cd "$src" && as_root apt-get build-dep -y -qq --no-install-recommends "${bd_args[@]}" ./ >/dev/null)
 fi
 
-# --- 5. sensorgate.yaml(5) for a cross build ---------------------------------------
-# The page is generated from the key tables by the binary itself
-# (debian/rules runs build/sensorgate config-doc --man); a cross-built
-# binary cannot run here, so a native build of the same staged sources
-# writes it first.
-if [[ $ARCH != "$NATIVE" ]]; then
-  if ! (cd "$src" && dpkg-checkbuilddeps >/dev/null 2>&1); then
-    [[ ${CROSS_NO_INSTALL:-0} == 1 ]] && die "native build dependencies missing (for the man page)" 2
-    (cd "$src" && as_root apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null)
-  fi
-  say "sensorgate.yaml(5) from a native build of the staged sources"
-  make -s -C "$src" BUILD="$out/native" -j"${JOBS:-$(nproc)}" all >"$out/native.log" 2>&1 ||
-    { tail -20 "$out/native.log"; die "native build for the man page failed"; }
-  "$out/native/sensorgate" config-doc --man >"$src/debian/man/sensorgate.yaml.5"
-fi
-
-# --- 6. dpkg-buildpackage ---------------------------------------------------------
+# --- 5. dpkg-buildpackage ---------------------------------------------------------
 say "dpkg-buildpackage -b ${bd_args[*]} (log: ${out#"$ROOT"/}/build.log)"
 start=$(date +%s)
 if ! (cd "$src" && dpkg-buildpackage -b -us -uc "${bd_args[@]}" -j"${JOBS:-$(nproc)}") >"$out/build.log" 2>&1; then
@@ -184,7 +186,7 @@ deb=$out/sensorgate_${version}_$ARCH.deb
 [[ -f $deb ]] || die "no $deb after the build"
 say "built ${out#"$ROOT"/}/$(basename "$deb") in $(($(date +%s) - start)) s"
 
-# --- 7. lintian ------------------------------------------------------------------
+# --- 6. lintian ------------------------------------------------------------------
 # Errors fail the build; warnings and the rest are shown.
 lint_rc=0
 lintian --fail-on error --display-info "$deb" >"$out/lintian.txt" 2>&1 || lint_rc=$?
