@@ -22,7 +22,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VM=$ROOT/build-vm
-SUITES=(${SUITES:-bookworm trixie})
+read -r -a SUITES <<<"${SUITES:-bookworm trixie}"
 mkdir -p "$VM"
 found=() report=()
 
@@ -59,7 +59,7 @@ for suite in "${SUITES[@]}"; do
   lines=$(grep -E '^(# )?CONFIG_(GPIO_SIM|IRQ_SIM|GPIO_MOCKUP|CONFIGFS_FS|GPIO_CDEV)[ =]' <<<"$cfg" |
     sed 's/ is not set/=n/; s/^# //' | tr '\n' ' ')
   for k in GPIO_SIM IRQ_SIM GPIO_MOCKUP CONFIGFS_FS GPIO_CDEV; do
-    grep -q "CONFIG_$k[ =]" <<<"$cfg" || lines+="CONFIG_$k=(absent) "
+    grep -q "CONFIG_${k}[ =]" <<<"$cfg" || lines+="CONFIG_$k=(absent) "
   done
   report+=("$suite: $(basename "$deb"): $lines")
   if grep -Eq '^CONFIG_GPIO_SIM=(m|y)' <<<"$cfg"; then

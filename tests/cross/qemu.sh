@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # qemu.sh - sourced by the cross tests: how to run an ARM binary of this
 # tree under qemu-user.
 #
