@@ -141,4 +141,5 @@ clean:
 -include tests/kafka/kafka.mk
 -include cross/cross.mk
 -include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential pkg-config clang clang-format
+  build-essential pkg-config clang clang-format libclang-rt-dev
   librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev libsqlite3-dev sqlite3
   libmicrohttpd-dev libsystemd-dev prometheus
   kcat mosquitto mosquitto-clients socat mbpoll openssl

@@ -44,6 +44,21 @@ else
 fi
 rm -f /tmp/sg-includes.$$
 
+# A short slice of the fuzz targets (tests/fuzz/fuzz.mk: the MQTT
+# driver's JSON parser, mapper and device-time parsing under ASan/UBSan);
+# `make fuzz` runs them longer.
+if [[ "${1:-}" != "--unit-only" ]]; then
+  echo "== fuzz (short slice)"
+  if make -s --no-print-directory BUILD="$BUILD" fuzz-smoke >/tmp/sg-fuzz.$$ 2>&1; then
+    unit_pass=$((unit_pass + 1)); grep -E "FUZZ|DONE|standalone:" /tmp/sg-fuzz.$$
+    printf '  %-40s %s\n' "fuzz slice" "ok"
+  else
+    unit_fail=$((unit_fail + 1)); failed_bins+=("fuzz slice")
+    tail -40 /tmp/sg-fuzz.$$; printf '  %-40s %s\n' "fuzz slice" "FAILED"
+  fi
+  rm -f /tmp/sg-fuzz.$$
+fi
+
 if [[ "${1:-}" == "--unit-only" ]]; then
   echo "unit: $unit_pass passed, $unit_fail failed"
   exit $((unit_fail > 0))

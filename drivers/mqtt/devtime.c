@@ -45,7 +45,7 @@ int mq_offset_parse(const char *s, size_t len, int32_t *sec)
 int mq_time_parse_off(const char *s, size_t len, const int32_t *naive_off, int64_t *ns)
 {
 	int y, mo, d, h, mi, sec;
-	int64_t frac = 0, scale = SG_NS_PER_S;
+	int64_t frac = 0, scale = SG_NS_PER_S, secs;
 	int32_t off = 0;
 	struct tm tm = {0};
 	size_t i = 19;
@@ -79,7 +79,11 @@ int mq_time_parse_off(const char *s, size_t len, const int32_t *naive_off, int64
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
-	*ns = ((int64_t)timegm(&tm) - off) * SG_NS_PER_S + frac;
+	secs = (int64_t)timegm(&tm) - off;
+	/* int64 nanoseconds reach from 1677 to 2262 (found by fuzz_map). */
+	if (secs < INT64_MIN / SG_NS_PER_S + 1 || secs > INT64_MAX / SG_NS_PER_S - 1)
+		return SG_EINVAL;
+	*ns = secs * SG_NS_PER_S + frac;
 	return SG_OK;
 }
 
@@ -120,9 +124,38 @@ int mq_time_from_num(const struct sg_value *v, int unit, int64_t *ns)
 		if (!isfinite(v->d) || v->d <= 0 || v->d * (double)scale >= 9.2e18)
 			return SG_EINVAL;
 		*ns = (int64_t)llround(v->d * (double)scale);
-		return SG_OK;
-	default: return SG_EINVAL; /* UINT: beyond 2^63, far beyond 2262 */
+		return *ns > 0 ? SG_OK : SG_EINVAL; /* 1e-12 s rounds to 0 */
+	default: return SG_EINVAL;                  /* UINT: beyond 2^63, far beyond 2262 */
 	}
+}
+
+/* The JSON number grammar (RFC 8259 section 6), the whole of p[0..n). */
+static bool number_syntax(const char *p, size_t n)
+{
+	size_t i = p[0] == '-';
+
+	if (i < n && p[i] == '0')
+		i++;
+	else if (i < n && p[i] >= '1' && p[i] <= '9')
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && p[i] == '.') {
+		if (++i >= n || p[i] < '0' || p[i] > '9')
+			return false;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		if (++i < n && (p[i] == '+' || p[i] == '-'))
+			i++;
+		if (i >= n || p[i] < '0' || p[i] > '9')
+			return false;
+		while (i < n && p[i] >= '0' && p[i] <= '9')
+			i++;
+	}
+	return i == n;
 }
 
 int mq_time_from_text(const char *p, size_t n, int unit, int64_t *ns)
@@ -134,8 +167,9 @@ int mq_time_from_text(const char *p, size_t n, int unit, int64_t *ns)
 
 	/* Plain decimals exactly (1714564800.52 s is .52 s, not the double
 	 * nearest to it); anything else through mq_json_num. */
-	if (!n || n > 40 || p[0] == '-' || memchr(p, 'e', n) || memchr(p, 'E', n) ||
-	    (dot && dot + 1 == end)) {
+	if (!n || !number_syntax(p, n))
+		return SG_EINVAL; /* "1e", ".2false3" (found by fuzz_time) */
+	if (n > 40 || p[0] == '-' || memchr(p, 'e', n) || memchr(p, 'E', n)) {
 		if (mq_json_num(&jv, &v) != SG_OK)
 			return SG_EINVAL;
 		return mq_time_from_num(&v, unit, ns);

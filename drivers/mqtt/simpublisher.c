@@ -3,7 +3,10 @@
  * broker at a given rate, QoS, topic pattern and count, for demos and
  * benchmarks.  Each device publishes a JSON object
  *   {"device":"dev-3","seq":17,"value":21.4,"unit":"degC","time":<ms>}
- * (or, with --format raw, the text "dev-3 17 21.4") to the topic pattern
+ * (or, with --format raw, the text "dev-3 17 21.4"; with --format zigbee
+ * a zigbee2mqtt-style state of several readings,
+ *   {"battery":97,"humidity":48.2,"linkquality":120,"temperature":21.4,
+ *    "voltage":2995,"seq":17,"last_seen":<ms>}) to the topic pattern
  * with {device} replaced.  `seq` counts per device from 0, so a consumer
  * can check order and completeness.  At most --window QoS>0 messages are
  * unacknowledged at a time; the tool ends with the line
@@ -49,7 +52,7 @@ static void simpub_usage(void)
 	       "  --count N         stop after N messages, 0 = never (0)\n"
 	       "  --topic PATTERN   topic, {device} is replaced (sim/{device}/reading)\n"
 	       "  --devices N       number of devices, round robin (4)\n"
-	       "  --format F        json or raw (json)\n"
+	       "  --format F        json, raw or zigbee (json)\n"
 	       "  --retain          publish retained\n"
 	       "  --window N        most unacknowledged QoS>0 messages (1000)\n"
 	       "  --client-id ID    client id (random)\n"
@@ -132,7 +135,8 @@ static int simpub_args(struct simpub *s, int argc, char **argv)
 	}
 	if (s->qos < 0 || s->qos > 2 || s->port < 1 || s->port > 65535 || s->devices < 1 ||
 	    s->rate < 0 || s->count < 0 || s->window < 1 ||
-	    (strcmp(s->format, "json") && strcmp(s->format, "raw"))) {
+	    (strcmp(s->format, "json") && strcmp(s->format, "raw") &&
+	     strcmp(s->format, "zigbee"))) {
 		fprintf(stderr, "sim mqtt: bad option value (--help)\n");
 		return 2;
 	}
@@ -163,6 +167,13 @@ static int simpub_publish(struct simpub *s, struct mosquitto *mosq, long long *s
 			     "{\"device\":\"dev-%d\",\"seq\":%lld,\"value\":%g,\"unit\":\"degC\","
 			     "\"time\":%lld}",
 			     dev, seq, v, (long long)(sg_now_ns() / SG_NS_PER_MS));
+	else if (!strcmp(s->format, "zigbee"))
+		n = snprintf(payload, sizeof(payload),
+			     "{\"battery\":%lld,\"humidity\":%g,\"linkquality\":%lld,"
+			     "\"temperature\":%g,\"voltage\":%lld,\"seq\":%lld,\"last_seen\":%lld}",
+			     100 - seq % 50, round((45 + 10 * cos((double)seq / 7.0)) * 100) / 100,
+			     60 + seq % 100, v, 3000 - seq % 200, seq,
+			     (long long)(sg_now_ns() / SG_NS_PER_MS));
 	else
 		n = snprintf(payload, sizeof(payload), "dev-%d %lld %g", dev, seq, v);
 	rc = mosquitto_publish(mosq, NULL, topic, n, payload, s->qos, s->retain);

@@ -244,3 +244,35 @@ TEST(decimal_times_are_exact)
 	CHECK_EQ(mq_time_from_text("-5", 2, MQ_TU_S, &ns), SG_EINVAL);
 	CHECK_EQ(mq_time_from_text("99999999999999999999", 20, MQ_TU_S, &ns), SG_EINVAL);
 }
+
+/* Regression (found by tests/fuzz/fuzz_map.c): a date-time outside the
+ * years an int64 of nanoseconds can hold overflowed (undefined behaviour)
+ * instead of being refused. */
+TEST(date_times_beyond_int64_nanoseconds)
+{
+	int64_t ns;
+
+	CHECK_EQ(mq_time_parse("4048-05-01T12:00:00Z", 20, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_parse("9999-12-31T23:59:59Z", 20, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_parse("0001-01-01T00:00:00Z", 20, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_parse("2262-04-11T23:47:15Z", 20, &ns), SG_OK);
+	CHECK_EQ(ns, 9223372035LL * SG_NS_PER_S);
+	CHECK_EQ(mq_time_parse("1677-09-21T00:12:45Z", 20, &ns), SG_OK);
+	CHECK(ns < 0);
+}
+
+/* Regression (found by tests/fuzz/fuzz_time.c): text that is not a JSON
+ * number passed through strtod's prefix, and a tiny time rounded to 0. */
+TEST(epoch_text_must_be_a_number)
+{
+	struct sg_value v = {.type = SG_VAL_DOUBLE, .d = 1e-12};
+	int64_t ns;
+
+	CHECK_EQ(mq_time_from_text(".2false3", 8, MQ_TU_NS, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_from_text("1e", 2, MQ_TU_S, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_from_text("01", 2, MQ_TU_S, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_from_text("1.", 2, MQ_TU_S, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_from_num(&v, MQ_TU_S, &ns), SG_EINVAL);
+	CHECK_EQ(mq_time_from_text("1.7e9", 5, MQ_TU_S, &ns), SG_OK);
+	CHECK_EQ(ns, 1700000000LL * SG_NS_PER_S);
+}
