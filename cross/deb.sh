@@ -27,6 +27,10 @@
 #   SUITE=trixie        build for another Debian suite than this machine's,
 #                       in a debootstrapped chroot of it (cross/chroot.sh):
 #                       build-deb/SUITE-ARCH/; needs root
+#   DEB_CHROOT=1        the same chroot build for this machine's own suite:
+#                       for a cross build whose :ARCH -dev packages cannot
+#                       be installed next to the native ones (a -dev
+#                       package that is not Multi-Arch: same)
 #   CROSS_NO_INSTALL=1  never install anything: exit 2 when a tool or a
 #                       build dependency is missing
 #
@@ -107,7 +111,7 @@ export SOURCE_DATE_EPOCH=$when
 
 # --- 3. the staged source tree ----------------------------------------------
 out=${DEB_OUT:-$ROOT/build-deb/$ARCH}
-[[ $SUITE != "$HOST_SUITE" && -z ${DEB_OUT:-} ]] && out=$ROOT/build-deb/$SUITE-$ARCH
+[[ ($SUITE != "$HOST_SUITE" || ${DEB_CHROOT:-0} == 1) && -z ${DEB_OUT:-} ]] && out=$ROOT/build-deb/$SUITE-$ARCH
 src=$out/sensorgate-$version
 rm -rf "$out"
 mkdir -p "$src"
@@ -143,7 +147,7 @@ say "staged $(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo tree)@$commit 
 # writes it first, here on the build machine (the key tables are the same
 # whatever the suite or libgpiod; and trixie's librdkafka-dev cannot be
 # installed for two architectures at once in a cross chroot).
-if [[ $ARCH != "$NATIVE" || $SUITE != "$HOST_SUITE" ]]; then
+if [[ $ARCH != "$NATIVE" || $SUITE != "$HOST_SUITE" || ${DEB_CHROOT:-0} == 1 ]]; then
   if ! (cd "$src" && dpkg-checkbuilddeps >/dev/null 2>&1); then
     [[ ${CROSS_NO_INSTALL:-0} == 1 ]] && die "native build dependencies missing (for the man page)" 2
     (cd "$src" && as_root apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null)
@@ -157,7 +161,7 @@ fi
 # Another suite (SUITE=trixie on a bookworm machine): the rest of this
 # script runs inside a debootstrapped chroot of that suite, on a copy of
 # the staged tree (cross/chroot.sh); the packages come back to $out.
-if [[ -n $SUITE && $SUITE != "$HOST_SUITE" ]]; then
+if [[ -n $SUITE && ($SUITE != "$HOST_SUITE" || ${DEB_CHROOT:-0} == 1) ]]; then
   exec cross/chroot.sh "$SUITE" "$ARCH" "$src" "$out"
 fi
 fi # STAGED
