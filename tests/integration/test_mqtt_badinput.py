@@ -5,10 +5,12 @@ duplicate member names, invalid UTF-8, a string where a number belongs, a
 interleaved with good messages.  The gateway must not crash, every good
 message must arrive in order, every bad one must be in the dead-letter
 topic once with its reason, and the gateway's peak memory must stay
-bounded (printed; tests/unit/test_mqtt_badinput.c measures CPU per
+bounded (printed; checked except under ASan, whose quarantine keeps freed
+memory resident; tests/unit/test_mqtt_badinput.c measures CPU per
 message).
 """
 import json
+import os
 import re
 import subprocess
 import time
@@ -121,7 +123,8 @@ def test_bad_input_dead_lettered_good_delivered(tmp_path, kafka):
     assert gw.spool_stat()["last_seq"] == total
     print(f"\nbad input: peak RSS {base / 1024:.1f} MiB before, {peak / 1024:.1f} MiB after "
           f"{len(BAD) + 3} bad messages (1.2 MB ones included)")
-    assert peak - base < 64 * 1024, f"peak memory grew by {(peak - base) / 1024:.0f} MiB"
+    if not os.environ.get("ASAN_OPTIONS"):  # ASan's quarantine keeps freed memory resident
+        assert peak - base < 64 * 1024, f"peak memory grew by {(peak - base) / 1024:.0f} MiB"
 
     recs = sorted(read_topic(kafka.bootstrap, "bad.good", count=1 + good, timeout=60),
                   key=lambda r: r["offset"])
