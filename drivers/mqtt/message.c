@@ -68,6 +68,10 @@ static void map_counters(struct mq_map *m)
 	char extra[64];
 
 	m->m_msgs = map_counter(m, "mqtt_messages", NULL);
+	for (int q = 0; q < 3; q++) {
+		snprintf(extra, sizeof(extra), "qos=\"%d\"", q);
+		m->m_msgs_qos[q] = map_counter(m, "mqtt_messages_by_qos", extra);
+	}
 	m->m_events = map_counter(m, "mqtt_events", NULL);
 	m->m_fanout = map_counter(m, "mqtt_fanout_messages", NULL);
 	m->m_bad = map_counter(m, "mqtt_bad_input", NULL);
@@ -394,6 +398,7 @@ int mq_map_message(struct mq_map *m, const struct mq_msg *in)
 	if (!msg.payload)
 		msg.payload = "";
 	sg_counter_add(m->m_msgs, 1);
+	sg_counter_add(m->m_msgs_qos[msg.qos >= 0 && msg.qos <= 2 ? msg.qos : 0], 1);
 	work_begin(&m->w, &msg);
 	rc = map_rules(m, &msg, &o, &bad);
 	if (!o.matched) {

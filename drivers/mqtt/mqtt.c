@@ -72,6 +72,8 @@ static void mq_down(struct mq *m, int64_t now, const char *why)
 	else if (m->st != MQ_DOWN)
 		m->lib->disconnect(m->mosq);
 	m->st = MQ_DOWN;
+	if (m->src)
+		sg_source_set_up(m->src, false);
 	mq_schedule(m, now);
 	sg_warn(m->name, "%s; reconnecting to %s:%d in %lld ms", why, m->c->host, (int)m->c->port,
 		(long long)((m->next_try_ns - now) / SG_NS_PER_MS));
@@ -106,6 +108,8 @@ void mq_cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 	m->st = MQ_UP;
 	m->attempts = 0;
 	m->map.last_rc = SG_OK;
+	if (m->src)
+		sg_source_set_up(m->src, true);
 	sg_counter_add(m->m_connects, 1);
 	sg_info(m->name, "connected to %s:%d as %s (MQTT %s, session %s)", m->c->host,
 		(int)m->c->port, m->client_id, m->c->protocol == MQ_PROTO_5 ? "5" : "3.1.1",
@@ -370,6 +374,8 @@ int mq_start(void *state, struct sg_errbuf *eb)
 
 	(void)eb;
 	m->st = MQ_DOWN;
+	if (m->src)
+		sg_source_set_up(m->src, false); /* up at CONNACK, not at start */
 	m->attempts = 0;
 	m->next_try_ns = 0;
 	m->map.last_rc = SG_OK;

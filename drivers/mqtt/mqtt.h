@@ -400,6 +400,7 @@ struct mq_map {
 	/* The spool append: sg_source_emit_batch (all n or none). */
 	int (*emit)(struct sg_source *src, const struct sg_reading *rd, size_t n);
 	struct sg_counter *m_msgs, *m_bad, *m_dead, *m_unmatched, *m_skipped_retained, *m_lost;
+	struct sg_counter *m_msgs_qos[3]; /* messages by QoS 0, 1, 2 */
 	struct sg_counter *m_events, *m_fanout, *m_empty;
 	struct sg_counter *m_reason[MQ_NREASONS];
 	struct sg_counter *m_time[MQ_TF_N];

@@ -44,6 +44,7 @@ struct sg_source {
 	_Atomic int64_t due_ns;        /* back by then: last pass or end of a wait */
 	_Atomic bool in_append;        /* inside the spool append (may block) */
 	_Atomic bool started, up;      /* driver started; and connected */
+	_Atomic bool up_reported;      /* the driver said so itself since start */
 	_Atomic int64_t down_since_ns; /* when it last stopped being up */
 	struct sg_counter *m_up;
 };
@@ -227,6 +228,7 @@ void sg_source_set_up(struct sg_source *src, bool up)
 {
 	bool was = atomic_exchange(&src->up, up);
 
+	atomic_store(&src->up_reported, true);
 	if (was && !up)
 		atomic_store(&src->down_since_ns, sg_now_mono_ns());
 	sg_gauge_set(src->m_up, up);
@@ -258,10 +260,13 @@ static void src_wait(struct sg_source *s, struct sg_wait *w, int64_t timeout_ns)
 		w->fds[i].revents = fds[i].revents;
 }
 
+/* A driver that reports its own link state (sg_source_set_up during or
+ * after start) is believed; for the others, started means up. */
 static void src_started(struct sg_source *s, bool started)
 {
 	atomic_store(&s->started, started);
-	sg_source_set_up(s, started);
+	if (!started || !atomic_load(&s->up_reported))
+		sg_source_set_up(s, started);
 }
 
 static int64_t src_backoff_next(int64_t b)
@@ -282,6 +287,7 @@ static void *src_main(void *arg)
 		if (!started) {
 			eb.msg[0] = '\0';
 			atomic_store(&s->due_ns, sg_now_mono_ns());
+			atomic_store(&s->up_reported, false);
 			int rc = s->drv->start(s->state, &eb);
 			if (rc != SG_OK) {
 				sg_error(s->sc->name, "start failed: %s; retrying in %lld ms",

@@ -96,6 +96,8 @@ const struct sg_metric_family sg_metric_families[] = {
     C("mqtt_connect_failures", "sensorgate_mqtt_connect_failures", "source",
       "Failed connection attempts (refused, unreachable, TLS or authentication errors)."),
     C("mqtt_messages", "sensorgate_mqtt_messages", "source", "Messages received."),
+    C("mqtt_messages_by_qos", "sensorgate_mqtt_messages_by_qos", "source, qos",
+      "Messages received, by the QoS they were delivered with."),
     C("mqtt_bad_input", "sensorgate_mqtt_bad_input", "source",
       "Messages that could not be mapped (malformed payload, missing field, bad time)."),
     C("mqtt_dead_lettered", "sensorgate_mqtt_dead_letters", "source",

@@ -278,8 +278,10 @@ TEST(bad_input_counted_without_dead_letter)
 	rules[0] =
 	    (struct mq_rule_conf){.filter = "j/+", .payload = MQ_PAYLOAD_JSON, .value = "/v"};
 	setup(1, NULL);
+	uint64_t q1 = sg_metrics_sum("mqtt_messages_by_qos", "source=\"mqtt\",qos=\"1\"");
 	CHECK(send("j/1", "not json", 1, false) == SG_OK);
 	CHECK(send("j/1/2", "x", 1, false) == SG_OK);
+	CHECK_EQ(sg_metrics_sum("mqtt_messages_by_qos", "source=\"mqtt\",qos=\"1\""), q1 + 2);
 	CHECK_EQ(cap.n, 0);
 	CHECK_EQ(metric("mqtt_bad_input"), bad + 2);
 	CHECK(sg_metrics_sum("errors", "class=\"bad_input\"") >= 2);
