@@ -23,7 +23,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 OPT     ?= -O2 -g
 CFLAGS  ?=
 SANITIZE ?=
-ALL_CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANITIZE) -D_GNU_SOURCE -MMD -MP \
+ALL_CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANITIZE) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -MMD -MP \
               -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
               -DSG_GPIOD_MAJOR=$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null | cut -d. -f1) \
               $(CFLAGS)
