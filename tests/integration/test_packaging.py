@@ -41,6 +41,7 @@ DEV_PKG = {
     "sqlite3": "libsqlite3-dev",
     "libmicrohttpd": "libmicrohttpd-dev",
     "libsystemd": "libsystemd-dev",
+    "libcrypto": "libssl-dev",
 }
 
 
@@ -361,7 +362,10 @@ def test_deb_unit_runs_as_sensorgate_with_gpio_and_serial_only(deb):
     assert s["User"] == ["sensorgate"] and s["Group"] == ["sensorgate"]
     assert s["SupplementaryGroups"] == ["gpio dialout"]
     assert all(e.startswith("/usr/bin/sensorgate ") for e in s["ExecStart"] + s["ExecStartPre"])
-    assert s["Type"] == ["simple"] and s["NotifyAccess"] == ["main"]
+    # sd_notify READY/STATUS/STOPPING and a watchdog (tests/integration/test_operations.py
+    # checks the protocol itself); SIGHUP is the reload.
+    assert s["Type"] == ["notify"] and s["NotifyAccess"] == ["main"]
+    assert s["WatchdogSec"] and s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert s["DevicePolicy"] == ["closed"]
     allowed = {d.split()[0] for d in s["DeviceAllow"]}
     assert allowed == {"char-gpiochip", "char-ttyUSB", "char-ttyAMA", "char-ttyS"}, allowed
