@@ -16,6 +16,7 @@ RUN apt-get update \
       build-essential pkg-config \
       librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev \
       libsqlite3-dev libmicrohttpd-dev libsystemd-dev \
+      libavro-dev libcurl4-openssl-dev libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -38,6 +39,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 libfyaml0 libmodbus5 libmosquitto1 libgpiod2 libsqlite3-0 \
       libmicrohttpd12 libsystemd0 \
+      libavro23 libcurl4 libjansson4 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # A fixed, unprivileged user; the spool directory belongs to it and is a

@@ -119,6 +119,7 @@ static int sink_load_conf(struct sink_args *a)
 	}
 	a->have_conf = true;
 	a->o.props = &a->conf.kafka.properties;
+	a->o.registry = &a->conf.schema_registry;
 	if (a->o.bootstrap)
 		return 0;
 	if (!strcmp(a->conf.kafka.bootstrap, "embedded")) {

@@ -18,6 +18,10 @@ struct sg_driver;
 
 enum sg_when_full { SG_FULL_BLOCK, SG_FULL_DROP_OLDEST, SG_FULL_DROP_NEWEST };
 enum sg_delivery { SG_DELIVERY_AT_LEAST_ONCE, SG_DELIVERY_EXACTLY_ONCE };
+/* kafka.format, and schema_registry.{subject_strategy,key_format}. */
+enum sg_kafka_format { SG_FORMAT_JSON, SG_FORMAT_AVRO };
+enum sg_subject_strategy { SG_SUBJECT_TOPIC, SG_SUBJECT_RECORD };
+enum sg_key_format { SG_KEY_STRING, SG_KEY_AVRO };
 /* spool.fsync special values (stored as negative numbers). */
 #define SG_FSYNC_ALWAYS (-1)
 #define SG_FSYNC_NEVER  (-2)
@@ -42,6 +46,7 @@ struct sg_spool_conf {
 struct sg_kafka_conf {
 	char *bootstrap; /* "embedded" or host:port,... */
 	int delivery;
+	int format;  /* enum sg_kafka_format */
 	char *topic; /* template: {gateway} {source} {sensor} */
 	struct sg_cfg_map properties;
 	int64_t max_in_flight;
@@ -61,6 +66,20 @@ struct sg_view_conf {
 struct sg_act_conf {
 	char *topic; /* NULL/empty: no command consumer */
 	int64_t max_age_ms;
+};
+
+/* schema_registry: the Schema Registry of kafka.format avro (gateway/schema/). */
+struct sg_registry_conf {
+	char *url; /* base URL, e.g. http://host:8081 */
+	char *username;
+	char *password;       /* secret */
+	char *ca_file;        /* PEM bundle for https; NULL: the system's */
+	int subject_strategy; /* enum sg_subject_strategy */
+	bool auto_register;
+	int key_format;    /* enum sg_key_format */
+	char *schema_file; /* NULL: the built-in event schema */
+	int64_t timeout_ms;
+	int64_t retry_max_ms;
 };
 
 enum sg_log_format_conf { SG_LOGFMT_AUTO, SG_LOGFMT_TEXT, SG_LOGFMT_JOURNAL, SG_LOGFMT_JSON };
@@ -99,6 +118,7 @@ struct sg_conf {
 	struct sg_act_conf actuators;
 	struct sg_http_conf http;
 	struct sg_log_conf log;
+	struct sg_registry_conf schema_registry;
 };
 
 extern const struct sg_cfg_table sg_conf_table;

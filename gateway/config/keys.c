@@ -25,6 +25,9 @@ static const char *const fsync_words[] = {"always", "never", NULL};
 static const char *const full_words[] = {"block", "drop_oldest", "drop_newest", NULL};
 static const char *const delivery_words[] = {"at_least_once", "exactly_once", NULL};
 static const char *const view_words[] = {"auto", "live", "lines", "off", NULL};
+static const char *const format_words[] = {"json", "avro", NULL};
+static const char *const strategy_words[] = {"topic", "record", NULL};
+static const char *const key_format_words[] = {"string", "avro", NULL};
 
 static bool conf_id_ok(const char *s)
 {
@@ -130,6 +133,10 @@ static const struct sg_cfg_key kafka_keys[] = {
 		"flight at a crash (same event id). `exactly_once`: transactions, each with a "
 		"checkpoint record; read_committed consumers see every event once, also across "
 		"crashes."),
+    SG_KEY_ENUM("format", struct sg_kafka_conf, format, "json", format_words,
+		"Record values: `json` (the JSON envelope v1) or `avro` (Confluent wire format: "
+		"byte 0, the 4-byte schema id, the Avro binary of the event; needs "
+		"`schema_registry`). See docs/events.md and docs/schemas.md."),
     SG_KEY_STR("topic", struct sg_kafka_conf, topic, "sensorgate.{source}",
 	       "Default topic template; `{gateway}`, `{source}` and `{sensor}` are replaced."),
     SG_KEY_MAP("properties", struct sg_kafka_conf, properties,
@@ -181,6 +188,61 @@ static const struct sg_cfg_table act_table = SG_CFG_TABLE(
     "actuators",
     "Commands from Kafka applied to drivers that can write (Modbus registers, GPIO outputs).",
     struct sg_act_conf, act_keys, NULL);
+
+static int registry_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+			  const char *path)
+{
+	struct sg_registry_conf *r = obj;
+
+	if (r->url && strncmp(r->url, "http://", 7) && strncmp(r->url, "https://", 8)) {
+		sg_cfg_error(ctx, pos, path, "url '%s' must start with http:// or https://",
+			     r->url);
+		return SG_ECONFIG;
+	}
+	if (!r->username != !r->password) {
+		sg_cfg_error(ctx, pos, path, "username and password go together (basic auth)");
+		return SG_ECONFIG;
+	}
+	return SG_OK;
+}
+
+static const struct sg_cfg_key registry_keys[] = {
+    SG_KEY_STR("url", struct sg_registry_conf, url, NULL,
+	       "Base URL of a Confluent-compatible Schema Registry (`http://host:8081`, or "
+	       "Apicurio's `http://host:8080/apis/ccompat/v7`). Required with `kafka.format: "
+	       "avro`."),
+    SG_KEY_STR("username", struct sg_registry_conf, username, NULL,
+	       "Basic auth user (Confluent Cloud: the API key)."),
+    SG_KEY_SECRET("password", struct sg_registry_conf, password,
+		  "Basic auth password (Confluent Cloud: the API secret): `${ENV}` or "
+		  "`file:/path`."),
+    SG_KEY_STR("ca_file", struct sg_registry_conf, ca_file, NULL,
+	       "PEM file of the CA(s) that signed the registry's https certificate (default: "
+	       "the system's CAs). The host name is always verified."),
+    SG_KEY_ENUM("subject_strategy", struct sg_registry_conf, subject_strategy, "topic",
+		strategy_words,
+		"Subject names: `topic` (TopicNameStrategy: `<topic>-value`, `<topic>-key`) or "
+		"`record` (RecordNameStrategy: the schema's full name, `sensorgate.Event`)."),
+    SG_KEY_BOOL("auto_register", struct sg_registry_conf, auto_register, "true",
+		"Register the schema under each subject once (the registry checks its "
+		"compatibility); false: only look its id up (locked-down registries), and "
+		"records wait until someone registers it."),
+    SG_KEY_ENUM("key_format", struct sg_registry_conf, key_format, "string", key_format_words,
+		"Record keys: `string` (the sensor id as is) or `avro` (an Avro string in the "
+		"wire format, subject `<topic>-key`)."),
+    SG_KEY_STR("schema_file", struct sg_registry_conf, schema_file, NULL,
+	       "An evolved event schema (`.avsc`) to use instead of the built-in one: fields "
+	       "of gateway/schema/sensorgate.avsc keep their types, added fields must be "
+	       "nullable with default null (docs/schemas.md)."),
+    SG_KEY_DURATION("timeout", struct sg_registry_conf, timeout_ms, "5s", 100, 300000,
+		    "Bound of one registry request (connect and answer)."),
+    SG_KEY_DURATION("retry_max", struct sg_registry_conf, retry_max_ms, "10s", 100, 3600000,
+		    "While the registry is unreachable or refuses, records wait in the spool "
+		    "and the request is retried after 0.5 s, doubling up to this."),
+};
+static const struct sg_cfg_table registry_table =
+    SG_CFG_TABLE("schema_registry", "The Schema Registry of `kafka.format: avro`.",
+		 struct sg_registry_conf, registry_keys, registry_check);
 
 static int http_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
 		      const char *path)
@@ -445,6 +507,22 @@ static const struct sg_cfg_custom src_custom = {
     .doc = src_doc,
 };
 
+/* Across sections: Avro values need a registry. */
+static int top_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
+		     const char *path)
+{
+	struct sg_conf *c = obj;
+
+	(void)path;
+	if (c->kafka.format == SG_FORMAT_AVRO && !c->schema_registry.url) {
+		sg_cfg_error(
+		    ctx, pos, "kafka.format",
+		    "avro needs schema_registry.url (the registry that hands out schema ids)");
+		return SG_ECONFIG;
+	}
+	return SG_OK;
+}
+
 static const struct sg_cfg_key top_keys[] = {
     SG_KEY_SECTION("gateway", struct sg_conf, gateway, &gw_table,
 		   "Identity and process behaviour."),
@@ -456,9 +534,11 @@ static const struct sg_cfg_key top_keys[] = {
     SG_KEY_SECTION("http", struct sg_conf, http, &http_table, "Metrics and health endpoint."),
     SG_KEY_SECTION("actuators", struct sg_conf, actuators, &act_table,
 		   "Commands from Kafka to drivers."),
+    SG_KEY_SECTION("schema_registry", struct sg_conf, schema_registry, &registry_table,
+		   "Schema Registry for Avro values."),
 };
 const struct sg_cfg_table sg_conf_table = SG_CFG_TABLE(
-    "", "The top-level sections of a sensorgate YAML file.", struct sg_conf, top_keys, NULL);
+    "", "The top-level sections of a sensorgate YAML file.", struct sg_conf, top_keys, top_check);
 
 int sg_conf_load(const char *file, struct sg_conf *conf, char **errors)
 {

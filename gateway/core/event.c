@@ -7,6 +7,7 @@
  */
 #include "event.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -306,6 +307,33 @@ static void add_header(struct sg_buf *b, const char *name, size_t nl, const void
 	sg_buf_add(b, v, n);
 }
 
+/* The header block for seq with content type ct, appended to scratch:
+ * sg-id "<gateway>:<seq>" (composed in place), sg-source, content-type,
+ * then the extra headers.  Returns the block's offset in scratch. */
+static size_t render_headers(struct sg_record *r, const char *d, size_t nd, const char *ct,
+			     size_t ctl, struct sg_buf *scratch)
+{
+	size_t hoff = scratch->len;
+
+	sg_buf_add_u16(scratch, 5);
+	sg_buf_add(scratch, "sg-id", 5);
+	sg_buf_add_u32(scratch, (uint32_t)(r->gateway_len + 1 + nd));
+	sg_buf_add(scratch, r->gateway, r->gateway_len);
+	sg_buf_addc(scratch, ':');
+	sg_buf_add(scratch, d, nd);
+	add_header(scratch, "sg-source", 9, r->source, r->source_len);
+	add_header(scratch, "content-type", 12, ct, ctl);
+	sg_buf_add(scratch, r->extra, r->extra_len);
+	return hoff;
+}
+
+static void point_headers(struct sg_record *r, const struct sg_buf *scratch, size_t hoff)
+{
+	r->headers = (const uint8_t *)scratch->p + hoff;
+	r->headers_len = scratch->len - hoff;
+	r->nheaders = (uint16_t)(3 + r->nextra);
+}
+
 int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch)
 {
 	char d[20];
@@ -323,17 +351,7 @@ int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch)
 	} else {
 		sg_event_json_record(scratch, r, d, nd);
 	}
-	hoff = scratch->len;
-	/* sg-id: "<gateway>:<seq>", composed in place. */
-	sg_buf_add_u16(scratch, 5);
-	sg_buf_add(scratch, "sg-id", 5);
-	sg_buf_add_u32(scratch, (uint32_t)(r->gateway_len + 1 + nd));
-	sg_buf_add(scratch, r->gateway, r->gateway_len);
-	sg_buf_addc(scratch, ':');
-	sg_buf_add(scratch, d, nd);
-	add_header(scratch, "sg-source", 9, r->source, r->source_len);
-	add_header(scratch, "content-type", 12, ct, ctl);
-	sg_buf_add(scratch, r->extra, r->extra_len);
+	hoff = render_headers(r, d, nd, ct, ctl, scratch);
 	if (scratch->oom)
 		return SG_ENOMEM;
 	/* Pointers last: scratch may have moved while it grew. */
@@ -341,9 +359,22 @@ int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch)
 		r->value = scratch->p;
 		r->value_len = (uint32_t)hoff;
 	}
-	r->headers = (const uint8_t *)scratch->p + hoff;
-	r->headers_len = scratch->len - hoff;
-	r->nheaders = (uint16_t)(3 + r->nextra);
+	point_headers(r, scratch, hoff);
+	return SG_OK;
+}
+
+int sg_record_render_headers(struct sg_record *r, uint64_t seq, const char *ct,
+			     struct sg_buf *scratch)
+{
+	char d[20];
+	size_t nd = sg_fmt_u64(d, seq), hoff;
+
+	assert(r->version == SG_RECORD_V2);
+	sg_buf_reset(scratch);
+	hoff = render_headers(r, d, nd, ct, strlen(ct), scratch);
+	if (scratch->oom)
+		return SG_ENOMEM;
+	point_headers(r, scratch, hoff);
 	return SG_OK;
 }
 

@@ -132,6 +132,15 @@ int sg_record_decode(const void *p, size_t n, struct sg_record *r);
  * every record it sends.
  */
 int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch);
+/*
+ * The headers of sg_record_render() alone, with content type ct, for a
+ * value the caller composes itself (the Avro encoder, gateway/schema/):
+ * afterwards the headers iterate with sg-id first; r->value is left as
+ * it is.  Version 2 event records only.  scratch as for render.  SG_OK
+ * or SG_ENOMEM.
+ */
+int sg_record_render_headers(struct sg_record *r, uint64_t seq, const char *ct,
+			     struct sg_buf *scratch);
 /* Iterate headers: *pos starts at 0; returns 0 at the end. */
 int sg_record_header_next(const struct sg_record *r, size_t *pos, const char **name,
 			  size_t *name_len, const void **val, size_t *val_len);

@@ -175,6 +175,8 @@ static void gw_health_input(struct sg_gateway *gw, struct sg_health_input *in,
 	    .max_age_ns = h->ready_max_age_ms * SG_NS_PER_MS,
 	    .delivery_stall_ns = h->delivery_stall_ms * SG_NS_PER_MS,
 	    .brokers_up = (int)gw_gauge("kafka_brokers_up", (uint64_t)-1),
+	    .registry_used = sg_metric_exists("schema_registry_up", NULL),
+	    .registry_waiting = gw_gauge("schema_registry_up", 1) == 0,
 	    .stopping = phase != GW_RUNNING,
 	};
 	loops[in->nloops++] = (struct sg_health_loop){"main", atomic_load(&gw->beat_main), false};

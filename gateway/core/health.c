@@ -102,6 +102,13 @@ bool sg_health_ready(const struct sg_health_input *in, struct sg_buf *json)
 	else
 		check(json, &first, "kafka:brokers", c, "%d broker(s) connected", in->brokers_up);
 	ok &= c;
+	if (in->registry_used) {
+		c = !in->registry_waiting;
+		check(json, &first, "schema_registry", c, "%s",
+		      c ? "schema ids at hand"
+			: "no schema id: events wait in the spool (see the log)");
+		ok &= c;
+	}
 	c = in->oldest_age_ns <= in->max_age_ns;
 	check(json, &first, "kafka:delivery", c,
 	      "oldest record in flight %lld ms old (bound %lld ms)", MS(in->oldest_age_ns),

@@ -12,7 +12,8 @@
  * resumes from the spool).
  * Ready (/ready): live, and the spool below its high-water mark, Kafka
  * delivering (a broker connected, the oldest record in flight younger
- * than max_age_ns), every source up or down for less than the grace
+ * than max_age_ns), the schema registry giving ids (kafka.format avro),
+ * every source up or down for less than the grace
  * (inside its retry budget), and not stopping.
  */
 #ifndef SG_HEALTH_H
@@ -47,6 +48,8 @@ struct sg_health_input {
 	int64_t oldest_age_ns, max_age_ns; /* the oldest record in flight */
 	int64_t delivery_stall_ns;         /* liveness bound on oldest_age_ns */
 	int brokers_up;                    /* -1: not known yet */
+	bool registry_used;                /* kafka.format avro: the schema registry ... */
+	bool registry_waiting;             /* ... gives no schema id: records wait */
 	bool stopping;
 };
 

@@ -100,7 +100,8 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg
 	    .oldest_age = sg_metric("oldest_undelivered_age_ms", "", true),
 	    .kafka_errors = sg_metric("errors", "class=\"kafka\"", false),
 	};
-	if ((rc = p->mode->open(c, &p->st, eb)) != SG_OK) {
+	if ((rc = sg_schema_enc_new(conf, &c->enc, eb)) != SG_OK ||
+	    (rc = p->mode->open(c, &p->st, eb)) != SG_OK) {
 		sg_producer_free(p);
 		return rc;
 	}
@@ -153,6 +154,7 @@ void sg_producer_free(struct sg_producer *p)
 	if (p->running)
 		sg_producer_stop(p, 0);
 	p->mode->close(&p->c, p->st);
+	sg_schema_enc_free(p->c.enc);
 	sg_buf_free(&p->c.rec);
 	sg_buf_free(&p->c.scratch);
 	free(p->c.bootstrap);

@@ -25,6 +25,7 @@
 #include "gateway/base/err.h"
 #include "gateway/config/conf.h"
 #include "gateway/core/metrics.h"
+#include "gateway/schema/encoder.h"
 #include "gateway/spool/spool.h"
 
 struct sg_prod_metrics {
@@ -42,8 +43,9 @@ struct sg_prod_ctx {
 	_Atomic bool stop;
 	_Atomic int64_t stop_deadline; /* monotonic ns */
 
-	struct sg_buf rec;     /* the current spool record ... */
-	struct sg_buf scratch; /* ... and what sg_record_render() composed for it */
+	struct sg_buf rec;         /* the current spool record ... */
+	struct sg_buf scratch;     /* ... and what sg_record_render() composed for it */
+	struct sg_schema_enc *enc; /* kafka.format avro: the value encoder; NULL: JSON */
 	uint64_t rec_seq;
 	bool have_rec; /* read but not produced yet (queue full) */
 

@@ -71,12 +71,23 @@ void sg_send_reject_err(struct sg_prod_ctx *c, uint64_t seq, const void *payload
 
 int sg_send_prepare(struct sg_prod_ctx *c, struct sg_record *r)
 {
+	int rc;
+
 	if (sg_record_decode(c->rec.p, c->rec.len, r) != SG_OK) {
 		sg_send_reject(c, c->rec_seq, c->rec.p, c->rec.len, "-",
 			       "undecodable spool record");
 		return SG_ECORRUPT;
 	}
-	if (sg_record_render(r, c->rec_seq, &c->scratch) != SG_OK) {
+	rc = c->enc ? sg_schema_enc_render(c->enc, r, c->rec_seq, &c->scratch)
+		    : sg_record_render(r, c->rec_seq, &c->scratch);
+	if (rc == SG_EAGAIN)
+		return rc; /* the schema registry: the encoder logged and counted it */
+	if (rc == SG_ECORRUPT) {
+		sg_send_reject(c, c->rec_seq, c->rec.p, c->rec.len, "-",
+			       "spool record that cannot be encoded in Avro");
+		return rc;
+	}
+	if (rc != SG_OK) {
 		static struct sg_log_rl rl;
 		sg_log_rl(&rl, SG_LOG_ERROR, "producer",
 			  "out of memory rendering seq %" PRIu64 ": trying again", c->rec_seq);

@@ -37,10 +37,12 @@ void sg_send_reject_err(struct sg_prod_ctx *c, uint64_t seq, const void *payload
 			const char *topic, rd_kafka_resp_err_t e);
 
 /*
- * Decode c->rec (seq c->rec_seq) into r and render it for its seq (r
- * points into c->rec and c->scratch until the next call).  SG_OK;
- * SG_ECORRUPT: undecodable, already kept in rejected.log, the record is
- * finished; SG_ENOMEM: try again later.
+ * Decode c->rec (seq c->rec_seq) into r and render it for its seq, in
+ * JSON or, with c->enc, in Avro (r points into c->rec, c->scratch and the
+ * encoder until the next call).  SG_OK; SG_ECORRUPT: undecodable (or not
+ * encodable in Avro), already kept in rejected.log, the record is
+ * finished; SG_ENOMEM, or SG_EAGAIN (no schema id from the registry
+ * now): keep the record and try again later.
  */
 int sg_send_prepare(struct sg_prod_ctx *c, struct sg_record *r);
 

@@ -307,8 +307,10 @@ static int txn_send(struct txn *t)
 		txn_add_rejected(t, c->rec_seq);
 		return SG_OK;
 	}
-	if (rc != SG_OK)
+	if (rc != SG_OK) {
+		rd_kafka_poll(c->rk, 50); /* not a busy loop while the registry is away */
 		return SG_EAGAIN;
+	}
 	if (!t->open && !txn_begin(t))
 		return SG_EKAFKA;
 	err = sg_send_produce(c->rk, &r, (void *)(uintptr_t)(t->n + 1));

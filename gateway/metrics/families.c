@@ -85,6 +85,16 @@ const struct sg_metric_family sg_metric_families[] = {
     {"delivery_latency", "sensorgate_delivery_latency_seconds", SG_MF_HISTOGRAM, 1e-6, "",
      "From the reading (event time) to Kafka's acknowledgement."},
 
+    /* the Schema Registry (kafka.format avro) */
+    G("schema_registry_up", "sensorgate_schema_registry_up", "",
+      "kafka.format avro: 1 while the registry gave every schema id asked for, 0 while events "
+      "wait in the spool for it (unreachable, or it refused the credentials or the schema)."),
+    C("schema_registry_requests", "sensorgate_schema_registry_requests", "",
+      "Requests to the registry (register or look up a subject's schema)."),
+    C("schema_registry_errors", "sensorgate_schema_registry_errors", "reason",
+      "Failed registry requests by reason: `unreachable`, `auth`, `incompatible`, "
+      "`not_registered`, `invalid`, `other`; the events wait in the spool meanwhile."),
+
     /* actuators */
     C("actuations", "sensorgate_actuator_commands", "result",
       "Commands from Kafka by result: `ok`, `error`, `stale` (older than `actuators.max_age`), "

@@ -29,6 +29,8 @@
 #include "gateway/base/log.h"
 #include "gateway/base/mem.h"
 #include "gateway/kafka/client.h"
+#include "gateway/schema/decoder.h"
+#include "gateway/schema/encoder.h"
 
 /* Records per durable batch: written, flushed, then committed. */
 #define SINK_BATCH 1000
@@ -46,6 +48,8 @@ struct sink {
 	sqlite3_stmt *ins;
 	uint64_t written, duplicates;
 	struct sg_buf line;
+	struct sg_schema_dec *dec; /* Avro values and keys, or NULL */
+	struct sg_buf key, val;    /* their text */
 };
 
 static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
@@ -60,9 +64,13 @@ static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
 	return v;
 }
 
-static int sink_open(struct sink *s, struct sg_errbuf *eb)
+static int sink_open(struct sink *s, const struct sg_registry_conf *rc, struct sg_errbuf *eb)
 {
 	sg_buf_init(&s->line);
+	sg_buf_init(&s->key);
+	sg_buf_init(&s->val);
+	if (rc && rc->url && sg_schema_dec_new(rc, &s->dec, eb) != SG_OK)
+		return SG_ECONFIG;
 	if (s->kind == SINK_STDOUT) {
 		s->fp = stdout;
 		return SG_OK;
@@ -105,6 +113,34 @@ static int sink_flush(struct sink *s)
 	return SG_OK;
 }
 
+/* Avro (content-type Avro, or none at all as from other producers'
+ * serializers) as text in s->key/s->val: *key, *val point at what to
+ * write.  SG_OK, or SG_EIO when a record cannot be decoded (logged). */
+static int sink_decode(struct sink *s, rd_kafka_message_t *m, const void **key, size_t *kl,
+		       const void **val, size_t *vl)
+{
+	size_t ctl = 0;
+	const char *ct = hdr(m, "content-type", &ctl);
+	struct sg_errbuf eb;
+	int rc;
+
+	if (!s->dec ||
+	    (ct && (ctl != strlen(SG_CONTENT_TYPE_AVRO) || memcmp(ct, SG_CONTENT_TYPE_AVRO, ctl))))
+		return SG_OK;
+	rc = sg_schema_dec_text(s->dec, *val, *vl, &s->val, &eb);
+	if (rc == SG_OK) {
+		*val = s->val.p, *vl = s->val.len;
+		rc = sg_schema_dec_text(s->dec, *key, *kl, &s->key, &eb);
+		if (rc == SG_OK)
+			*key = s->key.p, *kl = s->key.len;
+	}
+	if (rc == SG_OK || rc == SG_ENOTFOUND)
+		return SG_OK;
+	sg_error("sink", "%s/%d/%" PRId64 ": cannot decode the Avro record: %s",
+		 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, eb.msg);
+	return SG_EIO;
+}
+
 static int sink_write(struct sink *s, rd_kafka_message_t *m)
 {
 	size_t idl = 0, srcl = 0;
@@ -112,6 +148,11 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 	char idbuf[160];
 	rd_kafka_timestamp_type_t tst;
 	int64_t ts = rd_kafka_message_timestamp(m, &tst);
+	const void *key = m->key, *val = m->payload;
+	size_t kl = m->key_len, vl = m->len;
+
+	if (sink_decode(s, m, &key, &kl, &val, &vl) != SG_OK)
+		return SG_EIO;
 
 	if (!id) { /* not ours: identify it by its position */
 		idl = (size_t)snprintf(idbuf, sizeof(idbuf), "%s/%d/%" PRId64,
@@ -124,11 +165,10 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 		sqlite3_bind_text(s->ins, 2, rd_kafka_topic_name(m->rkt), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(s->ins, 3, (int)m->partition);
 		sqlite3_bind_int64(s->ins, 4, m->offset);
-		sqlite3_bind_text(s->ins, 5, m->key ? m->key : "", (int)m->key_len,
-				  SQLITE_TRANSIENT);
+		sqlite3_bind_text(s->ins, 5, key ? key : "", (int)kl, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(s->ins, 6, ts);
 		sqlite3_bind_text(s->ins, 7, src ? src : "", (int)srcl, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(s->ins, 8, m->payload, (int)m->len, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(s->ins, 8, val, (int)vl, SQLITE_TRANSIENT);
 		if (sqlite3_step(s->ins) != SQLITE_DONE)
 			return SG_EIO;
 		if (sqlite3_changes(s->db) == 0)
@@ -146,9 +186,9 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 	sg_buf_printf(&s->line,
 		      ",\"partition\":%d,\"offset\":%" PRId64 ",\"ts_ms\":%" PRId64 ",\"key\":",
 		      (int)m->partition, m->offset, ts);
-	sg_buf_add_json_str(&s->line, m->key ? m->key : "", m->key_len);
+	sg_buf_add_json_str(&s->line, key ? key : "", kl);
 	sg_buf_adds(&s->line, ",\"value\":");
-	sg_buf_add_json_str(&s->line, m->payload ? m->payload : "", m->len);
+	sg_buf_add_json_str(&s->line, val ? val : "", vl);
 	sg_buf_adds(&s->line, "}\n");
 	if (s->line.oom || fwrite(s->line.p, 1, s->line.len, s->fp) != s->line.len)
 		return SG_EIO;
@@ -165,6 +205,9 @@ static void sink_close(struct sink *s)
 	if (s->fp && s->fp != stdout)
 		fclose(s->fp);
 	sg_buf_free(&s->line);
+	sg_buf_free(&s->key);
+	sg_buf_free(&s->val);
+	sg_schema_dec_free(s->dec);
 }
 
 static int sink_consumer(const struct sg_sink_opts *o, rd_kafka_t **rk, struct sg_errbuf *eb)
@@ -293,7 +336,7 @@ int sg_sink_run(const struct sg_sink_opts *o, struct sg_errbuf *eb)
 		return rc;
 	if ((rc = sink_consumer(o, &rk, eb)) != SG_OK)
 		return rc;
-	if ((rc = sink_open(&s, eb)) != SG_OK) {
+	if ((rc = sink_open(&s, o->registry, eb)) != SG_OK) {
 		rd_kafka_destroy(rk);
 		sink_close(&s);
 		return rc;

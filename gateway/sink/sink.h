@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "gateway/base/err.h"
+#include "gateway/config/conf.h"
 #include "gateway/config/table.h"
 
 struct sg_sink_opts {
@@ -34,6 +35,9 @@ struct sg_sink_opts {
 	int64_t idle_exit_s; /* stop after this many seconds without a record; 0: never */
 	const struct sg_cfg_map *props;     /* or NULL */
 	const struct sg_cfg_map *overrides; /* or NULL */
+	/* Avro in the Confluent wire format is decoded with this registry's
+	 * schemas (a gateway config's schema_registry); NULL: written as is. */
+	const struct sg_registry_conf *registry;
 };
 
 /*
