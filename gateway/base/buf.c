@@ -63,8 +63,7 @@ void sg_buf_printf(struct sg_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t sg_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
 	size_t len;
@@ -114,7 +113,7 @@ void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			l = utf8_len(u + i, n - i);
+			l = sg_utf8_len(u + i, n - i);
 			if (l) {
 				memcpy(o, s + i, l);
 				o += l;

@@ -22,6 +22,10 @@ void sg_buf_reset(struct sg_buf *b);
 /* Room for extra more bytes plus the terminating NUL; false once oom. */
 bool sg_buf_reserve(struct sg_buf *b, size_t extra);
 void sg_buf_printf(struct sg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Length of the valid UTF-8 sequence at s (1..4, n bytes available), or
+ * 0: no overlongs, surrogates or code points past U+10FFFF.  The one rule
+ * every text encoder here uses (JSON, Avro strings). */
+size_t sg_utf8_len(const unsigned char *s, size_t n);
 /* JSON string literal with quotes and escapes; invalid UTF-8 -> U+FFFD. */
 void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n);
 
