@@ -65,4 +65,11 @@ fi
 if ! python3 -c 'import pymodbus' 2>/dev/null; then
   python3 -m pip install -q 'pymodbus>=3,<4' 2>/dev/null || true
 fi
+# The Avro tests' independent consumer: confluent-kafka's
+# SchemaRegistryClient and AvroDeserializer (fastavro underneath).
+if ! python3 -c 'import confluent_kafka.schema_registry.avro, fastavro' 2>/dev/null; then
+  echo "deps: installing confluent-kafka[avro] for $(command -v python3)"
+  python3 -m pip install -q 'confluent-kafka[avro,schemaregistry]>=2.3' fastavro ||
+    { echo "deps: cannot install confluent-kafka[avro]" >&2; exit 1; }
+fi
 exit 0
