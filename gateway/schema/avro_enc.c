@@ -204,38 +204,8 @@ const char *sg_avro_fullname(const struct sg_avro *a)
 
 /* --- encoding ------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0: the rules of the
- * JSON envelope's escaper (no overlongs, surrogates or > U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-/* s[0..n) into a->str, NUL-terminated, each invalid byte as U+FFFD. */
+/* s[0..n) into a->str, NUL-terminated, each invalid byte as U+FFFD (the
+ * rule of the JSON envelope, sg_utf8_len). */
 static const char *ae_text(struct sg_avro *a, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -244,7 +214,7 @@ static const char *ae_text(struct sg_avro *a, const char *s, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t run = i, l;
 
-		while (run < n && (l = utf8_len(u + run, n - run)))
+		while (run < n && (l = sg_utf8_len(u + run, n - run)))
 			run += l;
 		sg_buf_add(&a->str, s + i, run - i);
 		if (run < n) {

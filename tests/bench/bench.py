@@ -282,6 +282,60 @@ sources:
         self.max_rate = median(full["10ms"][0])
         self.max_rate_cpu_us = median(full["10ms"][1])
 
+    def avro_run(self, n, fmt, url):
+        """n events through the gateway with kafka.format fmt: events/s and
+        CPU microseconds per event."""
+        extra = f", format: {fmt}" if fmt == "avro" else ""
+        text = self.conf(self.sim_source(1_000_000, limit=n), topic=f"bench.{fmt}",
+                         extra_kafka=extra)
+        if fmt == "avro":
+            text += f'schema_registry: {{url: "{url}"}}\n'
+        gw = self.gateway(text, f"format-{fmt}")
+        t0 = time.time()
+        gw.start(wait_running=False)
+        dt = wait_acked(gw, n, timeout=240, t0=t0)
+        cpu = proc_cpu_s(gw.proc.pid)
+        self.finish(gw)
+        if dt is None:
+            raise RuntimeError(f"kafka.format {fmt}: {n} events not delivered within 240 s")
+        return n / dt, (cpu * 1e6 / n if cpu is not None else None)
+
+    def scenario_avro(self):
+        """kafka.format avro (libavro, the Confluent wire format, ids from a
+        real Schema Registry) as a ratio to kafka.format json: the two
+        formats alternate in the same run, same events, same broker."""
+        from registry import Registry
+        n = self.args.produce_n // 2
+        try:
+            reg = Registry(self.work / "registry").start()
+        except Exception as e:  # noqa: BLE001 - the scenario cannot run here
+            raise NotRun(f"no Schema Registry: {str(e).splitlines()[0][:160]}")
+        if self.kafka:
+            for topic in ("bench.avro", "bench.json"):
+                self.kafka.create_topic(topic, partitions=3)
+        runs = {"json": [], "avro": []}
+        cpu = {"json": [], "avro": []}
+        try:
+            self.avro_run(max(1000, n // 10), "avro", reg.url)  # warm-up: subject, metadata
+            self.avro_run(max(1000, n // 10), "json", reg.url)
+            for i in range(self.runs):
+                for fmt in ("json", "avro"):
+                    rate, us = self.avro_run(n, fmt, reg.url)
+                    runs[fmt].append(rate)
+                    cpu[fmt].append(us)
+                log(f"avro run {i + 1}: avro {runs['avro'][-1]:.0f}/s, "
+                    f"json {runs['json'][-1]:.0f}/s")
+        finally:
+            reg.stop()
+        self.row("1. produce", f"kafka.format avro vs json, fsync 10ms, {n} events",
+                 "events/s", "events/s", runs["avro"], "the same gateway, kafka.format json",
+                 runs["json"], short="avro/json",
+                 note=f"CPU per event: avro {self.fmt(median(cpu['avro']))} us, json "
+                      f"{self.fmt(median(cpu['json']))} us; schema ids from Apicurio Registry "
+                      f"2.6 (asked once per subject, then cached)",
+                 extra=dict(cpu_us_per_event=median(cpu["avro"]),
+                            cpu_us_per_event_json=median(cpu["json"])))
+
     def scenario_produce_embedded(self):
         n = self.args.produce_n
         runs = []
@@ -1117,7 +1171,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--only", default="produce,embedded,mqtt,fanout,modbus,spool,rates,idle,scrape",
+    ap.add_argument("--only", default="produce,embedded,avro,mqtt,fanout,modbus,spool,rates,idle,scrape",
                     help="comma-separated scenarios")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--smoke", action="store_true")
@@ -1167,6 +1221,7 @@ def main():
             b.write(Path(args.out), started)
             return 1
         steps = [("produce", b.scenario_produce), ("embedded", b.scenario_produce_embedded),
+                 ("avro", b.scenario_avro),
                  ("mqtt", b.scenario_mqtt), ("fanout", b.scenario_fanout),
                  ("modbus", b.scenario_modbus),
                  ("spool", b.scenario_spool), ("rates", b.scenario_rates),
