@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gateway/base/clock.h"
+#include "gateway/config/conf.h"
 #include "gateway/core/event.h"
 #include "gateway/core/health.h"
 #include "gateway/core/metrics.h"
@@ -415,4 +416,90 @@ TEST(ready_fails_while_the_registry_cannot_help)
 	sg_buf_reset(&b);
 	CHECK(sg_health_live(&in, &b)); /* a restart would not help: still live */
 	sg_buf_free(&b);
+}
+
+/* --- the configuration keys --------------------------------------------------- */
+
+/* Load text as a config: NULL when it is valid, else the errors. */
+static char g_dir[400];
+
+static char *load(const char *text, struct sg_conf *c)
+{
+	char path[512], *errs = NULL;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/avro.yaml", g_dir);
+	fp = fopen(path, "w");
+	fputs(text, fp);
+	fclose(fp);
+	if (sg_conf_load(path, c, &errs) == SG_OK) {
+		free(errs);
+		return NULL;
+	}
+	return errs ? errs : strdup("?");
+}
+
+TEST(config_keys)
+{
+	struct sg_conf c;
+	char *e, pwfile[512], text[1024];
+	FILE *fp;
+
+	snprintf(g_dir, sizeof(g_dir), "%s", t_tmpdir());
+	e = load("kafka: {format: avro}\n", &c);
+	CHECK(e != NULL);
+	if (e)
+		says(e, "kafka.format: avro needs schema_registry.url");
+	free(e);
+	sg_conf_free(&c);
+	e = load("schema_registry: {url: ftp://x}\n", &c);
+	CHECK(e != NULL);
+	if (e)
+		says(e, "must start with http:// or https://");
+	free(e);
+	sg_conf_free(&c);
+	e = load("schema_registry: {url: http://x, username: u}\n", &c);
+	CHECK(e != NULL);
+	if (e)
+		says(e, "username and password go together");
+	free(e);
+	sg_conf_free(&c);
+	e = load("kafka: {format: xml}\n", &c);
+	CHECK(e != NULL);
+	if (e)
+		says(e, "'xml' is not one of: json, avro");
+	free(e);
+	sg_conf_free(&c);
+
+	/* Defaults, and the secret from file: with the user from ${ENV}. */
+	CHECK(load("gateway: {id: g}\n", &c) == NULL);
+	CHECK_EQ(c.kafka.format, SG_FORMAT_JSON);
+	CHECK_EQ(c.schema_registry.subject_strategy, SG_SUBJECT_TOPIC);
+	CHECK_EQ(c.schema_registry.key_format, SG_KEY_STRING);
+	CHECK(c.schema_registry.auto_register);
+	CHECK_EQ(c.schema_registry.timeout_ms, 5000);
+	CHECK_EQ(c.schema_registry.retry_max_ms, 10000);
+	sg_conf_free(&c);
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", g_dir);
+	fp = fopen(pwfile, "w");
+	fputs("s3cret\n", fp);
+	fclose(fp);
+	setenv("SG_TEST_REG_USER", "api-key", 1);
+	snprintf(
+	    text, sizeof(text),
+	    "kafka: {format: avro}\nschema_registry:\n  url: https://r:8081\n"
+	    "  username: ${SG_TEST_REG_USER}\n  password: file:%s\n  subject_strategy: record\n"
+	    "  key_format: avro\n  auto_register: false\n",
+	    pwfile);
+	e = load(text, &c);
+	if (e)
+		t_fail(__FILE__, __LINE__, "%s", e);
+	free(e);
+	CHECK_EQ(c.kafka.format, SG_FORMAT_AVRO);
+	CHECK_STR(c.schema_registry.username, "api-key");
+	CHECK_STR(c.schema_registry.password, "s3cret");
+	CHECK_EQ(c.schema_registry.subject_strategy, SG_SUBJECT_RECORD);
+	CHECK_EQ(c.schema_registry.key_format, SG_KEY_AVRO);
+	CHECK(!c.schema_registry.auto_register);
+	sg_conf_free(&c);
 }
