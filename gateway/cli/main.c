@@ -27,7 +27,7 @@ static int cmd_version(int argc, char **argv)
 static const struct cmd cmds[] = {
     {"run", sg_cli_run, "run the gateway (-c FILE)"},
     {"check", sg_cli_check, "validate a configuration file (-c FILE)"},
-    {"spool", sg_cli_spool, "inspect a spool directory (stat|dump DIR)"},
+    {"spool", sg_cli_spool, "inspect or check a spool directory (stat|dump|verify DIR)"},
     {"sink", sg_cli_sink, "consume topics into a file, SQLite or stdout"},
     {"sim", sg_cli_sim, "run a simulator (sensors for the learner stack)"},
     {"kafka-mock", sg_cli_kafka_mock, "run librdkafka's mock cluster (tests, demos)"},

@@ -64,7 +64,17 @@ const struct sg_metric_family sg_metric_families[] = {
     C("spool_truncated_bytes", "sensorgate_spool_truncated_bytes", "",
       "Bytes of torn tails truncated by recovery at start."),
     C("spool_segments_moved_aside", "sensorgate_spool_segments_moved_aside", "",
-      "Segments with a bad header moved to corrupt/ by recovery."),
+      "Segments recovery moved to corrupt/ (a format version it does not read, no intact "
+      "record, or seqs overlapping another segment)."),
+    C("spool_headers_repaired", "sensorgate_spool_headers_repaired", "",
+      "Damaged segment headers rewritten by recovery (the frames were intact and kept)."),
+    C("spool_gap_records", "sensorgate_spool_gap_records", "",
+      "Undelivered seqs missing between segments at start (a deleted segment): lost."),
+    C("spool_misordered", "sensorgate_spool_misordered", "",
+      "Segments out of seq order (renamed back by recovery, or overlapping: moved aside), and "
+      "records found out of order at run time."),
+    C("spool_disk_full", "sensorgate_spool_disk_full", "",
+      "Times the spool's filesystem was found full: `when_full` applied, as at `max_bytes`."),
 
     /* Kafka */
     C("produced", "sensorgate_kafka_produced", "", "Records handed to librdkafka."),

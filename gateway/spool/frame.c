@@ -35,10 +35,10 @@ void sg_seg_header(uint8_t h[SG_SPOOL_SEG_HDR])
 int sg_seg_header_check(const uint8_t h[SG_SPOOL_SEG_HDR])
 {
 	if (memcmp(h, SG_SEG_MAGIC, SEG_VERSION) != 0)
-		return -1;
+		return SG_SEG_HDR_DAMAGED;
 	if (sg_get_u32(h + SEG_CRC) != sg_crc_mask(sg_crc32c(h, SEG_CRC)))
-		return -1;
-	return sg_get_u32(h + SEG_VERSION) == SG_SEG_VERSION ? 0 : -1;
+		return SG_SEG_HDR_DAMAGED;
+	return sg_get_u32(h + SEG_VERSION) == SG_SEG_VERSION ? SG_SEG_HDR_OK : SG_SEG_HDR_VERSION;
 }
 
 bool sg_seg_name_ok(const char *name)
@@ -49,22 +49,127 @@ bool sg_seg_name_ok(const char *name)
 	return !strcmp(name + SG_SEG_NAME_DIGITS, ".seg");
 }
 
-void sg_ack_encode(uint8_t out[SG_ACK_FILE_LEN], uint64_t seq)
+static bool digits(const char *s, int n, uint64_t *v)
 {
-	memcpy(out, SG_ACK_MAGIC, ACK_SEQ);
-	put32(out + ACK_SEQ, (uint32_t)seq);
-	put32(out + ACK_SEQ + 4, (uint32_t)(seq >> 32));
-	put32(out + ACK_CRC, sg_crc_mask(sg_crc32c(out, ACK_CRC)));
+	uint64_t x = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || x > (UINT64_MAX - 9) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return true;
 }
 
-int sg_ack_decode(const void *p, size_t n, uint64_t *seq)
+void sg_tomb_name(uint64_t first, uint64_t last, char *out)
+{
+	char d[2][SG_SEG_NAME_DIGITS + 1];
+	uint64_t v[2] = {first, last};
+
+	for (int k = 0; k < 2; k++) {
+		for (int i = SG_SEG_NAME_DIGITS - 1; i >= 0; i--, v[k] /= 10)
+			d[k][i] = (char)('0' + v[k] % 10);
+		d[k][SG_SEG_NAME_DIGITS] = '\0';
+	}
+	memcpy(out, d[0], SG_SEG_NAME_DIGITS);
+	out[SG_SEG_NAME_DIGITS] = '-';
+	memcpy(out + SG_SEG_NAME_DIGITS + 1, d[1], SG_SEG_NAME_DIGITS);
+	memcpy(out + 2 * SG_SEG_NAME_DIGITS + 1, ".dropped", 9);
+}
+
+bool sg_tomb_parse(const char *name, uint64_t *first, uint64_t *last)
+{
+	if (strlen(name) != SG_TOMB_NAME_LEN || name[SG_SEG_NAME_DIGITS] != '-' ||
+	    strcmp(name + 2 * SG_SEG_NAME_DIGITS + 1, ".dropped") != 0)
+		return false;
+	return digits(name, SG_SEG_NAME_DIGITS, first) &&
+	       digits(name + SG_SEG_NAME_DIGITS + 1, SG_SEG_NAME_DIGITS, last) && *first <= *last;
+}
+
+enum { ACK_ACKED = 8, ACK_HW = 16, ACK_BOOT = 24, ACK2_CRC = 40 };
+
+void sg_ack_encode(uint8_t out[SG_ACK_SLOT_LEN], const struct sg_ack *a)
+{
+	memcpy(out, SG_ACK_MAGIC, ACK_ACKED);
+	put32(out + ACK_ACKED, (uint32_t)a->acked);
+	put32(out + ACK_ACKED + 4, (uint32_t)(a->acked >> 32));
+	put32(out + ACK_HW, (uint32_t)a->seq_hw);
+	put32(out + ACK_HW + 4, (uint32_t)(a->seq_hw >> 32));
+	memcpy(out + ACK_BOOT, a->boot, SG_BOOT_ID_LEN);
+	put32(out + ACK2_CRC, sg_crc_mask(sg_crc32c(out, ACK2_CRC)));
+}
+
+static bool ack_slot(const uint8_t *b, struct sg_ack *a)
+{
+	if (memcmp(b, SG_ACK_MAGIC, ACK_ACKED) != 0 ||
+	    sg_get_u32(b + ACK2_CRC) != sg_crc_mask(sg_crc32c(b, ACK2_CRC)))
+		return false;
+	a->acked = sg_get_u64(b + ACK_ACKED);
+	a->seq_hw = sg_get_u64(b + ACK_HW);
+	memcpy(a->boot, b + ACK_BOOT, SG_BOOT_ID_LEN);
+	return true;
+}
+
+/* The previous release's cursor: magic "SGACK1" | seq | CRC. */
+static bool ack_v1(const uint8_t *b, struct sg_ack *a)
+{
+	if (memcmp(b, SG_ACK_MAGIC_V1, ACK_SEQ) != 0 ||
+	    sg_get_u32(b + ACK_CRC) != sg_crc_mask(sg_crc32c(b, ACK_CRC)))
+		return false;
+	memset(a, 0, sizeof(*a));
+	a->acked = sg_get_u64(b + ACK_SEQ);
+	return true;
+}
+
+int sg_ack_slots(const void *p, size_t n, struct sg_ack s[2], bool valid[2])
 {
 	const uint8_t *b = p;
 
-	if (n != SG_ACK_FILE_LEN || memcmp(b, SG_ACK_MAGIC, ACK_SEQ) != 0 ||
+	memset(s, 0, 2 * sizeof(*s));
+	valid[0] = valid[1] = false;
+	if (n == SG_ACK_FILE_V1_LEN) {
+		valid[0] = ack_v1(b, &s[0]);
+		return 1;
+	}
+	if (n != SG_ACK_FILE_LEN)
+		return 0;
+	for (int i = 0; i < 2; i++)
+		valid[i] = ack_slot(b + i * SG_ACK_SLOT_LEN, &s[i]);
+	return 2;
+}
+
+int sg_ack_decode(const void *p, size_t n, struct sg_ack *a)
+{
+	struct sg_ack s[2];
+	bool v[2];
+	int k;
+
+	if (!sg_ack_slots(p, n, s, v) || (!v[0] && !v[1]))
+		return -1;
+	k = !v[1] || (v[0] && s[0].acked > s[1].acked) ? 0 : 1;
+	*a = s[k];
+	if (v[!k] && s[!k].seq_hw > a->seq_hw)
+		a->seq_hw = s[!k].seq_hw;
+	return 0;
+}
+
+void sg_epoch_encode(uint8_t out[SG_EPOCH_FILE_LEN], uint64_t epoch)
+{
+	memcpy(out, SG_EPOCH_MAGIC, ACK_SEQ);
+	put32(out + ACK_SEQ, (uint32_t)epoch);
+	put32(out + ACK_SEQ + 4, (uint32_t)(epoch >> 32));
+	put32(out + ACK_CRC, sg_crc_mask(sg_crc32c(out, ACK_CRC)));
+}
+
+int sg_epoch_decode(const void *p, size_t n, uint64_t *epoch)
+{
+	const uint8_t *b = p;
+
+	if (n != SG_EPOCH_FILE_LEN || memcmp(b, SG_EPOCH_MAGIC, ACK_SEQ) != 0 ||
 	    sg_get_u32(b + ACK_CRC) != sg_crc_mask(sg_crc32c(b, ACK_CRC)))
 		return -1;
-	*seq = sg_get_u64(b + ACK_SEQ);
+	*epoch = sg_get_u64(b + ACK_SEQ);
 	return 0;
 }
 
@@ -131,17 +236,22 @@ size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off, uint32_t maxle
 	return size;
 }
 
-void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, sg_frame_fn fn, void *arg,
-		 struct sg_seg_scan *out)
+void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, uint64_t name_seq, sg_frame_fn fn,
+		 void *arg, struct sg_seg_scan *out)
 {
 	size_t off = SG_SPOOL_SEG_HDR;
 	uint64_t prev = 0;
+	int hdr;
 
 	memset(out, 0, sizeof(*out));
-	if (size < SG_SPOOL_SEG_HDR || sg_seg_header_check(p) != 0) {
-		out->bad_header = true;
+	hdr = size < SG_SPOOL_SEG_HDR ? SG_SEG_HDR_DAMAGED : sg_seg_header_check(p);
+	if (hdr == SG_SEG_HDR_VERSION) {
+		out->unknown_version = true;
 		return;
 	}
+	out->bad_header = hdr != SG_SEG_HDR_OK;
+	if (size < SG_SPOOL_SEG_HDR)
+		return;
 	out->valid_end = SG_SPOOL_SEG_HDR;
 	while (off < size) {
 		uint64_t seq;
@@ -168,10 +278,13 @@ void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, sg_frame_fn fn,
 		uint32_t nlen;
 		sg_frame_check(p + next, size - next, maxlen, &nseq, &nlen);
 		out->corrupt_regions++;
-		if (prev && nseq > prev + 1)
+		if (prev && nseq > prev + 1) {
 			out->corrupt_lost += nseq - prev - 1;
-		else if (!prev)
-			out->corrupt_lost++; /* at least the one at the start */
+		} else if (!prev) {
+			out->lead_corrupt = true;
+			/* The name says where it began; without it, at least one. */
+			out->corrupt_lost += name_seq && nseq > name_seq ? nseq - name_seq : 1;
+		}
 		off = next;
 	}
 	out->torn_bytes = size - out->valid_end;

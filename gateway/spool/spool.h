@@ -4,7 +4,9 @@
  *
  * Layout of the directory:
  *   NNNNNNNNNNNNNNNNNNNN.seg   segments, named by their first seq
- *   ack                        the delivery cursor (atomically replaced)
+ *   ack                        the delivery cursor (two slots, in place)
+ *   epoch                      the spool's epoch, made with the spool
+ *   F-L.dropped                empty: seqs F..L dropped by drop_oldest
  *   corrupt/                   segments moved aside by recovery
  *   rejected.log               records Kafka refused for good (dead letters)
  *
@@ -23,10 +25,28 @@
  * and the spool's own flusher thread (group commit, cursor saving,
  * deletion of delivered segments).  All calls are thread-safe.
  *
- * The reader only sees durable records: with fsync `always` or an
- * interval, a record becomes visible to the producer after its fsync, so
- * Kafka never holds an event that a power cut could remove from the spool
- * (which would let a seq be reused).
+ * The reader sees a record as soon as its append returned, in every
+ * fsync mode (no group-commit burst: latency and the duplicates of a
+ * kill -9 stay small).  A power cut may then take records from the spool
+ * that Kafka already holds; their seqs are never issued again, because
+ * seqs are reserved ahead durably (the cursor's seq_hw, frame.h) and a
+ * start after another boot begins above the reservation.  Should the
+ * reservation not be durable (the cursor cannot be written), records
+ * become visible after their fsync, as a fallback.
+ *
+ * A full filesystem is a full spool.  The active segment is preallocated
+ * (fallocate) when it is made, so an append into it never meets ENOSPC;
+ * when the next segment cannot be made, `when_full` applies as at
+ * max_bytes.  The cursor is overwritten in place (no new block), and
+ * deleting delivered segments never waits for a write to succeed.
+ * Where preallocation is not supported, free space is checked before
+ * each append instead (a reserve of SG_SPOOL_RESERVE bytes).
+ *
+ * drop_oldest drops the oldest segment none of whose records the
+ * producer has read, so a record handed to Kafka is never counted as
+ * dropped (it may well arrive) and never exists only in memory; a gap it
+ * leaves is marked by a tombstone.  If every older record is in flight,
+ * the new event is dropped instead (and counted).
  */
 #ifndef SG_SPOOL_H
 #define SG_SPOOL_H
@@ -49,14 +69,22 @@ struct sg_spool;
 struct sg_spool_stats {
 	uint64_t next_seq;    /* the seq the next append gets */
 	uint64_t acked_seq;   /* every seq <= this is delivered or dropped */
-	uint64_t durable_seq; /* highest seq known to be on disk */
+	uint64_t durable_seq; /* highest seq known to be on disk (fsynced) */
 	uint64_t bytes;       /* bytes of all segments */
 	uint64_t segments;
 	uint64_t pending; /* records appended and not yet acked */
+	uint64_t dropped; /* records dropped by when_full in this run */
+	bool disk_full;   /* the filesystem is full (policy applies) */
 	/* From recovery at open: */
 	uint64_t recovered_records, truncated_bytes, corrupt_regions, corrupt_lost_records,
 	    segments_moved_aside;
+	uint64_t gap_records;      /* seqs missing between segments, not dropped by policy */
+	uint64_t misordered;       /* segments whose name disagreed with their records */
+	uint64_t headers_repaired; /* damaged segment headers rewritten (frames intact) */
 };
+
+/* Free space kept where the filesystem cannot preallocate. */
+#define SG_SPOOL_RESERVE (256 * 1024)
 
 /* Open (create) the spool directory and recover it.  Recovery findings
  * are logged and counted in the stats.  Starts the flusher thread. */
@@ -132,11 +160,42 @@ void sg_spool_stats(struct sg_spool *sp, struct sg_spool_stats *st);
 int sg_spool_reject(struct sg_spool *sp, uint64_t seq, const void *payload, size_t len,
 		    const char *reason);
 
-/* Fault injection seam (tests): replaces writev/fdatasync of segments. */
+/* The spool's epoch: 16 hex digits, made with the spool directory and
+ * kept with it, so `<gateway>:<seq>` plus the epoch stays unique when the
+ * spool is lost and seqs start again at 1.  Valid until close. */
+const char *sg_spool_epoch(const struct sg_spool *sp);
+
+/*
+ * The I/O seam: every call by which the spool changes its directory
+ * (reads are plain).  The defaults are the system calls; tests replace
+ * members to inject errors (ENOSPC, EIO, short writes) or to record what
+ * was written since the last sync, for the power-loss simulation
+ * (tests/fault/).  Same contracts as the system calls (-1 and errno).
+ * fallocate is fallocate(2): the spool reserves with FALLOC_FL_KEEP_SIZE
+ * and gives back with FALLOC_FL_PUNCH_HOLE; fsync_dir syncs a directory
+ * by path.  Set them
+ * before sg_spool_open() and restore them after sg_spool_close().
+ */
 struct sg_spool_io {
 	ssize_t (*writev)(int fd, const struct iovec *iov, int iovcnt);
 	int (*fdatasync)(int fd);
+	int (*open)(const char *path, int flags, mode_t mode);
+	int (*close)(int fd);
+	ssize_t (*pwrite)(int fd, const void *p, size_t n, off_t off);
+	int (*ftruncate)(int fd, off_t len);
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	int (*fsync_dir)(const char *dir);
+	int (*rename)(const char *from, const char *to);
+	int (*unlink)(const char *path);
+	int (*mkdir)(const char *path, mode_t mode);
+	/* Free bytes for an unprivileged writer on the filesystem of fd. */
+	int (*free_bytes)(int fd, uint64_t *out);
+	/* This boot's id (Linux: /proc/sys/kernel/random/boot_id); the
+	 * power-loss simulation gives each simulated boot its own. */
+	int (*boot_id)(uint8_t out[16]);
 };
 extern struct sg_spool_io sg_spool_io;
+/* The system calls (what sg_spool_io starts as). */
+extern const struct sg_spool_io sg_spool_io_default;
 
 #endif

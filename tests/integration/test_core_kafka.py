@@ -114,7 +114,11 @@ def test_crash_20_times(tmp_path, kafka):
     st = crash_then_drain(gw, 20, random.Random(7), 0.3, 2.0)
     recs = read_topic(kafka.bootstrap, "crash", count=st["last_seq"], timeout=120)
     a = check(recs, "k-crash", st["last_seq"], allow_dups=True)
-    print(f"\n20 x kill -9: {a['unique']} events, lost 0, duplicates {a['duplicates']}")
+    print(f"\n20 x kill -9: {a['unique']} events, lost 0, duplicates {a['duplicates']} "
+          f"({a['duplicates'] / 20:.1f} per kill -9 at 3k events/s; target <= 50 at 5k/s)")
+    # Regression (issue 11): about 260 per kill here before (cursor saved
+    # every 100 ms, records sent in group-commit bursts).
+    assert a["duplicates"] <= 20 * 50, a
 
 
 def test_bad_topic_and_oversize_record(tmp_path, kafka):
@@ -177,6 +181,14 @@ def test_exactly_once_across_crashes(tmp_path, kafka):
         "kafka:\n", "kafka:\n  delivery: exactly_once\n  checkpoint_topic: eos-ckpt\n", 1)
     gw = Gateway(tmp_path, text)
     st = crash_then_drain(gw, 10, random.Random(11), 0.5, 2.5)
+    # The spool cursor now follows each commit at once (issue 11), so a
+    # kill between a commit and the cursor write is rare: lose the cursor
+    # on purpose, and the checkpoint in Kafka alone must keep the spool's
+    # delivered records from being sent again.
+    (gw.spool / "ack").unlink()
+    gw.start()
+    st = gw.wait_drained(timeout=60)
+    assert gw.stop() == 0
     recs = read_topic(kafka.bootstrap, "eos", count=st["last_seq"], timeout=120, read_committed=True)
     a = check(recs, "k-eos", st["last_seq"], allow_dups=False)
     print(f"\nexactly_once, 10 x kill -9: {a['unique']} events, lost 0, duplicates 0")

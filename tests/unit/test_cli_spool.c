@@ -1,8 +1,10 @@
 /*
- * test_cli_spool.c - `sensorgate spool stat|dump`: dump renders records
- * of both payload versions (a version 1 record as the previous release
- * wrote it, a version 2 record as the gateway writes it now) with their
- * event ids, and --help prints the usage and succeeds for every form.
+ * test_cli_spool.c - `sensorgate spool stat|dump|verify`: dump renders
+ * records of both payload versions (a version 1 record as the previous
+ * release wrote it, a version 2 record as the gateway writes it now) with
+ * their event ids, --help prints the usage and succeeds for every form,
+ * and verify (issue 12) tells a clean spool, repairable findings and loss
+ * apart by exit code, one line per finding.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,6 +66,9 @@ TEST(help_for_every_form)
 	CHECK_EQ(spool_cli(&out, "nonsense", "/tmp", NULL), 2);
 	CHECK_EQ(spool_cli(&out, "dump", "/tmp", "--bogus"), 2);
 	CHECK_EQ(spool_cli(&out, "dump", "/tmp", "--limit"), 2);
+	CHECK_EQ(spool_cli(&out, "verify", NULL, NULL), 2);
+	CHECK_EQ(spool_cli(&out, "verify", "/tmp", "--all"), 2);
+	CHECK_EQ(spool_cli(&out, "verify", "--help", NULL), 0);
 }
 
 /* A version 1 payload as the previous release wrote it (event.h). */
@@ -127,4 +132,107 @@ TEST(dump_renders_both_versions)
 	CHECK_EQ(spool_cli(&out, "stat", dir, NULL), 0);
 	CHECK(strstr(out, "records 2, ") != NULL);
 	CHECK(strstr(out, "seqs 1..2, delivered up to 0, pending 2") != NULL);
+}
+
+/* --- verify ------------------------------------------------------------- */
+
+static void fill(const char *dir, int n)
+{
+	struct sg_spool_conf c = {.dir = (char *)dir,
+				  .fsync_ms = SG_FSYNC_NEVER,
+				  .max_bytes = 16 << 20,
+				  .segment_bytes = 16384,
+				  .when_full = SG_FULL_BLOCK,
+				  .ack_interval_ms = 100,
+				  .max_record_bytes = 4096};
+	struct sg_spool *sp = NULL;
+	struct sg_errbuf eb;
+	uint64_t seq;
+	char p[100];
+
+	memset(p, 'v', sizeof(p));
+	CHECK_EQ(sg_spool_open(&c, &sp, &eb), SG_OK);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(sg_spool_append(sp, p, sizeof(p), &seq), SG_OK);
+	sg_spool_close(sp);
+}
+
+static const char *seg(const char *dir, unsigned long long first)
+{
+	static char p[512];
+	snprintf(p, sizeof(p), "%s/%020llu.seg", dir, first);
+	return p;
+}
+
+static void flip(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	char b;
+
+	CHECK(pread(fd, &b, 1, off) == 1);
+	b ^= 0x04;
+	CHECK(pwrite(fd, &b, 1, off) == 1);
+	close(fd);
+}
+
+/* The first seqs of the segments (1, then every 136 records of 120 B). */
+static unsigned long long nth_first(const char *dir, int k)
+{
+	int n = 0;
+
+	for (unsigned long long s = 1; s < 100000; s++)
+		if (access(seg(dir, s), F_OK) == 0 && n++ == k)
+			return s;
+	return 0;
+}
+
+TEST(verify_clean_repairable_and_loss)
+{
+	const char *dir = t_tmpdir();
+	const char *out;
+	unsigned long long s2, s3;
+	char a[512], b[512], t[600];
+	int fd;
+
+	fill(dir, 600);
+	CHECK_EQ(spool_cli(&out, "verify", dir, NULL), 0);
+	CHECK(strstr(out, "verify: 600 frames checked, seqs 1..600") != NULL);
+	CHECK(strstr(out, "clean (exit 0)") != NULL);
+	/* A damaged header: repairable, every frame kept (defect 6). */
+	flip(seg(dir, 1), 2);
+	CHECK_EQ(spool_cli(&out, "verify", dir, NULL), 1);
+	CHECK(strstr(out, "REPAIR segment 00000000000000000001: damaged header") != NULL);
+	CHECK(strstr(out, "600 frames checked") != NULL);
+	CHECK_EQ(spool_cli(&out, "stat", dir, NULL), 0);
+	CHECK(strstr(out, "BAD HEADER (frames intact)") != NULL);
+	CHECK(strstr(out, "records 600, ") != NULL);
+	CHECK(strstr(out, "(~0 events lost), gaps 0") != NULL);
+	flip(seg(dir, 1), 2);
+	/* A torn tail: repairable. */
+	s2 = nth_first(dir, 1);
+	s3 = nth_first(dir, 2);
+	CHECK(s2 > 1 && s3 > s2);
+	fd = open(seg(dir, s3), O_WRONLY | O_APPEND);
+	CHECK(write(fd, "SGR1\x10\0\0\0partial", 15) == 15);
+	close(fd);
+	CHECK_EQ(spool_cli(&out, "verify", dir, NULL), 1);
+	CHECK(strstr(out, "torn tail of 15 bytes") != NULL);
+	/* Swapped names: repairable, nothing lost (defect 5). */
+	snprintf(a, sizeof(a), "%s", seg(dir, s2));
+	snprintf(b, sizeof(b), "%s", seg(dir, s3));
+	snprintf(t, sizeof(t), "%s.swap", a);
+	CHECK(rename(a, t) == 0);
+	CHECK(rename(b, a) == 0);
+	CHECK(rename(t, b) == 0);
+	CHECK_EQ(spool_cli(&out, "verify", dir, NULL), 1);
+	CHECK(strstr(out, "out of order") != NULL);
+	CHECK(strstr(out, "600 frames checked, seqs 1..600") != NULL);
+	CHECK_EQ(spool_cli(&out, "stat", dir, NULL), 0);
+	CHECK(strstr(out, "out of order 2") != NULL);
+	/* A deleted middle segment: loss, with the count. */
+	CHECK(unlink(seg(dir, s2)) == 0); /* now holds s3.. (the swapped one) */
+	CHECK_EQ(spool_cli(&out, "verify", dir, NULL), 3);
+	CHECK(strstr(out, "LOSS seqs before") != NULL);
+	CHECK(strstr(out, "events lost or not deliverable (exit 3)") != NULL);
+	CHECK_EQ(spool_cli(&out, "verify", "/nonexistent/spool", NULL), 4);
 }

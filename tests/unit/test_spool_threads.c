@@ -160,7 +160,7 @@ static void scan_dir(const char *dir, struct seen *s)
 				 : NULL;
 		close(fd);
 		CHECK(m != MAP_FAILED);
-		sg_seg_scan(m, (size_t)st.st_size, 1 << 20, scan_fn, s, &sc);
+		sg_seg_scan(m, (size_t)st.st_size, 1 << 20, 0, scan_fn, s, &sc);
 		CHECK(!sc.bad_header && sc.corrupt_regions == 0 && sc.torn_bytes == 0);
 		/* The name is the first seq in it. */
 		if (sc.records)
