@@ -46,8 +46,13 @@ void *mq_arena_alloc(struct mq_arena *a, size_t n)
 	if (!b || b->cap - b->used < n) {
 		size_t cap = n > ABLOCK ? n : ABLOCK;
 
-		if (!(b = malloc(sizeof(*b) + cap)))
+		if (cap == ABLOCK && a->spare) {
+			b = a->spare;
+			a->spare = b->next;
+			a->nspare--;
+		} else if (!(b = malloc(sizeof(*b) + cap))) {
 			return NULL;
+		}
 		b->cap = cap;
 		b->used = 0;
 		b->next = a->head;
@@ -62,27 +67,40 @@ void mq_arena_reset(struct mq_arena *a)
 {
 	struct mq_ablock *b = a->head;
 
-	/* Keep the oldest block if it is the ordinary size. */
-	while (b && (b->next || b->cap > ABLOCK)) {
+	/* Ordinary blocks go to the spares (a few), the rest back. */
+	while (b) {
+		struct mq_ablock *next = b->next;
+
+		if (b->cap == ABLOCK && a->nspare < MQ_ARENA_SPARE) {
+			b->next = a->spare;
+			a->spare = b;
+			a->nspare++;
+		} else {
+			free(b);
+		}
+		b = next;
+	}
+	a->head = NULL;
+}
+
+static void arena_free_list(struct mq_ablock *b)
+{
+	while (b) {
 		struct mq_ablock *next = b->next;
 		free(b);
 		b = next;
 	}
-	a->head = b;
-	if (b)
-		b->used = 0;
 }
 
 void mq_arena_free(struct mq_arena *a)
 {
-	while (a->head) {
-		struct mq_ablock *next = a->head->next;
-		free(a->head);
-		a->head = next;
-	}
+	arena_free_list(a->head);
+	arena_free_list(a->spare);
+	a->head = a->spare = NULL;
+	a->nspare = 0;
 }
 
-static const char *ar_str(struct mq_arena *a, const char *s, size_t n)
+const char *mq_arena_str(struct mq_arena *a, const char *s, size_t n)
 {
 	char *p = mq_arena_alloc(a, n + 1);
 
@@ -122,10 +140,19 @@ int mq_rule_compile(struct mq_rule *r, const struct mq_rule_conf *c, size_t inde
 			      : (r->mode == MQ_MODE_FIELDS || r->mode == MQ_MODE_WILDCARD
 				     ? MQ_SENSOR_DEFAULT_FIELD
 				     : MQ_SENSOR_DEFAULT);
+	if (!(r->flv = malloc(sizeof(*r->flv))))
+		return sg_errf(eb, SG_ENOMEM, "out of memory");
+	mq_levels_split(c->filter, r->flv);
+	mq_tmpl_compile(&r->t_sensor, r->sensor, MQ_TMPL_TEXT);
+	mq_tmpl_compile(&r->t_topic, c->topic, MQ_TMPL_TOPIC);
+	mq_tmpl_compile(&r->t_key, c->key, MQ_TMPL_TEXT);
 	if (c->time_offset) {
-		if (mq_offset_parse(c->time_offset, strlen(c->time_offset), &r->offset_s) != SG_OK)
-			return sg_errf(eb, SG_EINVAL, "time_offset \"%s\": use Z or +HH:MM",
-				       c->time_offset);
+		if (mq_offset_parse(c->time_offset, strlen(c->time_offset), &r->offset_s) !=
+		    SG_OK) {
+			rc = sg_errf(eb, SG_EINVAL, "time_offset \"%s\": use Z or +HH:MM",
+				     c->time_offset);
+			goto err;
+		}
 		r->has_offset = true;
 	}
 	if ((r->mode == MQ_MODE_VALUE &&
@@ -157,6 +184,11 @@ err:
 
 void mq_rule_free(struct mq_rule *r)
 {
+	free(r->flv);
+	r->flv = NULL;
+	mq_tmpl_free(&r->t_sensor);
+	mq_tmpl_free(&r->t_topic);
+	mq_tmpl_free(&r->t_key);
 	mq_jptr_free(&r->value);
 	mq_jptr_free(&r->time);
 	mq_jptr_free(&r->unit);
@@ -211,7 +243,7 @@ static struct sg_reading *push(struct mq_map *m, const struct mq_rule *r, struct
 {
 	struct mq_work *w = &m->w;
 
-	if (w->n >= m->max_events) {
+	if (w->n - w->r0 >= m->max_events) {
 		bad_set(bad, r, "too_many_events", NULL,
 			"more than %zu events from one message (max_events)", m->max_events);
 		return NULL;
@@ -220,8 +252,8 @@ static struct sg_reading *push(struct mq_map *m, const struct mq_rule *r, struct
 		size_t cap = w->cap ? w->cap * 2 : 16;
 		struct sg_reading *rd;
 
-		if (cap > m->max_events)
-			cap = m->max_events;
+		if (cap > w->r0 + m->max_events)
+			cap = w->r0 + m->max_events; /* this message's bound after the batch's */
 		if (!(rd = realloc(w->rd, cap * sizeof(*rd)))) {
 			bad_set(bad, r, "no_memory", NULL, "out of memory");
 			return NULL;
@@ -233,34 +265,45 @@ static struct sg_reading *push(struct mq_map *m, const struct mq_rule *r, struct
 	return &w->rd[w->n++];
 }
 
+/* A template's result for this message: the compiled literal, the topic
+ * itself, or an expansion into the arena.  NULL with eb set (the
+ * template's error) or, eb->msg empty, out of memory. */
+static const char *expand(struct mq_work *w, const struct mq_tmpl *tp, const char *field,
+			  size_t outsz, struct sg_errbuf *eb)
+{
+	const char *topic = w->msg->topic;
+	char buf[1024];
+
+	eb->msg[0] = '\0';
+	if (tp->plan == MQ_TP_LITERAL && tp->lit_len < outsz)
+		return tp->lit;
+	if (tp->plan == MQ_TP_TOPIC && w->topic_len < outsz)
+		return topic;
+	if (mq_tmpl_expand_field(tp->t, tp->kind, topic, &w->lv, field, buf, outsz, eb))
+		return NULL;
+	return mq_arena_str(&w->ar, buf, strlen(buf));
+}
+
 /* Sensor id, Kafka topic and key of a reading, with {field} = field. */
 static int names(struct mq_map *m, const struct mq_rule *r, const char *field,
 		 struct sg_reading *rd, struct mq_bad *bad)
 {
-	struct mq_work *w = &m->w;
-	const char *topic = w->msg->topic;
+	static const char *const what[] = {"sensor", "topic", "key"};
+	const struct mq_tmpl *tp[] = {&r->t_sensor, &r->t_topic, &r->t_key};
+	const char **out[] = {&rd->sensor, &rd->topic, &rd->key};
+	static const size_t max[] = {256, 250, 1024};
 	struct sg_errbuf eb;
-	char buf[1024];
 
-	if (mq_tmpl_expand_field(r->sensor, MQ_TMPL_TEXT, topic, &w->lv, field, buf, 256, &eb))
-		return bad_set(bad, r, "template", field, "sensor: %s", eb.msg);
-	rd->sensor = ar_str(&w->ar, buf, strlen(buf));
-	if (r->c->topic) {
-		if (mq_tmpl_expand_field(r->c->topic, MQ_TMPL_TOPIC, topic, &w->lv, field, buf, 250,
-					 &eb))
-			return bad_set(bad, r, "template", field, "topic: %s", eb.msg);
-		rd->topic = ar_str(&w->ar, buf, strlen(buf));
+	for (int i = 0; i < 3; i++) {
+		if (!tp[i]->t)
+			continue;
+		if (!(*out[i] = expand(&m->w, tp[i], field, max[i], &eb)))
+			return eb.msg[0]
+				   ? bad_set(bad, r, "template", field, "%s: %s", what[i], eb.msg)
+				   : bad_set(bad, r, "no_memory", field, "out of memory");
 	}
-	if (r->c->key) {
-		if (mq_tmpl_expand_field(r->c->key, MQ_TMPL_TEXT, topic, &w->lv, field, buf,
-					 sizeof(buf), &eb))
-			return bad_set(bad, r, "template", field, "key: %s", eb.msg);
-		rd->key = ar_str(&w->ar, buf, strlen(buf));
-	}
-	if (!rd->sensor || (r->c->topic && !rd->topic) || (r->c->key && !rd->key))
-		return bad_set(bad, r, "no_memory", field, "out of memory");
-	rd->headers = w->hs.h;
-	rd->nheaders = w->hs.n;
+	rd->headers = m->w.hs.hp;
+	rd->nheaders = m->w.hs.n;
 	return SG_OK;
 }
 
@@ -273,13 +316,13 @@ static const char *tok_text(struct mq_work *w, size_t tok)
 	if (v.type == MQ_J_NULL)
 		return NULL;
 	if (v.type != MQ_J_STR)
-		return ar_str(&w->ar, v.p, v.len);
+		return mq_arena_str(&w->ar, v.p, v.len);
 	if (!(w->doc.t[tok].flags & MQ_JT_ESC))
-		return ar_str(&w->ar, v.p + 1, v.len - 2);
+		return mq_arena_str(&w->ar, v.p + 1, v.len - 2);
 	sg_buf_reset(&w->path);
 	if (mq_json_str(&v, &w->path) != SG_OK)
 		return NULL;
-	return ar_str(&w->ar, w->path.p ? w->path.p : "", w->path.len);
+	return mq_arena_str(&w->ar, w->path.p ? w->path.p : "", w->path.len);
 }
 
 static const char *type_word(enum mq_jtype t)
@@ -468,7 +511,7 @@ static int map_raw(struct mq_map *m, const struct mq_rule *r, const struct rtime
 	/* No envelope to mark uncertain: say it in a header. */
 	if (!(h = mq_arena_alloc(&w->ar, (w->hs.n + 1) * sizeof(*h))))
 		return bad_set(bad, r, "no_memory", NULL, "out of memory");
-	memcpy(h, w->hs.h, w->hs.n * sizeof(*h));
+	memcpy(h, w->hs.hp, w->hs.n * sizeof(*h));
 	h[w->hs.n] = (struct sg_header){"sg-time-error", t->reason, strlen(t->reason)};
 	rd->headers = h;
 	rd->nheaders = w->hs.n + 1;
@@ -582,7 +625,7 @@ static int on_leaf(void *arg, const struct mq_leaf *lf)
 
 	if (excluded(lf, ex, x->r->sep))
 		return SG_OK;
-	field = lf->name_len ? ar_str(&w->ar, lf->name, lf->name_len) : x->root_name;
+	field = lf->name_len ? mq_arena_str(&w->ar, lf->name, lf->name_len) : x->root_name;
 	if (!field)
 		return bad_set(x->bad, x->r, "no_memory", NULL, "out of memory");
 	if (!(rd = push(x->m, x->r, x->bad)) || names(x->m, x->r, field, rd, x->bad) ||

@@ -18,10 +18,12 @@
  * saying which rule and field failed and why.  Every bad message is
  * counted by reason and logged (rate-limited).
  *
- * Runs inside libmosquitto's message callback on the source thread: the
- * emit below is the spool append that must finish before the callback
- * returns (see docs/mqtt.md for the acknowledgement window, which stays
- * one message however many events it makes).
+ * Runs inside libmosquitto's message callback on the source thread.
+ * With m->defer (the driver holds acknowledgements back, batch.c) the
+ * message is copied and its events join the read pass's batch, which is
+ * appended before any acknowledgement leaves; without it the emit below
+ * is the spool append that finishes before the callback returns (see
+ * docs/mqtt.md for the acknowledgement window).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -101,6 +103,7 @@ int mq_map_init(struct mq_map *m, struct sg_source *src, const char *name, const
 	m->c = c;
 	m->name = name;
 	m->emit = sg_source_emit_batch;
+	m->batch_bytes = MQ_BATCH_BYTES;
 	m->max_events = c->max_events > 0 ? (size_t)c->max_events : MQ_MAX_EVENTS_DEFAULT;
 	mq_jdoc_init(&m->w.doc);
 	sg_buf_init(&m->w.path);
@@ -149,37 +152,72 @@ void mq_map_fini(struct mq_map *m)
 	mq_arena_free(&m->w.ar);
 	free(m->w.rd);
 	m->w.rd = NULL;
-	m->w.cap = m->w.n = 0;
+	m->w.cap = m->w.n = m->w.r0 = 0;
+	free(m->pend);
+	m->pend = NULL;
+	m->npend = m->pcap = 0;
 }
 
-static void hdrs_init(struct mq_hdrs *hs, const struct mq_msg *msg)
+/* Header values of the QoS and retain flags (static: they outlive any
+ * one message in a batch). */
+static const char *const hdr_digit[] = {"0", "1", "2"};
+
+static void hdrs_init(struct mq_hdrs *hs, const struct mq_msg *msg, size_t topic_len)
 {
 	hs->n = 0;
-	hs->qos[0] = (char)('0' + msg->qos);
-	hs->qos[1] = '\0';
-	hs->retain[0] = msg->retain ? '1' : '0';
-	hs->retain[1] = '\0';
-	hs->h[hs->n++] = (struct sg_header){"mqtt-topic", msg->topic, strlen(msg->topic)};
-	hs->h[hs->n++] = (struct sg_header){"mqtt-qos", hs->qos, 1};
-	hs->h[hs->n++] = (struct sg_header){"mqtt-retain", hs->retain, 1};
+	hs->hp = hs->h;
+	hs->h[hs->n++] = (struct sg_header){"mqtt-topic", msg->topic, topic_len};
+	hs->h[hs->n++] = (struct sg_header){
+	    "mqtt-qos", hdr_digit[msg->qos >= 0 && msg->qos <= 2 ? msg->qos : 0], 1};
+	hs->h[hs->n++] = (struct sg_header){"mqtt-retain", hdr_digit[msg->retain ? 1 : 0], 1};
 	for (size_t i = 0; i < msg->nuprops && hs->n < MQ_MAX_HDRS - MQ_DEAD_HDRS; i++)
 		hs->h[hs->n++] = msg->uprops[i];
 }
 
-static void work_begin(struct mq_work *w, const struct mq_msg *msg)
+/* Start on msg.  With batching, the message is copied into the arena
+ * (its headers too) and its readings follow the batch's; when it cannot
+ * be copied, the batch is emitted first and the message goes alone, as
+ * without batching.  SG_OK, or the failure of that emit. */
+static int work_begin(struct mq_map *m, const struct mq_msg *msg)
 {
-	w->msg = msg;
+	struct mq_work *w = &m->w;
+	struct mq_msg *kept = m->defer ? mq_batch_keep(m, msg) : NULL;
+	struct sg_header *h;
+	int rc = SG_OK;
+
+	w->kept = kept != NULL;
+	if (m->defer && !kept && m->npend)
+		rc = mq_batch_emit(m);
+	w->msg = kept ? kept : msg;
+	w->topic_len = strlen(w->msg->topic);
 	w->arrival_ns = sg_now_ns();
 	w->doc_state = 0;
-	w->n = 0;
-	mq_levels_split(msg->topic, &w->lv);
-	hdrs_init(&w->hs, msg);
+	if (!w->kept)
+		w->n = 0;
+	w->r0 = w->n;
+	mq_levels_split(w->msg->topic, &w->lv);
+	hdrs_init(&w->hs, w->msg, w->topic_len);
+	if (kept && (h = mq_arena_alloc(&w->ar, w->hs.n * sizeof(*h)))) {
+		memcpy(h, w->hs.h, w->hs.n * sizeof(*h));
+		w->hs.hp = h;
+	} else if (kept) {
+		w->kept = false; /* no room for the headers: alone, after the batch */
+		if (m->npend && (rc = mq_batch_emit(m)) == SG_OK)
+			w->r0 = w->n = 0;
+	}
+	return rc;
 }
 
-/* Give back what one huge message made the scratch grow to. */
-static void work_end(struct mq_work *w)
+/* Give back what one huge message made the scratch grow to; the arena
+ * only once no batch needs it. */
+static void work_end(struct mq_map *m)
 {
-	mq_arena_reset(&w->ar);
+	struct mq_work *w = &m->w;
+
+	if (!m->npend) {
+		mq_arena_reset(&w->ar);
+		w->n = w->r0 = 0;
+	}
 	if (w->doc.cap > MQ_KEEP_TOKENS || w->doc.kcap > MQ_KEEP_TOKENS ||
 	    w->doc.kbuf.cap > MQ_KEEP_BYTES) {
 		mq_jdoc_free(&w->doc);
@@ -190,8 +228,7 @@ static void work_end(struct mq_work *w)
 	w->msg = NULL;
 }
 
-/* What happened to an emit, for flow control and loss accounting. */
-static int map_emitted(struct mq_map *m, const struct mq_msg *msg, size_t n, int rc)
+int mq_map_emitted(struct mq_map *m, const struct mq_msg *msg, size_t n, int rc, bool acked)
 {
 	switch (rc) {
 	case SG_OK:
@@ -199,18 +236,33 @@ static int map_emitted(struct mq_map *m, const struct mq_msg *msg, size_t n, int
 	case SG_EIO:
 	case SG_ENOSPC:
 	case SG_ESTOPPING:
-		if (msg->qos > 0) {
+		if (msg->qos > 0 && acked) {
 			sg_counter_add(m->m_lost, 1);
 			sg_log_rl(
 			    &m->rl_lost, SG_LOG_ERROR, m->name,
 			    "message on \"%s\" (QoS %d, %zu event(s)) was acknowledged to the "
 			    "broker but NOT stored (%s): LOST (mqtt_lost_after_ack)",
 			    msg->topic, msg->qos, n, sg_strerror(rc));
+		} else if (msg->qos > 0) {
+			sg_log_rl(
+			    &m->rl_lost, SG_LOG_ERROR, m->name,
+			    "message on \"%s\" (QoS %d, %zu event(s)) NOT stored (%s) and not "
+			    "acknowledged: the broker delivers it again to a persistent "
+			    "session (clean_session: false)",
+			    msg->topic, msg->qos, n, sg_strerror(rc));
 		}
 		m->last_rc = rc;
 		return rc;
 	default: map_error(m, "emit"); return SG_OK;
 	}
+}
+
+/* Did the broker get this message's acknowledgement before its append?
+ * Without batching always (libmosquitto answers before the callback);
+ * with it only QoS 2's PUBREC, sent before the message is released. */
+static bool map_acked(const struct mq_map *m, const struct mq_msg *msg)
+{
+	return !m->defer || msg->qos == 2;
 }
 
 static void count_reason(struct mq_map *m, const char *reason)
@@ -233,14 +285,13 @@ static void bad_text(const struct mq_map *m, const struct mq_bad *bad, char *out
 		snprintf(out, n, "%s", bad->why);
 }
 
-/* Bad input: dead letter it when configured, count and log always. */
-static int map_bad(struct mq_map *m, const struct mq_msg *msg, const struct mq_bad *bad)
+int mq_map_bad(struct mq_map *m, const struct mq_msg *msg, const struct sg_header *base,
+	       size_t nbase, const struct mq_bad *bad)
 {
 	struct sg_header h[MQ_MAX_HDRS];
 	struct sg_reading rd = {0};
-	struct mq_hdrs *hs = &m->w.hs;
 	char sensor[256], text[800], rule[24], size[24];
-	size_t n = hs->n, keep = msg->len;
+	size_t n = nbase, keep = msg->len;
 	int rc;
 
 	bad_text(m, bad, text, sizeof(text));
@@ -255,7 +306,7 @@ static int map_bad(struct mq_map *m, const struct mq_msg *msg, const struct mq_b
 	if (keep > (size_t)m->c->max_payload)
 		keep = m->c->dead_letter_head < (int64_t)msg->len ? (size_t)m->c->dead_letter_head
 								  : msg->len;
-	memcpy(h, hs->h, n * sizeof(h[0]));
+	memcpy(h, base, n * sizeof(h[0]));
 	snprintf(size, sizeof(size), "%zu", msg->len);
 	h[n++] = (struct sg_header){"mqtt-payload-size", size, strlen(size)};
 	h[n++] = (struct sg_header){"sg-error", text, strlen(text)};
@@ -284,7 +335,12 @@ static int map_bad(struct mq_map *m, const struct mq_msg *msg, const struct mq_b
 		rd.value.s.len = (size_t)m->c->dead_letter_head;
 		rc = m->emit(m->src, &rd, 1);
 	}
-	return map_emitted(m, msg, 1, rc);
+	return mq_map_emitted(m, msg, 1, rc, map_acked(m, msg));
+}
+
+static int map_bad_now(struct mq_map *m, const struct mq_bad *bad)
+{
+	return mq_map_bad(m, m->w.msg, m->w.hs.hp, m->w.hs.n, bad);
 }
 
 /* Does the rule's condition hold for this message? */
@@ -318,7 +374,7 @@ static int map_rules(struct mq_map *m, const struct mq_msg *msg, struct outcome 
 	for (size_t i = 0; i < m->nrules; i++) {
 		const struct mq_rule *r = &m->rules[i];
 
-		if (!mq_filter_match(r->c->filter, msg->topic))
+		if (!mq_filter_match_lv(r->c->filter, r->flv, msg->topic, &m->w.lv))
 			continue;
 		if (r->c->if_pointer && !cond_holds(m, r))
 			continue;
@@ -365,54 +421,93 @@ static int map_nothing(struct mq_map *m, const struct mq_msg *msg, const struct 
 	}
 	snprintf(bad.why, sizeof(bad.why),
 		 "no event: the rules that match found none of their fields");
-	return map_bad(m, msg, &bad);
+	return map_bad_now(m, &bad);
 }
 
-static int map_store(struct mq_map *m, const struct mq_msg *msg)
+void mq_map_stored(struct mq_map *m, size_t n)
 {
-	struct mq_work *w = &m->w;
-	struct mq_bad bad = {.reason = "spool_refused", .rule = -1};
-	int rc = m->emit(m->src, w->rd, w->n);
+	sg_counter_add(m->m_events, n);
+	if (n > 1)
+		sg_counter_add(m->m_fanout, 1);
+}
 
-	if (rc == SG_OK) {
-		sg_counter_add(m->m_events, w->n);
-		if (w->n > 1)
-			sg_counter_add(m->m_fanout, 1);
-	}
-	if (rc != SG_EINVAL)
-		return map_emitted(m, msg, w->n, rc);
+int mq_map_refused(struct mq_map *m, const struct mq_msg *msg, const struct sg_header *h, size_t nh,
+		   size_t n)
+{
+	struct mq_bad bad = {.reason = "spool_refused", .rule = -1, .field = NULL};
+
 	snprintf(bad.why, sizeof(bad.why),
 		 "the spool refused the %zu event(s) of this message (larger than "
 		 "spool.max_record_bytes together, or malformed)",
-		 w->n);
-	return map_bad(m, msg, &bad);
+		 n);
+	return mq_map_bad(m, msg, h, nh, &bad);
+}
+
+/* The message's events: into the batch, or appended now. */
+static int map_store(struct mq_map *m)
+{
+	struct mq_work *w = &m->w;
+	size_t n = w->n - w->r0;
+	int rc;
+
+	if (w->kept)
+		return mq_batch_add(m);
+	rc = m->emit(m->src, w->rd + w->r0, n);
+	if (rc == SG_OK)
+		mq_map_stored(m, n);
+	if (rc != SG_EINVAL)
+		return mq_map_emitted(m, w->msg, n, rc, map_acked(m, w->msg));
+	return mq_map_refused(m, w->msg, w->hs.hp, w->hs.n, n);
+}
+
+/* A message without events of its own (bad, unmatched, empty): the
+ * batch before it is appended first, so the spool keeps the order. */
+static int map_none(struct mq_map *m)
+{
+	m->w.n = m->w.r0;
+	if (!m->npend)
+		return SG_OK;
+	return mq_batch_emit(m);
 }
 
 int mq_map_message(struct mq_map *m, const struct mq_msg *in)
 {
 	struct mq_msg msg = *in;
-	struct mq_bad bad = {.rule = -1};
+	struct mq_bad bad;
 	struct outcome o = {0};
-	int rc;
+	int rc, mapped;
 
+	/* After a failed append nothing more is stored or acknowledged: the
+	 * driver disconnects and the broker keeps the rest. */
+	if (m->defer && m->last_rc != SG_OK)
+		return m->last_rc;
 	if (!msg.payload)
 		msg.payload = "";
+	bad.rule = -1;
+	bad.field = NULL;
+	bad.reason = NULL;
+	bad.why[0] = '\0';
 	sg_counter_add(m->m_msgs, 1);
 	sg_counter_add(m->m_msgs_qos[msg.qos >= 0 && msg.qos <= 2 ? msg.qos : 0], 1);
-	work_begin(&m->w, &msg);
-	rc = map_rules(m, &msg, &o, &bad);
-	if (!o.matched) {
+	if ((rc = work_begin(m, &msg)) != SG_OK) {
+		work_end(m);
+		return rc;
+	}
+	mapped = map_rules(m, m->w.msg, &o, &bad);
+	if (o.matched && mapped == SG_OK && m->w.n > m->w.r0) {
+		rc = map_store(m);
+	} else if ((rc = map_none(m)) != SG_OK) {
+		/* the batch before it failed: this one is not stored either */
+	} else if (!o.matched) {
 		sg_counter_add(m->m_unmatched, 1);
 		bad = (struct mq_bad){.reason = "no_rule", .rule = -1};
 		snprintf(bad.why, sizeof(bad.why), "no rule matches the topic");
-		rc = map_bad(m, &msg, &bad);
-	} else if (rc != SG_OK) {
-		rc = map_bad(m, &msg, &bad);
-	} else if (!m->w.n) {
-		rc = map_nothing(m, &msg, &o);
+		rc = map_bad_now(m, &bad);
+	} else if (mapped != SG_OK) {
+		rc = map_bad_now(m, &bad);
 	} else {
-		rc = map_store(m, &msg);
+		rc = map_nothing(m, m->w.msg, &o);
 	}
-	work_end(&m->w);
+	work_end(m);
 	return rc;
 }

@@ -14,17 +14,22 @@
  * CONNECT properties such as the session expiry): it blocks this source's
  * thread for at most the TCP connect time, nothing else.
  *
- * No loss at our end: libmosquitto sends the QoS 1 PUBACK (QoS 2 PUBREC)
- * before the message callback runs, so the callback appends the event to
- * the spool (sg_source_emit) before it returns; with `when_full: block`
- * the append blocks, we stop reading the socket and TCP pushes back to
- * the broker.  If the append fails the message is counted as
- * mqtt_lost_after_ack and we disconnect so the broker keeps the rest.
- * docs/mqtt.md states the remaining window.
+ * No loss at our end: libmosquitto runs in its threaded mode, where the
+ * QoS 1 PUBACK it queues before the message callback is written only by
+ * loop_write; the messages of one read pass are appended to the spool in
+ * one batch (batch.c) and only then does step() write, so a QoS 1
+ * message is acknowledged once its events are in the spool.  With
+ * `when_full: block` the append blocks, we stop reading the socket and
+ * TCP pushes back to the broker.  If the append fails nothing of the
+ * pass is acknowledged and we disconnect, so a persistent session gets
+ * those messages again; a QoS 2 message, released after its PUBREC, is
+ * counted as mqtt_lost_after_ack.  docs/mqtt.md states the window.
  */
 #include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +69,26 @@ static void mq_schedule(struct mq *m, int64_t now)
 	m->next_try_ns = now + (int64_t)d;
 }
 
+static void on_log(struct mosquitto *mosq, void *ud, int level, const char *str)
+{
+	struct mq *m = ud;
+
+	(void)mosq;
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		sg_warn(m->name, "libmosquitto: %s", str);
+}
+
+/* libmosquitto 2.0 formats every log line (vsnprintf into a malloc'd
+ * buffer) whenever a log callback is set, whatever its level: two lines
+ * per QoS 1 message, about 5,000 instructions.  So the callback is set
+ * only while connecting, where its warnings (TLS, refused connects) are
+ * worth having; once connected, our own messages say what failed. */
+static void mq_log_cb(struct mq *m, bool on)
+{
+	if (m->mosq)
+		mosquitto_log_callback_set(m->mosq, on ? on_log : NULL);
+}
+
 /* Drop the connection (if any) and schedule the next attempt. */
 static void mq_down(struct mq *m, int64_t now, const char *why)
 {
@@ -72,6 +97,7 @@ static void mq_down(struct mq *m, int64_t now, const char *why)
 	else if (m->st != MQ_DOWN)
 		m->lib->disconnect(m->mosq);
 	m->st = MQ_DOWN;
+	mq_log_cb(m, true);
 	if (m->src)
 		sg_source_set_up(m->src, false);
 	mq_schedule(m, now);
@@ -106,6 +132,7 @@ void mq_cb_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 		return;
 	}
 	m->st = MQ_UP;
+	mq_log_cb(m, false);
 	m->attempts = 0;
 	m->map.last_rc = SG_OK;
 	if (m->src)
@@ -199,38 +226,33 @@ void mq_cb_message(struct mosquitto *mosq, void *ud, const struct mosquitto_mess
 {
 	struct mq *m = ud;
 	struct sg_header h[MQ_MAX_UPROPS];
-	char *names[MQ_MAX_UPROPS + 1] = {0}, *vals[MQ_MAX_UPROPS + 1] = {0};
+	char *names[MQ_MAX_UPROPS + 1], *vals[MQ_MAX_UPROPS + 1];
 	char *ctype = NULL;
-	struct mq_msg msg = {0};
+	struct mq_msg msg = {.topic = mm->topic,
+			     .payload = mm->payload,
+			     .len = mm->payloadlen > 0 ? (size_t)mm->payloadlen : 0,
+			     .qos = mm->qos,
+			     .retain = mm->retain};
 
 	(void)mosq;
 	m->delivered++;
-	msg.topic = mm->topic;
-	msg.payload = mm->payload;
-	msg.len = mm->payloadlen > 0 ? (size_t)mm->payloadlen : 0;
-	msg.qos = mm->qos;
-	msg.retain = mm->retain;
-	if (props) {
-		mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &ctype, false);
-		msg.content_type = ctype;
-		msg.nuprops = read_uprops(m, props, h, names, vals);
-		msg.uprops = h;
+	if (!props) { /* MQTT 3.1.1: nothing to read or free */
+		mq_map_message(&m->map, &msg);
+		return;
 	}
+	memset(names, 0, sizeof(names));
+	memset(vals, 0, sizeof(vals));
+	mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &ctype, false);
+	msg.content_type = ctype;
+	msg.nuprops = read_uprops(m, props, h, names, vals);
+	msg.uprops = h;
 	mq_map_message(&m->map, &msg);
-	for (size_t i = 0; i <= MQ_MAX_UPROPS; i++) {
+	/* read_uprops may leave one pair past the last it kept */
+	for (size_t i = 0; i <= msg.nuprops && i <= MQ_MAX_UPROPS; i++) {
 		free(names[i]);
 		free(vals[i]);
 	}
 	free(ctype);
-}
-
-static void on_log(struct mosquitto *mosq, void *ud, int level, const char *str)
-{
-	struct mq *m = ud;
-
-	(void)mosq;
-	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
-		sg_warn(m->name, "libmosquitto: %s", str);
 }
 
 /* --- driver callbacks --------------------------------------------------- */
@@ -273,7 +295,11 @@ static int mq_setup(struct mq *m, struct sg_errbuf *eb)
 	mosquitto_connect_v5_callback_set(m->mosq, mq_cb_connect);
 	mosquitto_subscribe_v5_callback_set(m->mosq, mq_cb_subscribe);
 	mosquitto_message_v5_callback_set(m->mosq, mq_cb_message);
-	mosquitto_log_callback_set(m->mosq, on_log);
+	mq_log_cb(m, true);
+	if (m->lib->hold_acks) {
+		m->lib->hold_acks(m->mosq);
+		m->map.defer = true;
+	}
 	if (c->username &&
 	    (rc = mosquitto_username_pw_set(m->mosq, c->username, c->password)) != MOSQ_ERR_SUCCESS)
 		return sg_errf(eb, SG_ECONFIG, "username: %s", mosquitto_strerror(rc));
@@ -309,6 +335,17 @@ static int real_loop_write(struct mosquitto *mosq)
 {
 	return mosquitto_loop_write(mosq, 1);
 }
+static void real_hold_acks(struct mosquitto *mosq)
+{
+	mosquitto_threaded_set(mosq, true);
+}
+static void real_cork(struct mosquitto *mosq, bool on)
+{
+	int fd = mosquitto_socket(mosq), v = on;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+}
 
 const struct mq_lib mq_lib_real = {
     .connect = real_connect,
@@ -319,6 +356,8 @@ const struct mq_lib mq_lib_real = {
     .loop_misc = mosquitto_loop_misc,
     .socket = mosquitto_socket,
     .want_write = mosquitto_want_write,
+    .hold_acks = real_hold_acks,
+    .cork = real_cork,
 };
 
 int mq_new(struct sg_source *src, const char *name, const struct mq_conf *c,
@@ -374,6 +413,7 @@ int mq_start(void *state, struct sg_errbuf *eb)
 
 	(void)eb;
 	m->st = MQ_DOWN;
+	mq_log_cb(m, true);
 	if (m->src)
 		sg_source_set_up(m->src, false); /* up at CONNACK, not at start */
 	m->attempts = 0;
@@ -449,20 +489,38 @@ static void mq_probe_step(struct mq *m, struct sg_wait *w, int64_t now)
 	    m, mq_probe_check(&m->probe, rev, now, m->c->connect_timeout_ms * SG_NS_PER_MS), now);
 }
 
-/* Read what is there; returns a libmosquitto error or success. */
+/* Read what is there and append its batch; returns a libmosquitto error
+ * or success (a failed append is in m->map.last_rc). */
 static int mq_read(struct mq *m)
 {
+	int rc = MOSQ_ERR_SUCCESS;
+
 	for (int i = 0; i < MQ_READ_BUDGET; i++) {
 		uint64_t before = m->delivered;
-		int rc = m->lib->loop_read(m->mosq);
 
-		if (rc != MOSQ_ERR_SUCCESS)
-			return rc;
+		if ((rc = m->lib->loop_read(m->mosq)) != MOSQ_ERR_SUCCESS)
+			break;
 		if (m->delivered == before || m->st == MQ_DOWN || m->map.last_rc != SG_OK ||
 		    (m->src && sg_source_stopping(m->src)))
 			break;
 	}
-	return MOSQ_ERR_SUCCESS;
+	if (m->map.defer)
+		mq_map_flush(&m->map);
+	return rc;
+}
+
+/* Write what libmosquitto queued, the acknowledgements of a read pass
+ * gathered into few TCP segments. */
+static int mq_write(struct mq *m, uint64_t read)
+{
+	int rc;
+
+	if (read < 2 || !m->lib->cork)
+		return m->lib->loop_write(m->mosq);
+	m->lib->cork(m->mosq, true);
+	rc = m->lib->loop_write(m->mosq);
+	m->lib->cork(m->mosq, false);
+	return rc;
 }
 
 int mq_step(void *state, struct sg_wait *w)
@@ -487,16 +545,21 @@ int mq_step(void *state, struct sg_wait *w)
 		rev = w->fds[0].revents;
 	w->nfds = 0;
 	if (m->st != MQ_DOWN && fd >= 0) {
+		uint64_t before = m->delivered;
+
 		/* After SG_ESTOPPING every append fails: read nothing more,
-		 * so at most one acknowledged message is lost at shutdown. */
+		 * so nothing acknowledged is lost at shutdown. */
 		if ((rev & (POLLIN | POLLHUP | POLLERR)) && m->map.last_rc != SG_ESTOPPING)
 			rc = mq_read(m);
-		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && m->lib->want_write(m->mosq))
-			rc = m->lib->loop_write(m->mosq);
 		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && now >= m->next_misc_ns) {
 			rc = m->lib->loop_misc(m->mosq);
 			m->next_misc_ns = now + SG_NS_PER_S;
 		}
+		/* Nothing is written after a failed append: those messages
+		 * stay unacknowledged with the broker. */
+		if (rc == MOSQ_ERR_SUCCESS && m->st != MQ_DOWN && m->map.last_rc == SG_OK &&
+		    m->lib->want_write(m->mosq))
+			rc = mq_write(m, m->delivered - before);
 		limit = m->c->keepalive_ms * SG_NS_PER_MS;
 		if (m->st == MQ_DOWN) {
 			/* refused in on_connect: already scheduled */
@@ -540,7 +603,8 @@ void mq_stop(void *state)
 	}
 	if (m->st != MQ_DOWN) {
 		m->lib->disconnect(m->mosq); /* the session stays on the broker */
-		m->lib->loop_write(m->mosq);
+		if (m->map.last_rc == SG_OK) /* else the queue holds unstored acks */
+			m->lib->loop_write(m->mosq);
 	}
 	m->st = MQ_DOWN;
 	mq_map_summary(&m->map);

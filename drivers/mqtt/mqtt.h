@@ -6,6 +6,8 @@
  *   rules_check.c  checks across rules: shadowed rules, unsubscribed ones;
  *   message.c    one MQTT message -> the events of every rule that takes
  *                it, appended together, or one dead letter;
+ *   batch.c      the messages of one read pass appended in one batch,
+ *                their acknowledgements held until it is stored;
  *   fanout.c     one rule applied to one message: raw, one value, a list
  *                of fields or a wildcard over the JSON document;
  *   devtime.c    event time from the device (RFC 3339, epoch numbers);
@@ -52,6 +54,9 @@ int mq_filter_valid(const char *f, struct sg_errbuf *eb);
  * including "a/#" matching "a" and $-topics not matching leading
  * wildcards). */
 bool mq_filter_match(const char *f, const char *topic);
+/* The same with both already split (fl from f, tl from topic). */
+bool mq_filter_match_lv(const char *f, const struct mq_levels *fl, const char *topic,
+			const struct mq_levels *tl);
 /* True if some topic matches both filters. */
 bool mq_filter_overlap(const char *a, const char *b);
 
@@ -71,6 +76,20 @@ int mq_tmpl_expand(const char *t, enum mq_tmpl_kind kind, const char *topic,
 int mq_tmpl_expand_field(const char *t, enum mq_tmpl_kind kind, const char *topic,
 			 const struct mq_levels *lv, const char *field, char *out, size_t outsz,
 			 struct sg_errbuf *eb);
+/* A template compiled once per rule: a literal one is expanded at
+ * compile time (plan LITERAL, the result in lit); a free-text "{topic}"
+ * is the MQTT topic itself (plan TOPIC); the others are expanded for
+ * every event (plan EXPAND).  t NULL: no template (plan EXPAND). */
+enum mq_tplan { MQ_TP_EXPAND, MQ_TP_LITERAL, MQ_TP_TOPIC };
+struct mq_tmpl {
+	const char *t;
+	enum mq_tmpl_kind kind;
+	enum mq_tplan plan;
+	char *lit;
+	size_t lit_len;
+};
+void mq_tmpl_compile(struct mq_tmpl *c, const char *t, enum mq_tmpl_kind kind);
+void mq_tmpl_free(struct mq_tmpl *c);
 /* True if template t names {field}. */
 bool mq_tmpl_uses_field(const char *t);
 /* True if every topic that matches filter b also matches filter a. */
@@ -332,6 +351,8 @@ struct mq_rule {
 	size_t index;
 	enum mq_mode mode;
 	const char *sensor; /* the sensor template in effect */
+	struct mq_tmpl t_sensor, t_topic, t_key;
+	struct mq_levels *flv; /* the filter, split */
 	struct mq_jptr value, time, unit, sensor_ptr, cond, wildcard;
 	struct mq_field *fields;
 	size_t nfields;
@@ -340,13 +361,18 @@ struct mq_rule {
 	int32_t offset_s;
 };
 
-/* A bump allocator for one message's strings; reset after each message,
- * keeping its first block. */
+/* A bump allocator for the strings of a message (or of a batch); reset
+ * after each, keeping up to MQ_ARENA_SPARE ordinary blocks. */
+#define MQ_ARENA_SPARE 8
 struct mq_ablock;
 struct mq_arena {
 	struct mq_ablock *head;
+	struct mq_ablock *spare; /* ordinary blocks kept for the next message */
+	int nspare;
 };
 void *mq_arena_alloc(struct mq_arena *a, size_t n);
+/* A NUL-terminated copy of s[0..n) in the arena, or NULL. */
+const char *mq_arena_str(struct mq_arena *a, const char *s, size_t n);
 void mq_arena_reset(struct mq_arena *a);
 void mq_arena_free(struct mq_arena *a);
 
@@ -354,17 +380,22 @@ void mq_arena_free(struct mq_arena *a);
 #define MQ_DEAD_HDRS  5 /* what a dead letter adds: payload size, sg-error* */
 #define MQ_MAX_FIELDS 256
 
-/* The mqtt-* headers every record of this driver carries. */
+/* The mqtt-* headers every record of this driver carries: built in h,
+ * used from hp (h itself, or a copy in the arena when the message is
+ * kept for a batch). */
 struct mq_hdrs {
 	struct sg_header h[MQ_MAX_HDRS];
+	const struct sg_header *hp;
 	size_t n;
-	char qos[2], retain[2], size[24];
 };
 
 /* One message being mapped: the document (parsed on first need), the
  * readings so far and their strings.  Reused from message to message. */
 struct mq_work {
 	const struct mq_msg *msg;
+	size_t topic_len;
+	size_t r0; /* the message's first reading in rd (after a batch's) */
+	bool kept; /* the message is copied into the arena for a batch */
 	struct mq_levels lv;
 	int64_t arrival_ns;
 	struct mq_jdoc doc;
@@ -406,6 +437,11 @@ struct mq_map {
 	struct sg_counter *m_time[MQ_TF_N];
 	int last_rc; /* the last emit's result: SG_EIO etc. stop reading */
 	struct mq_work w;
+	/* Batching (batch.c): off unless the driver holds acknowledgements
+	 * back (then set before the first message). */
+	bool defer;
+	struct mq_pend *pend;
+	size_t npend, pcap, pbytes, batch_bytes;
 	/* Rate limiters per instance, so one noisy source mutes only itself. */
 	struct sg_log_rl rl_lost, rl_bad, rl_map, rl_time;
 };
@@ -418,9 +454,49 @@ void mq_map_fini(struct mq_map *m);
 void mq_map_summary(const struct mq_map *m);
 /* Map one message and append its events together (or its dead letter).
  * Returns the emit result that matters for flow control: SG_OK (stored,
- * dropped by policy, dead-lettered or counted as bad), or SG_EIO /
- * SG_ENOSPC / SG_ESTOPPING when it was not stored. */
+ * dropped by policy, dead-lettered or counted as bad; with m->defer also
+ * kept for the batch), or SG_EIO / SG_ENOSPC / SG_ESTOPPING when it (or
+ * the batch it closed) was not stored. */
 int mq_map_message(struct mq_map *m, const struct mq_msg *msg);
+/* Bad input: counted, logged, and dead-lettered when configured, with the
+ * message's base headers h[0..nh).  Returns as mq_map_message. */
+int mq_map_bad(struct mq_map *m, const struct mq_msg *msg, const struct sg_header *h, size_t nh,
+	       const struct mq_bad *bad);
+/* The outcome of appending the n events of msg (rc from the emit):
+ * counted; returns rc where it stops reading, else SG_OK.  acked: the
+ * broker already has the message's acknowledgement. */
+int mq_map_emitted(struct mq_map *m, const struct mq_msg *msg, size_t n, int rc, bool acked);
+
+/* n events of a message stored: counted. */
+void mq_map_stored(struct mq_map *m, size_t n);
+/* The spool refused the n events of msg (SG_EINVAL): its dead letter. */
+int mq_map_refused(struct mq_map *m, const struct mq_msg *msg, const struct sg_header *h, size_t nh,
+		   size_t n);
+
+/* --- batches (batch.c) ----------------------------------------------------- */
+
+#define MQ_BATCH_MSGS  256        /* messages per batch at most */
+#define MQ_BATCH_BYTES (64 << 10) /* their payloads and topics, roughly */
+
+/* One message kept in the batch: its copy, headers and readings. */
+struct mq_pend {
+	const struct mq_msg *msg;
+	const struct sg_header *h;
+	size_t nh, r0, n;
+};
+/* Copy msg (topic, payload, content type, user properties) into the
+ * arena; NULL when out of memory. */
+struct mq_msg *mq_batch_keep(struct mq_map *m, const struct mq_msg *msg);
+/* Add the kept message whose readings are w->rd[r0..w->n) to the batch,
+ * emitting the batch when it is full.  Returns as mq_map_message. */
+int mq_batch_add(struct mq_map *m);
+/* Emit the batch (the readings of every kept message); the arena is left
+ * alone, since a message may be in progress. */
+int mq_batch_emit(struct mq_map *m);
+/* The end of a read pass: emit the batch and release its memory.  SG_OK,
+ * or the failure (also in m->last_rc) after which nothing may be
+ * acknowledged. */
+int mq_map_flush(struct mq_map *m);
 
 /* fanout.c: append the readings of rule r for the message in m->w (the
  * document parsed if the rule needs it).  SG_OK, or SG_EINVAL with *bad
@@ -448,6 +524,12 @@ struct mq_lib {
 	int (*loop_misc)(struct mosquitto *mosq);
 	int (*socket)(struct mosquitto *mosq);
 	bool (*want_write)(struct mosquitto *mosq);
+	/* Optional.  hold_acks: acknowledgements wait in the library's queue
+	 * until loop_write (libmosquitto's threaded mode), so the driver
+	 * batches a read pass and writes only after it is stored.  cork:
+	 * gather the writes of one loop_write into few TCP segments. */
+	void (*hold_acks)(struct mosquitto *mosq);
+	void (*cork)(struct mosquitto *mosq, bool on);
 };
 extern const struct mq_lib mq_lib_real;
 

@@ -64,6 +64,26 @@ static bool level_eq(const char *a, size_t al, const char *b, size_t bl)
 	return al == bl && !memcmp(a, b, al);
 }
 
+bool mq_filter_match_lv(const char *f, const struct mq_levels *fl, const char *topic,
+			const struct mq_levels *tl)
+{
+	if (!*topic || fl->n < 0 || tl->n < 0)
+		return false;
+	if (topic[0] == '$' && (f[0] == '+' || f[0] == '#'))
+		return false;
+	for (int i = 0; i < fl->n; i++) {
+		if (level_eq(fl->lv[i], fl->len[i], "#", 1))
+			return true; /* also matches the parent: "a/#" ~ "a" */
+		if (i >= tl->n)
+			return false;
+		if (level_eq(fl->lv[i], fl->len[i], "+", 1))
+			continue;
+		if (!level_eq(fl->lv[i], fl->len[i], tl->lv[i], tl->len[i]))
+			return false;
+	}
+	return fl->n == tl->n;
+}
+
 bool mq_filter_match(const char *f, const char *topic)
 {
 	struct mq_levels fl, tl;
@@ -72,21 +92,7 @@ bool mq_filter_match(const char *f, const char *topic)
 		return false;
 	mq_levels_split(f, &fl);
 	mq_levels_split(topic, &tl);
-	if (fl.n < 0 || tl.n < 0)
-		return false;
-	if (topic[0] == '$' && (f[0] == '+' || f[0] == '#'))
-		return false;
-	for (int i = 0; i < fl.n; i++) {
-		if (level_eq(fl.lv[i], fl.len[i], "#", 1))
-			return true; /* also matches the parent: "a/#" ~ "a" */
-		if (i >= tl.n)
-			return false;
-		if (level_eq(fl.lv[i], fl.len[i], "+", 1))
-			continue;
-		if (!level_eq(fl.lv[i], fl.len[i], tl.lv[i], tl.len[i]))
-			return false;
-	}
-	return fl.n == tl.n;
+	return mq_filter_match_lv(f, &fl, topic, &tl);
 }
 
 static bool is_wild(const char *l, size_t n, char c)
@@ -314,4 +320,33 @@ bool mq_tmpl_uses_field(const char *t)
 		}
 	}
 	return false;
+}
+
+void mq_tmpl_compile(struct mq_tmpl *c, const char *t, enum mq_tmpl_kind kind)
+{
+	struct mq_levels none = {.n = 0};
+	struct sg_errbuf eb;
+	char out[1024];
+
+	c->t = t;
+	c->kind = kind;
+	c->plan = MQ_TP_EXPAND;
+	c->lit = NULL;
+	if (!t)
+		return;
+	if (kind == MQ_TMPL_TEXT && !strcmp(t, "{topic}")) {
+		c->plan = MQ_TP_TOPIC;
+	} else if (!strpbrk(t, "{}") &&
+		   mq_tmpl_expand(t, kind, "", &none, out, sizeof(out), &eb) == SG_OK &&
+		   (c->lit = strdup(out))) {
+		c->plan = MQ_TP_LITERAL;
+		c->lit_len = strlen(out);
+	}
+}
+
+void mq_tmpl_free(struct mq_tmpl *c)
+{
+	free(c->lit);
+	c->lit = NULL;
+	c->plan = MQ_TP_EXPAND;
 }
