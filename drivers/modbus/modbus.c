@@ -152,7 +152,13 @@ static const struct sg_cfg_key mb_dev_keys[] = {
 static const struct sg_cfg_table mb_dev_table = SG_CFG_TABLE(
     "devices[]", "One Modbus device (unit id) on the bus.", struct mb_dev_conf, mb_dev_keys, NULL);
 
-/* The first point id used twice on this bus, or NULL. */
+static int mb_id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A point id used twice on this bus, or NULL.  Sorted, not compared
+ * pairwise: a bus of 400 devices with 100 points each took 7 s. */
 static const char *mb_dup_id(const struct mb_conf *c)
 {
 	const struct mb_dev_conf *d = c->devices.items;
@@ -165,12 +171,15 @@ static const char *mb_dup_id(const struct mb_conf *c)
 	ids = sg_xcalloc(n ? n : 1, sizeof(*ids));
 	n = 0;
 	for (size_t i = 0; i < c->devices.n; i++)
-		for (size_t j = 0; j < d[i].points.n; j++)
-			ids[n++] = ((struct mb_point_conf *)d[i].points.items)[j].id;
-	for (size_t a = 0; a < n && !dup; a++)
-		for (size_t b = a + 1; b < n && !dup; b++)
-			if (ids[a] && ids[b] && !strcmp(ids[a], ids[b]))
-				dup = ids[a];
+		for (size_t j = 0; j < d[i].points.n; j++) {
+			const char *id = ((struct mb_point_conf *)d[i].points.items)[j].id;
+			if (id)
+				ids[n++] = id;
+		}
+	qsort(ids, n, sizeof(*ids), mb_id_cmp);
+	for (size_t a = 1; a < n && !dup; a++)
+		if (!strcmp(ids[a - 1], ids[a]))
+			dup = ids[a];
 	free(ids);
 	return dup;
 }
@@ -276,6 +285,12 @@ struct mbd {
 static int mbd_emit(void *arg, const struct sg_reading *rd)
 {
 	return sg_source_emit(arg, rd);
+}
+
+/* The events of one request in one spool append (one write, all or none). */
+static int mbd_emit_batch(void *arg, const struct sg_reading *rd, size_t n)
+{
+	return sg_source_emit_batch(arg, rd, n);
 }
 
 static void mbd_error(void *arg, const char *cls)
@@ -415,8 +430,11 @@ static int mbd_init(struct sg_source *src, const void *conf, void **state, struc
 				 .flush = mbd_flush,
 				 .drain = mbd_drain,
 				 .write = mbd_write_io};
-	m->p.cb = (struct mb_poll_cb){
-	    .arg = src, .emit = mbd_emit, .error = mbd_error, .stopping = mbd_stopping};
+	m->p.cb = (struct mb_poll_cb){.arg = src,
+				      .emit = mbd_emit,
+				      .emit_batch = mbd_emit_batch,
+				      .error = mbd_error,
+				      .stopping = mbd_stopping};
 	rc = mb_poll_init(&m->p, eb);
 	if (rc != SG_OK) {
 		pthread_mutex_destroy(&m->mu);

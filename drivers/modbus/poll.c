@@ -34,6 +34,7 @@ int mb_poll_init(struct mb_poller *p, struct sg_errbuf *eb)
 	if (mb_plan_build(&p->plan, p->sp, p->npt, p->max_gap) != SG_OK)
 		return sg_errf(eb, SG_EINVAL,
 			       "a point lies past address 65535 or is wider than one request");
+	mb_sched_build(&p->sched, &p->plan);
 	return SG_OK;
 }
 
@@ -44,10 +45,19 @@ void mb_poll_free(struct mb_poller *p)
 		p->pt[i].last_str = NULL;
 	}
 	mb_plan_free(&p->plan);
+	mb_sched_free(&p->sched);
 	free(p->sp);
 	free(p->ran_gen);
+	free(p->held);
+	free(p->ord);
+	free(p->opt);
+	sg_buf_free(&p->ostr);
+	p->ord = NULL;
+	p->opt = NULL;
+	p->on = p->ocap = 0;
 	p->sp = NULL;
 	p->ran_gen = NULL;
+	p->held = NULL;
 	p->ran_cap = 0;
 }
 
@@ -62,6 +72,7 @@ void mb_poll_reset(struct mb_poller *p, int64_t now)
 		p->dev[i].next_probe_ns = 0;
 	}
 	p->bus_timeouts = 0;
+	mb_sched_build(&p->sched, &p->plan);
 }
 
 static int64_t poll_now(struct mb_poller *p)
@@ -106,16 +117,18 @@ static bool point_unchanged(const struct mb_point *pt, const struct sg_value *v)
 	return d == pt->last_num;
 }
 
-static void point_good(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
-		       int64_t mono)
+/* A point's state once its event is stored: good with value v, or bad
+ * with a reason. */
+static void point_commit(struct mb_point *pt, enum sg_quality q, const struct sg_value *v,
+			 const char *reason)
 {
 	double d = 0;
 
-	if (!pt->every_poll && pt->q == SG_Q_GOOD && point_unchanged(pt, v))
+	pt->q = q;
+	if (q != SG_Q_GOOD) {
+		snprintf(pt->reason, sizeof(pt->reason), "%s", reason);
 		return;
-	if (poll_emit(p, pt, v, SG_Q_GOOD, NULL, mono) != SG_OK)
-		return; /* not stored: the next poll tries again */
-	pt->q = SG_Q_GOOD;
+	}
 	pt->reason[0] = '\0';
 	pt->has_last = true;
 	if (v->type == SG_VAL_STR && pt->last_str) {
@@ -126,6 +139,16 @@ static void point_good(struct mb_poller *p, struct mb_point *pt, const struct sg
 	}
 }
 
+static void point_good(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
+		       int64_t mono)
+{
+	if (!pt->every_poll && pt->q == SG_Q_GOOD && point_unchanged(pt, v))
+		return;
+	if (poll_emit(p, pt, v, SG_Q_GOOD, NULL, mono) != SG_OK)
+		return; /* not stored: the next poll tries again */
+	point_commit(pt, SG_Q_GOOD, v, NULL);
+}
+
 static void point_bad(struct mb_poller *p, struct mb_point *pt, const char *reason, int64_t mono)
 {
 	struct sg_value none = {.type = SG_VAL_NONE};
@@ -134,8 +157,90 @@ static void point_bad(struct mb_poller *p, struct mb_point *pt, const char *reas
 		return;
 	if (p->bad_events && poll_emit(p, pt, &none, SG_Q_BAD, reason, mono) != SG_OK)
 		return;
-	pt->q = SG_Q_BAD;
-	snprintf(pt->reason, sizeof(pt->reason), "%s", reason);
+	point_commit(pt, SG_Q_BAD, NULL, reason);
+}
+
+/* --- the events of one block, appended together (cb.emit_batch) ------- */
+
+static void out_begin(struct mb_poller *p, int npts)
+{
+	if ((size_t)npts > p->ocap) {
+		struct sg_reading *rd = realloc(p->ord, (size_t)npts * sizeof(*rd));
+		struct mb_point **pt = rd ? realloc(p->opt, (size_t)npts * sizeof(*pt)) : NULL;
+
+		if (rd)
+			p->ord = rd;
+		if (!rd || !pt)
+			abort(); /* one entry per point of the widest block */
+		p->opt = pt;
+		p->ocap = (size_t)npts;
+	}
+	p->on = 0;
+	sg_buf_reset(&p->ostr);
+}
+
+/* One more event of the block; a string value is copied (its offset
+ * kept in s.p until out_flush). */
+static void out_add(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
+		    enum sg_quality q, const char *reason, int64_t mono)
+{
+	struct sg_reading *rd = &p->ord[p->on];
+
+	assert(p->on < p->ocap);
+	*rd = (struct sg_reading){.sensor = pt->id,
+				  .ts_ns = mono + p->cb.wall_off,
+				  .value = *v,
+				  .unit = q == SG_Q_GOOD ? pt->unit : NULL,
+				  .quality = q,
+				  .reason = reason};
+	if (v->type == SG_VAL_STR) {
+		rd->value.s.p = (const char *)(uintptr_t)p->ostr.len;
+		sg_buf_add(&p->ostr, v->s.p, v->s.len);
+	}
+	p->opt[p->on++] = pt;
+}
+
+static void out_good(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
+		     int64_t mono)
+{
+	if (!pt->every_poll && pt->q == SG_Q_GOOD && point_unchanged(pt, v))
+		return;
+	out_add(p, pt, v, SG_Q_GOOD, NULL, mono);
+}
+
+static void out_bad(struct mb_poller *p, struct mb_point *pt, const char *reason, int64_t mono)
+{
+	struct sg_value none = {.type = SG_VAL_NONE};
+
+	if (pt->q == SG_Q_BAD && !pt->every_poll && !strcmp(pt->reason, reason))
+		return;
+	if (!p->bad_events) {
+		point_commit(pt, SG_Q_BAD, NULL, reason);
+		return;
+	}
+	out_add(p, pt, &none, SG_Q_BAD, reason, mono);
+}
+
+/* Append the block's events in one batch; their points change state only
+ * if it was stored (else the next poll tries them all again). */
+static void out_flush(struct mb_poller *p)
+{
+	int rc;
+
+	if (!p->on)
+		return;
+	for (size_t i = 0; i < p->on; i++)
+		if (p->ord[i].value.type == SG_VAL_STR)
+			p->ord[i].value.s.p =
+			    (p->ostr.p ? p->ostr.p : "") + (uintptr_t)p->ord[i].value.s.p;
+	rc = p->ostr.oom ? SG_ENOMEM : p->cb.emit_batch(p->cb.arg, p->ord, p->on);
+	if (rc == SG_OK || rc == SG_EDROPPED)
+		p->st.events += p->on;
+	if (rc != SG_OK)
+		return;
+	for (size_t i = 0; i < p->on; i++)
+		point_commit(p->opt[i], p->ord[i].quality, &p->ord[i].value, p->ord[i].reason);
+	p->on = 0;
 }
 
 void mb_poll_all_bad(struct mb_poller *p, const char *reason)
@@ -150,7 +255,10 @@ static void block_decode(struct mb_poller *p, const struct mb_block *b, const ui
 			 const uint8_t *bits, int64_t mono)
 {
 	char sbuf[2 * MB_STRING_MAX_REGS + 1];
+	bool batch = p->cb.emit_batch != NULL;
 
+	if (batch)
+		out_begin(p, b->npts);
 	for (int i = 0; i < b->npts; i++) {
 		struct mb_point *pt = &p->pt[b->pts[i]];
 		int off = pt->addr - b->addr;
@@ -162,19 +270,34 @@ static void block_decode(struct mb_poller *p, const struct mb_block *b, const ui
 			v.b = bits[off] != 0;
 		} else if (mb_decode(pt->type, pt->order, regs + off, pt->nregs, pt->bit, sbuf,
 				     sizeof(sbuf), &v) != SG_OK) {
-			point_bad(p, pt, "cannot decode", mono);
+			if (batch)
+				out_bad(p, pt, "cannot decode", mono);
+			else
+				point_bad(p, pt, "cannot decode", mono);
 			continue;
 		}
 		mb_scale(&v, pt->scale, pt->offset);
-		point_good(p, pt, &v, mono);
+		if (batch)
+			out_good(p, pt, &v, mono);
+		else
+			point_good(p, pt, &v, mono);
 	}
+	if (batch)
+		out_flush(p);
 }
 
 static void block_bad(struct mb_poller *p, const struct mb_block *b, const char *reason,
 		      int64_t mono)
 {
+	if (!p->cb.emit_batch) {
+		for (int i = 0; i < b->npts; i++)
+			point_bad(p, &p->pt[b->pts[i]], reason, mono);
+		return;
+	}
+	out_begin(p, b->npts);
 	for (int i = 0; i < b->npts; i++)
-		point_bad(p, &p->pt[b->pts[i]], reason, mono);
+		out_bad(p, &p->pt[b->pts[i]], reason, mono);
+	out_flush(p);
 }
 
 /* Count one request's result against its device. */
@@ -340,71 +463,72 @@ static void ran_grow(struct mb_poller *p)
 	if (p->ran_cap >= p->plan.n)
 		return;
 	uint64_t *r = realloc(p->ran_gen, p->plan.cap * sizeof(*r));
-	if (!r)
+	size_t *h = realloc(p->held, p->plan.cap * sizeof(*h));
+	if (!r || !h)
 		abort();
 	memset(r + p->ran_cap, 0, (p->plan.cap - p->ran_cap) * sizeof(*r));
 	p->ran_gen = r;
+	p->held = h;
 	p->ran_cap = p->plan.cap;
 }
 
-/* Run before b: a block that answered last time before a suspect one,
- * then the earlier due. */
-static bool runs_before(const struct mb_block *a, const struct mb_block *b)
-{
-	if ((a->timeouts > 0) != (b->timeouts > 0))
-		return a->timeouts == 0;
-	return mb_block_due(a) < mb_block_due(b);
-}
-
-/* The next due block not yet run in this step, or -1. */
-static long next_due(struct mb_poller *p, int64_t now)
-{
-	long best = -1;
-
-	for (size_t i = 0; i < p->plan.n; i++) {
-		if (mb_block_due(&p->plan.b[i]) > now || p->ran_gen[i] == p->gen)
-			continue;
-		if (best < 0 || runs_before(&p->plan.b[i], &p->plan.b[best]))
-			best = (long)i;
-	}
-	return best;
-}
-
+/* Run every due block once, those that answered last time first, then
+ * the suspect ones, each by due time (sched.h).  A block taken out of the
+ * heaps goes back in once its key is final: after its run, or (run
+ * already in this step, deferred) at the end of the step. */
 int mb_poll_step(struct mb_poller *p, int64_t *next)
 {
-	int64_t now = poll_now(p), nx = 0;
+	int64_t now = poll_now(p);
+	size_t nheld = 0;
 	long bi;
+	int rc = SG_OK;
 
 	p->gen++;
 	ran_grow(p);
-	while ((bi = next_due(p, now)) >= 0) {
+	while ((bi = mb_sched_pop_due(&p->sched, &p->plan, now)) >= 0) {
 		size_t n0 = p->plan.n;
-		int rc;
 
-		if (p->cb.stopping && p->cb.stopping(p->cb.arg))
+		if (p->ran_gen[bi] == p->gen) { /* due again: the next step's */
+			p->held[nheld++] = (size_t)bi;
+			continue;
+		}
+		if (p->cb.stopping && p->cb.stopping(p->cb.arg)) {
+			p->held[nheld++] = (size_t)bi;
 			break;
+		}
 		rc = block_run(p, (size_t)bi, now);
 		if (rc == SG_EAGAIN) {
 			p->ran_gen[bi] = p->gen;
+			p->held[nheld++] = (size_t)bi;
+			rc = SG_OK;
 			continue;
 		}
 		if (rc != SG_OK) {
-			mb_poll_all_bad(p, "connection lost");
-			return rc;
+			p->held[nheld++] = (size_t)bi;
+			break;
 		}
 		ran_grow(p);
 		now = poll_now(p);
-		if (p->plan.n != n0)
-			continue; /* split: bi and the new blocks run now */
+		if (p->plan.n != n0) { /* split: bi and the new blocks run now */
+			for (size_t i = n0; i < p->plan.n; i++)
+				mb_sched_push(&p->sched, &p->plan, i);
+			mb_sched_push(&p->sched, &p->plan, (size_t)bi);
+			continue;
+		}
 		p->ran_gen[bi] = p->gen;
 		p->st.late += mb_block_advance(&p->plan.b[bi], now);
+		if (mb_block_due(&p->plan.b[bi]) <= now) /* late: due again, next step */
+			p->held[nheld++] = (size_t)bi;
+		else
+			mb_sched_push(&p->sched, &p->plan, (size_t)bi);
 	}
-	for (size_t i = 0; i < p->plan.n; i++) {
-		int64_t due = mb_block_due(&p->plan.b[i]);
-		if (!nx || due < nx)
-			nx = due;
+	for (size_t i = 0; i < nheld; i++)
+		mb_sched_push(&p->sched, &p->plan, p->held[i]);
+	if (rc != SG_OK) {
+		mb_poll_all_bad(p, "connection lost");
+		return rc;
 	}
-	*next = nx;
+	*next = mb_sched_next(&p->sched, &p->plan);
 	return SG_OK;
 }
 

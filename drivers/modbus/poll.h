@@ -38,10 +38,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gateway/base/buf.h"
 #include "gateway/base/log.h"
 #include "drivers/driver.h"
 #include "decode.h"
 #include "plan.h"
+#include "sched.h"
 #include "seam.h"
 
 struct mb_point {
@@ -89,6 +91,9 @@ struct mb_poll_cb {
 	/* Store one reading; SG_OK, SG_EDROPPED, or an error (the reading
 	 * is then tried again at the next poll). */
 	int (*emit)(void *arg, const struct sg_reading *rd);
+	/* Optional: store the n readings of one block together, all or
+	 * none (then none of their points changes state). */
+	int (*emit_batch)(void *arg, const struct sg_reading *rd, size_t n);
 	void (*error)(void *arg, const char *cls);
 	bool (*stopping)(void *arg);
 	int64_t (*now)(void *arg); /* monotonic ns */
@@ -118,6 +123,13 @@ struct mb_poller {
 	/* internal */
 	struct mb_span *sp;
 	struct mb_plan plan;
+	struct mb_sched sched; /* the plan's blocks by due time */
+	size_t *held;          /* popped in this step, back in at its end */
+	/* The events of the block being decoded (emitted together). */
+	struct sg_reading *ord;
+	struct mb_point **opt;
+	size_t on, ocap;
+	struct sg_buf ostr; /* their strings */
 	uint64_t gen;
 	int bus_timeouts;
 	uint64_t *ran_gen;                           /* per block; grows with the plan */

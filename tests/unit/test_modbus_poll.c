@@ -725,3 +725,132 @@ TEST(crc_error_reported_as_crc_and_every_poll_repeats_bad)
 	CHECK_STR(last_ev(r->f, "x")->reason, "crc");
 	rig_free(r);
 }
+
+/* --- the events of one request in one append (cb.emit_batch) ---------- */
+
+static int batches, batch_n[64], batch_rc;
+static char batch_str[64];
+
+static int fake_emit_batch(void *arg, const struct sg_reading *rd, size_t n)
+{
+	if (batches < 64)
+		batch_n[batches] = (int)n;
+	batches++;
+	if (batch_rc != SG_OK)
+		return batch_rc;
+	for (size_t i = 0; i < n; i++) {
+		if (rd[i].value.type == SG_VAL_STR)
+			snprintf(batch_str, sizeof(batch_str), "%.*s", (int)rd[i].value.s.len,
+				 rd[i].value.s.p);
+		fake_emit(arg, &rd[i]);
+	}
+	return SG_OK;
+}
+
+static struct rig *batch_rig(void)
+{
+	struct rig *r = rig_new();
+
+	batches = 0;
+	batch_rc = SG_OK;
+	batch_str[0] = '\0';
+	r->p.cb.emit_batch = fake_emit_batch;
+	return r;
+}
+
+TEST(a_request_is_one_append_with_every_point_of_it)
+{
+	struct rig *r = batch_rig();
+	struct mb_point *s;
+
+	rig_point(r, "a", 0, MB_A_HOLDING, 0, MB_T_U16);
+	rig_point(r, "b", 0, MB_A_HOLDING, 1, MB_T_I16);
+	s = rig_point(r, "s", 0, MB_A_HOLDING, 2, MB_T_STRING);
+	s->nregs = 2;
+	rig_point(r, "c", 0, MB_A_COIL, 0, MB_T_BOOL);
+	r->f->regs[1][MB_A_HOLDING][0] = 7;
+	r->f->regs[1][MB_A_HOLDING][1] = 0xffff;
+	r->f->regs[1][MB_A_HOLDING][2] = ('o' << 8) | 'k';
+	r->f->regs[1][MB_A_HOLDING][3] = ('!' << 8);
+	r->f->regs[1][MB_A_COIL][0] = 1;
+	rig_start(r);
+	CHECK_EQ(rig_step(r), 0);
+	CHECK_EQ(r->f->nreq, 2);
+	CHECK_EQ(batches, 2); /* one per request */
+	CHECK_EQ(batch_n[0] + batch_n[1], 4);
+	CHECK(batch_n[0] == 3 || batch_n[1] == 3);
+	CHECK_STR(batch_str, "ok!");
+	CHECK_EQ(last_ev(r->f, "a")->v.u, 7);
+	CHECK_EQ(last_ev(r->f, "b")->v.i, -1);
+	CHECK(last_ev(r->f, "c")->v.b);
+	CHECK_EQ(r->p.st.events, 4);
+	rig_free(r);
+}
+
+TEST(a_refused_append_changes_no_point_and_is_tried_again)
+{
+	struct rig *r = batch_rig();
+
+	rig_point(r, "a", 0, MB_A_HOLDING, 0, MB_T_U16)->every_poll = false;
+	rig_point(r, "b", 0, MB_A_HOLDING, 1, MB_T_U16)->every_poll = false;
+	rig_start(r);
+	batch_rc = SG_EIO;
+	rig_step(r);
+	CHECK_EQ(batches, 1);
+	CHECK_EQ(r->f->nev, 0);
+	CHECK_EQ(r->pt[0].q, SG_Q_UNCERTAIN); /* not stored: nothing changed */
+	CHECK(!r->pt[1].has_last);
+	batch_rc = SG_OK;
+	rig_step(r); /* unchanged values, but never stored: both again */
+	CHECK_EQ(batches, 2);
+	CHECK_EQ(batch_n[1], 2);
+	CHECK_EQ(r->pt[0].q, SG_Q_GOOD);
+	rig_step(r); /* now on_change holds them back */
+	CHECK_EQ(batches, 2);
+	rig_free(r);
+}
+
+TEST(a_dead_device_is_one_append_of_bad_events_per_transition)
+{
+	struct rig *r = batch_rig();
+
+	for (int i = 0; i < 5; i++) {
+		static const char *ids[] = {"p0", "p1", "p2", "p3", "p4"};
+		rig_point(r, ids[i], 0, MB_A_HOLDING, i, MB_T_U16)->every_poll = false;
+	}
+	r->p.retries = 0;
+	r->f->dead[1] = true;
+	rig_start(r);
+	for (int i = 0; i < 4; i++)
+		rig_step(r);
+	CHECK_EQ(batches, 1);
+	CHECK_EQ(batch_n[0], 5);
+	CHECK_EQ(count_ev(r->f, "p3", SG_Q_BAD), 1);
+	CHECK_STR(last_ev(r->f, "p3")->reason, "timeout");
+	rig_free(r);
+}
+
+TEST(due_blocks_run_once_per_step_earliest_first_ties_in_order)
+{
+	struct rig *r = rig_new();
+
+	/* four devices; device 2 polled twice as often */
+	rig_point(r, "a", 0, MB_A_HOLDING, 0, MB_T_U16);
+	rig_point(r, "b", 1, MB_A_HOLDING, 0, MB_T_U16);
+	rig_point(r, "c", 2, MB_A_HOLDING, 0, MB_T_U16)->interval_ns = 500 * MS;
+	rig_point(r, "d", 3, MB_A_HOLDING, 0, MB_T_U16);
+	r->f->rtt = 0;
+	rig_start(r);
+	rig_step(r); /* all due at once: in order, once each */
+	CHECK_EQ(r->f->nreq, 4);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(r->f->req[i].unit, i + 1);
+	rig_step(r); /* +500 ms: only c */
+	CHECK_EQ(r->f->nreq, 5);
+	CHECK_EQ(r->f->req[4].unit, 3);
+	rig_step(r); /* +1 s: all four again, in order */
+	CHECK_EQ(r->f->nreq, 9);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(r->f->req[5 + i].unit, i + 1);
+	rig_free(r);
+}
