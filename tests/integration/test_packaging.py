@@ -41,6 +41,9 @@ DEV_PKG = {
     "sqlite3": "libsqlite3-dev",
     "libmicrohttpd": "libmicrohttpd-dev",
     "libsystemd": "libsystemd-dev",
+    "avro-c": "libavro-dev",
+    "libcurl": "libcurl4-openssl-dev",
+    "jansson": "libjansson-dev",
     "libcrypto": "libssl-dev",
 }
 
