@@ -15,7 +15,7 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
-PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3 libmicrohttpd libsystemd avro-c libcurl jansson
+PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3 libmicrohttpd libsystemd libcrypto avro-c libcurl jansson
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers \

@@ -70,6 +70,7 @@ dev_package() {
     sqlite3) echo libsqlite3-dev ;;
     libmicrohttpd) echo libmicrohttpd-dev ;;
     libsystemd) echo libsystemd-dev ;;
+    libcrypto) echo libssl-dev ;;
     *) # Ask dpkg who owns the native .pc file.
       local pc
       pc=$(pkg-config --variable=pcfiledir "$1" 2>/dev/null)/$1.pc

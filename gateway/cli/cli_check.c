@@ -1,15 +1,27 @@
 /*
  * cli_check.c - `sensorgate check -c FILE [--print]`: validate a
- * configuration offline, the same way `run` and a reload do.
+ * configuration offline, the same way `run` and a reload do, and the
+ * Kafka TLS files as far as that is possible without a broker.
  */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "gateway/config/conf.h"
 #include "gateway/kafka/producer.h"
+#include "gateway/kafka/security_check.h"
+
+/* One "FILE: line" per line of msg. */
+static void check_lines(FILE *fp, const char *file, const char *msg)
+{
+	for (const char *l = msg, *nl; *l; l = nl ? nl + 1 : l + strlen(l)) {
+		nl = strchr(l, '\n');
+		fprintf(fp, "%s: %.*s\n", file, (int)(nl ? (size_t)(nl - l) : strlen(l)), l);
+	}
+}
 
 static void check_usage(FILE *fp)
 {
@@ -54,6 +66,11 @@ int sg_cli_check(int argc, char **argv)
 	}
 	if (sg_producer_check_props(&conf, &eb) != SG_OK) {
 		fprintf(stderr, "%s: %s\n", file, eb.msg);
+		sg_conf_free(&conf);
+		return 2;
+	}
+	if (sg_kafka_security_check(&conf, file, stderr, &eb) != SG_OK) {
+		check_lines(stderr, file, eb.msg);
 		sg_conf_free(&conf);
 		return 2;
 	}

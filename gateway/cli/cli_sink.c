@@ -1,8 +1,8 @@
 /*
  * cli_sink.c - `sensorgate sink`'s command line: topics, group, target,
  * limits, and the Kafka connection, from -b and -X KEY=VALUE (like kcat)
- * or from a gateway config file (-c FILE: its kafka.bootstrap and
- * kafka.properties; -b and -X given as well win).  Everything is checked
+ * or from a gateway config file (-c FILE: its kafka.bootstrap,
+ * kafka.security and kafka.properties; -b and -X given as well win).  Everything is checked
  * before anything connects: a malformed number or option exits 2 with a
  * message naming it, and so does a Kafka property the client layer
  * refuses.  The consumer loop is gateway/sink/sink.c.
@@ -17,6 +17,7 @@
 #include "gateway/base/mem.h"
 #include "gateway/base/parse.h"
 #include "gateway/config/conf.h"
+#include "gateway/config/mask.h"
 #include "gateway/sink/sink.h"
 
 #define SINK_MAX_TOPICS 32
@@ -32,6 +33,7 @@ struct sink_args {
 	struct sg_conf conf; /* from -c FILE */
 	bool have_conf;
 	char bootstrap_key[300];
+	char security_key[300];
 };
 
 static void sink_usage(FILE *fp)
@@ -51,8 +53,9 @@ static void sink_usage(FILE *fp)
 	    "--idle-exit SEC stops after SEC seconds without a record (at least 30 s\n"
 	    "before the first one).\n"
 	    "Kafka: -b BOOTSTRAP, and -X KEY=VALUE for librdkafka properties (security.protocol,\n"
-	    "sasl.*, ssl.*, ...; repeatable); or -c FILE to take kafka.bootstrap and\n"
-	    "kafka.properties from a gateway config file (-b and -X still win).\n");
+	    "sasl.*, ssl.*, ...; repeatable); or -c FILE to take kafka.bootstrap,\n"
+	    "kafka.security and kafka.properties from a gateway config file (-b and -X\n"
+	    "still win); keep passwords in that file's kafka.security, not in -X.\n");
 }
 
 static int sink_bad(const char *opt, const char *val, const char *what)
@@ -72,6 +75,14 @@ static int sink_prop(struct sink_args *a, char *arg)
 		return sink_bad("-X", arg, "too many properties");
 	*eq = '\0';
 	a->kv[a->x.n++] = (struct sg_cfg_kv){.key = arg, .val = eq + 1};
+	/* A name or a path is no secret, whatever librdkafka flags. */
+	if (sg_mask_value(arg, eq + 1) && strcmp(arg, "sasl.username") &&
+	    strcmp(arg, "ssl.key.location"))
+		sg_warn("sink",
+			"-X %s: a secret on the command line is visible to every user in "
+			"/proc/PID/cmdline and ps; put it in a config file's kafka.security "
+			"(file: or ${ENV}) and give -c FILE",
+			arg);
 	return 0;
 }
 
@@ -120,6 +131,9 @@ static int sink_load_conf(struct sink_args *a)
 	a->have_conf = true;
 	a->o.props = &a->conf.kafka.properties;
 	a->o.registry = &a->conf.schema_registry;
+	a->o.security = &a->conf.kafka.security;
+	snprintf(a->security_key, sizeof(a->security_key), "%s: kafka.security", a->conf_file);
+	a->o.security_key = a->security_key;
 	if (a->o.bootstrap)
 		return 0;
 	if (!strcmp(a->conf.kafka.bootstrap, "embedded")) {

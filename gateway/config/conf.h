@@ -43,6 +43,40 @@ struct sg_spool_conf {
 	int64_t max_record_bytes;
 };
 
+/* kafka.security: how every Kafka client of the gateway connects (the
+ * client layer turns it into librdkafka properties, gateway/kafka/
+ * security.h).  Secrets (password, key_password, oauth_client_secret)
+ * come only from `file:` or `${ENV}` and are never printed. */
+enum sg_kafka_proto {
+	SG_KPROTO_AUTO, /* from the other keys: sasl_ssl, ssl, or librdkafka's */
+	SG_KPROTO_PLAINTEXT,
+	SG_KPROTO_SSL,
+	SG_KPROTO_SASL_PLAINTEXT,
+	SG_KPROTO_SASL_SSL,
+};
+enum sg_kafka_sasl {
+	SG_KSASL_NONE,
+	SG_KSASL_PLAIN,
+	SG_KSASL_SCRAM_SHA_256,
+	SG_KSASL_SCRAM_SHA_512,
+	SG_KSASL_OAUTHBEARER, /* OIDC client credentials */
+};
+struct sg_kafka_security {
+	int protocol;       /* enum sg_kafka_proto */
+	int sasl_mechanism; /* enum sg_kafka_sasl */
+	char *username;
+	char *password; /* secret */
+	char *ca_file;
+	char *certificate;
+	char *key;
+	char *key_password; /* secret */
+	bool verify_hostname;
+	char *oauth_token_endpoint;
+	char *oauth_client_id;
+	char *oauth_client_secret; /* secret */
+	char *oauth_scope;
+};
+
 struct sg_kafka_conf {
 	char *bootstrap; /* "embedded" or host:port,... */
 	int delivery;
@@ -55,6 +89,7 @@ struct sg_kafka_conf {
 	int64_t txn_max_records;
 	int64_t txn_interval_ms;
 	int64_t embedded_partitions;
+	struct sg_kafka_security security;
 };
 
 struct sg_view_conf {
@@ -123,6 +158,10 @@ struct sg_conf {
 
 extern const struct sg_cfg_table sg_conf_table;
 extern const struct sg_cfg_table sg_spool_table;
+extern const struct sg_cfg_table sg_kafka_security_table; /* keys_security.c */
+/* The YAML words of enum sg_kafka_proto and enum sg_kafka_sasl values. */
+const char *sg_kafka_proto_name(int protocol);
+const char *sg_kafka_sasl_name(int mechanism);
 
 int sg_conf_load(const char *file, struct sg_conf *conf, char **errors);
 void sg_conf_free(struct sg_conf *conf);

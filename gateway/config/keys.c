@@ -158,6 +158,8 @@ static const struct sg_cfg_key kafka_keys[] = {
 	       "Brokers in the embedded mock cluster."),
     SG_KEY_INT("embedded_partitions", struct sg_kafka_conf, embedded_partitions, "3", 1, 64,
 	       "Partitions of each topic auto-created in the embedded cluster."),
+    SG_KEY_SECTION("security", struct sg_kafka_conf, security, &sg_kafka_security_table,
+		   "TLS and SASL for every Kafka client (keys_security.c, docs/security.md)."),
 };
 static const struct sg_cfg_table kafka_table =
     SG_CFG_TABLE("kafka", "The Kafka producer.", struct sg_kafka_conf, kafka_keys, NULL);

@@ -59,8 +59,8 @@ struct sg_cfg_pos sg_cfg_value_pos(struct sg_cfg_ctx *ctx, struct fy_node *v,
 }
 
 /* Expand ${VAR} references.  Returns a heap string or NULL (error set). */
-static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
-			const char *s)
+char *sg_cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		    const char *s)
 {
 	struct sg_buf b;
 
@@ -98,8 +98,7 @@ static char *cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, co
 	return b.p;
 }
 
-static char *cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
-			char *s)
+char *sg_cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path, char *s)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -197,7 +196,7 @@ static int cfg_set_double(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, 
 static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
 			  const struct sg_cfg_key *k, void *obj, const char *text)
 {
-	char *s = cfg_expand(ctx, pos, path, text), list[256];
+	char *s = sg_cfg_expand(ctx, pos, path, text), list[256];
 	bool b;
 	int idx, rc = SG_OK;
 
@@ -206,7 +205,7 @@ static int cfg_set_scalar(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, 
 	switch (k->type) {
 	case SG_CFG_STR:
 	case SG_CFG_SECRET:
-		if (k->type == SG_CFG_SECRET && !(s = cfg_secret(ctx, pos, path, s)))
+		if (k->type == SG_CFG_SECRET && !(s = sg_cfg_secret(ctx, pos, path, s)))
 			return SG_ECONFIG;
 		free(*FIELD(obj, k, char *));
 		*FIELD(obj, k, char *) = s;
@@ -311,7 +310,7 @@ static int cfg_parse_kv(struct sg_cfg_ctx *ctx, struct fy_node *v, const char *p
 			rc = SG_ECONFIG;
 			continue;
 		}
-		if (!(e = cfg_expand(ctx, &ppos, sub, vs))) {
+		if (!(e = sg_cfg_expand(ctx, &ppos, sub, vs))) {
 			rc = SG_ECONFIG;
 			continue;
 		}
@@ -341,7 +340,7 @@ static int cfg_parse_strlist(struct sg_cfg_ctx *ctx, struct fy_node *v, const ch
 			rc = SG_ECONFIG;
 			continue;
 		}
-		if (!(e = cfg_expand(ctx, &ip, path, s))) {
+		if (!(e = sg_cfg_expand(ctx, &ip, path, s))) {
 			rc = SG_ECONFIG;
 			continue;
 		}

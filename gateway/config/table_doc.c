@@ -1,13 +1,15 @@
 /*
  * table_doc.c - tables read back out: the effective values of a parsed
- * struct as YAML (`sensorgate check --print`, secrets masked) and the
- * Markdown reference of a table and everything below it (docs/config.md).
+ * struct as YAML (`sensorgate check --print`, secrets masked; mask.h says
+ * which values of a map) and the Markdown reference of a table and
+ * everything below it (docs/config.md).
  * Like the parser in table.c it knows no key by name; a custom key prints
  * and documents itself through its callbacks.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "mask.h"
 #include "table_internal.h"
 
 #define CFIELD(obj, k, T) ((const T *)((const char *)(obj) + (k)->off))
@@ -36,8 +38,7 @@ static void dump_map(const struct sg_cfg_map *m, int indent, FILE *fp)
 {
 	fprintf(fp, m->n ? "\n" : " {}\n");
 	for (size_t j = 0; j < m->n; j++) {
-		bool secret = strstr(m->kv[j].key, "password") || strstr(m->kv[j].key, "secret") ||
-			      strstr(m->kv[j].key, "key");
+		bool secret = sg_mask_value(m->kv[j].key, m->kv[j].val);
 		fprintf(fp, "%*s\"%s\": \"%s\"\n", indent + 2, "", m->kv[j].key,
 			secret ? "<secret>" : m->kv[j].val);
 	}

@@ -58,6 +58,16 @@ struct sg_cfg_pos sg_cfg_node_pos(struct sg_cfg_ctx *ctx, struct fy_node *n);
 struct sg_cfg_pos sg_cfg_value_pos(struct sg_cfg_ctx *ctx, struct fy_node *v,
 				   const struct sg_cfg_pos *kpos);
 
+/* A string value's text with every ${NAME} replaced by the environment
+ * variable NAME: a heap string, or NULL with the error reported. */
+char *sg_cfg_expand(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		    const char *s);
+/* A SECRET value: s (heap, taken) itself, or for `file:PATH` the file's
+ * content without its trailing newline (s freed).  NULL with the error
+ * reported when the file cannot be read. */
+char *sg_cfg_secret(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
+		    char *s);
+
 /* The words of k (.words) as "a, b, c" into out (error messages, docs). */
 void sg_cfg_words(const struct sg_cfg_key *k, char *out, size_t n);
 /* For the references (table_doc.c, doc_man.c): the type column of k

@@ -154,6 +154,7 @@ struct gw_health {
 	struct sg_health_loop loops[GW_HEALTH_MAX + 2];
 	struct sg_health_source srcs[GW_HEALTH_MAX];
 	struct sg_pipeline_health ph[GW_HEALTH_MAX];
+	struct sg_producer_health prod;
 };
 
 static void gw_health_input(struct sg_gateway *gw, struct sg_health_input *in,
@@ -194,6 +195,15 @@ static struct gw_health *gw_health(struct sg_gateway *gw)
 	gw_health_input(gw, &h->in, h->loops);
 	if (atomic_load(&gw->phase) == GW_STARTING || !gw->pl)
 		return h;
+	if (gw->prod) { /* its thread's heartbeat, and what Kafka refuses */
+		sg_producer_health(gw->prod, &h->prod);
+		h->in.kafka_conn = h->prod.conn;
+		h->in.topics_refused = h->prod.topics_refused;
+		h->in.held = h->prod.held;
+		h->in.refused = h->prod.refused;
+		h->loops[h->in.nloops++] =
+		    (struct sg_health_loop){"producer", sg_producer_due_ns(gw->prod), false};
+	}
 	n = sg_pipeline_health(gw->pl, h->ph, GW_HEALTH_MAX);
 	for (size_t i = 0; i < n; i++) {
 		h->loops[h->in.nloops++] =

@@ -65,6 +65,23 @@ static bool delivery_live(const struct sg_health_input *in, struct sg_buf *json,
 	return ok;
 }
 
+/* What the producer knows of Kafka refusing it: the connection (a wrong
+ * password, an untrusted certificate) and topics an ACL denies. */
+static bool kafka_refusals(const struct sg_health_input *in, struct sg_buf *json, bool *first)
+{
+	bool c = in->topics_refused == 0;
+
+	if (in->brokers_up == 0 && in->kafka_conn && *in->kafka_conn)
+		check(json, first, "kafka:connection", false, "%s", in->kafka_conn);
+	if (c)
+		check(json, first, "kafka:topics", true, "no topic refused");
+	else
+		check(json, first, "kafka:topics", false,
+		      "%u topic(s) refused (%s); %" PRIu64 " event(s) held, sent once allowed",
+		      in->topics_refused, in->refused ? in->refused : "?", in->held);
+	return c && !(in->brokers_up == 0 && in->kafka_conn && *in->kafka_conn);
+}
+
 static void finish(struct sg_buf *json, bool ok)
 {
 	sg_buf_adds(json, ok ? "],\"status\":\"ok\"}\n" : "],\"status\":\"fail\"}\n");
@@ -92,6 +109,7 @@ bool sg_health_ready(const struct sg_health_input *in, struct sg_buf *json)
 	c = !in->stopping;
 	check(json, &first, "running", c, "%s", c ? "running" : "stopping: draining to Kafka");
 	ok &= c;
+	ok &= kafka_refusals(in, json, &first);
 	c = in->spool_bytes <= limit;
 	check(json, &first, "spool", c, "%" PRIu64 " of %" PRIu64 " bytes (high-water mark %u%%)",
 	      in->spool_bytes, in->spool_max_bytes, in->high_water_pct);

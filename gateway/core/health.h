@@ -3,6 +3,9 @@
  * watchdog, as pure functions over a snapshot (struct sg_health_input)
  * that the gateway object takes from its parts.  No clocks, threads or
  * I/O in here, so every rule is unit-tested with made-up inputs.
+ * Kafka refusing the gateway makes it not ready (below): a topic an ACL
+ * denies (its events wait, held), and while no broker is connected the
+ * last connection error (a wrong password, an untrusted certificate).
  *
  * Live (/health, watchdog): every loop - the main loop, the producer, the
  * spool flusher, each source thread - made progress within stall_ns (a
@@ -45,6 +48,11 @@ struct sg_health_input {
 	size_t nsources;
 	uint64_t spool_bytes, spool_max_bytes;
 	unsigned high_water_pct;
+	/* Why Kafka does not take records (the producer's own account): */
+	const char *kafka_conn;            /* no broker connected: the last error, or NULL */
+	unsigned topics_refused;           /* topics an ACL refuses: their events wait */
+	uint64_t held;                     /* events held for them */
+	const char *refused;               /* "topic T: ERR_NAME" of the first, or NULL */
 	int64_t oldest_age_ns, max_age_ns; /* the oldest record in flight */
 	int64_t delivery_stall_ns;         /* liveness bound on oldest_age_ns */
 	int brokers_up;                    /* -1: not known yet */

@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "gateway/base/log.h"
+#include "client_errors.h"
 #include "gateway/base/mem.h"
+#include "security.h"
 
 /* --- librdkafka's property table: which side a key is for ------------ */
 
@@ -99,11 +101,16 @@ int sg_kafka_log_level(int syslog_level)
 	return syslog_level <= 6 ? SG_LOG_INFO : SG_LOG_DEBUG;
 }
 
-/* The only librdkafka log callback (librdkafka's threads call it). */
+/* The only librdkafka log callback (librdkafka's threads call it).  A
+ * broker connection failure (facility FAIL) also reaches the client's
+ * error callback, which logs it once per change: here it is debug. */
 static void kc_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	sg_log((enum sg_log_level)sg_kafka_log_level(level), "kafka", "%s: %s: %s",
-	       rd_kafka_name(rk), fac, buf);
+	int lvl = sg_kafka_log_level(level);
+
+	if (!strcmp(fac, "FAIL") && lvl < SG_LOG_DEBUG)
+		lvl = SG_LOG_DEBUG;
+	sg_log((enum sg_log_level)lvl, "kafka", "%s: %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
 /* librdkafka's log_level for ours, so it formats nothing we drop. */
@@ -152,6 +159,8 @@ struct kc_build {
 	struct sg_errbuf *eb;
 	size_t len; /* of eb->msg */
 	int nrefused;
+	struct sg_ksec_prop sec[SG_KSEC_MAX_PROPS]; /* what kafka.security set */
+	size_t nsec;
 };
 
 static bool kc_producer(const struct sg_kafka_opts *o)
@@ -213,6 +222,8 @@ static void kc_defaults(struct kc_build *b)
 	if (o->kind == SG_KAFKA_MOCK_HOST)
 		return;
 	kc_set(b, "client.id", o->client_id ? o->client_id : "sensorgate", NULL);
+	if (o->stats_cb && o->stats_interval_ms > 0)
+		kc_set_i64(b, "statistics.interval.ms", o->stats_interval_ms, NULL);
 	if (kc_producer(o)) {
 		kc_set(b, "linger.ms", "5", NULL);
 		/* A transaction must finish within transaction.timeout.ms (60 s
@@ -266,10 +277,45 @@ static void kc_refuse_reserved(struct kc_build *b, const char *label, const char
 			  key, o->who);
 }
 
+/* kafka.security's property that sets key (NULL if none). */
+static const struct sg_ksec_prop *kc_security_sets(const struct kc_build *b, const char *key)
+{
+	const char *canon = sg_kafka_prop_canonical(key);
+
+	for (size_t i = 0; i < b->nsec; i++)
+		if (!strcmp(b->sec[i].key, canon))
+			return &b->sec[i];
+	return NULL;
+}
+
+/* The kafka.security section, unless this build cannot do it. */
+static void kc_security(struct kc_build *b)
+{
+	const struct sg_kafka_opts *o = b->o;
+	const char *label = o->security_key ? o->security_key : "kafka.security";
+	char name[300], why[600];
+
+	if (!o->security)
+		return;
+	if (!sg_kafka_security_supported(o->security, why, sizeof(why))) {
+		kc_refuse(b, "%s.%s: %s", label,
+			  o->security->sasl_mechanism != SG_KSASL_NONE ? "sasl_mechanism"
+								       : "protocol",
+			  why);
+		return;
+	}
+	b->nsec = sg_kafka_security_props(o->security, b->sec, SG_KSEC_MAX_PROPS);
+	for (size_t i = 0; i < b->nsec; i++) {
+		snprintf(name, sizeof(name), "%s.%s", label, b->sec[i].name);
+		kc_set(b, b->sec[i].key, b->sec[i].val, name);
+	}
+}
+
 /* The user's properties that concern this kind of client. */
 static void kc_user(struct kc_build *b, const struct sg_cfg_map *m, const char *label)
 {
 	const struct sg_kafka_opts *o = b->o;
+	const struct sg_ksec_prop *sec;
 	char name[300];
 
 	for (size_t i = 0; m && i < m->n; i++) {
@@ -279,6 +325,11 @@ static void kc_user(struct kc_build *b, const struct sg_cfg_map *m, const char *
 
 		if (r) {
 			kc_refuse_reserved(b, label, key, r->why);
+			continue;
+		}
+		if (m == o->props && (sec = kc_security_sets(b, key))) {
+			kc_refuse(b, "%s%s: also set by %s.%s; keep one of them", label, key,
+				  o->security_key ? o->security_key : "kafka.security", sec->name);
 			continue;
 		}
 		if ((scope == 'P' && !kc_producer(o)) || (scope == 'C' && kc_producer(o))) {
@@ -335,6 +386,7 @@ static rd_kafka_conf_t *kc_build(const struct sg_kafka_opts *o, struct sg_errbuf
 		eb->msg[0] = '\0';
 	kc_defaults(&b);
 	if (o->kind != SG_KAFKA_MOCK_HOST) {
+		kc_security(&b);
 		kc_user(&b, o->props, "kafka.properties.");
 		kc_user(&b, o->overrides, "-X ");
 		kc_guarantees(&b);
@@ -344,9 +396,22 @@ static rd_kafka_conf_t *kc_build(const struct sg_kafka_opts *o, struct sg_errbuf
 		return NULL;
 	}
 	rd_kafka_conf_set_log_cb(b.kc, kc_log_cb);
-	if (o->error_cb)
+	if (o->kind == SG_KAFKA_MOCK_HOST) {
+		rd_kafka_conf_set_opaque(b.kc, o->opaque);
+		return b.kc;
+	}
+	if (o->stats_cb)
+		rd_kafka_conf_set_stats_cb(b.kc, o->stats_cb);
+	if (o->error_cb) {
 		rd_kafka_conf_set_error_cb(b.kc, o->error_cb);
-	rd_kafka_conf_set_opaque(b.kc, o->opaque);
+		rd_kafka_conf_set_opaque(b.kc, o->opaque);
+	} else if (!o->opaque) {
+		/* The layer's own: errors logged once per change, counted. */
+		rd_kafka_conf_set_error_cb(b.kc, sg_kafka_default_error_cb);
+		rd_kafka_conf_set_opaque(b.kc, sg_kafka_errlog_for(o->who));
+	} else {
+		rd_kafka_conf_set_opaque(b.kc, o->opaque);
+	}
 	return b.kc;
 }
 

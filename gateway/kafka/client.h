@@ -6,12 +6,23 @@
  * that hosts the embedded mock cluster.
  *
  * In one place it applies, in this order: our defaults for the kind, the
- * user's pass-through properties (kafka.properties, then the command
- * line's -X), and last what the kind guarantees (bootstrap, idempotence,
- * acks, transactional id, consumer group and offset handling), so nothing
- * the user writes can weaken a guarantee; keys that would are refused.
+ * kafka.security section (TLS, SASL, mTLS: security.h), the user's
+ * pass-through properties (kafka.properties, then the command line's -X),
+ * and last what the kind guarantees (bootstrap, idempotence, acks,
+ * transactional id, consumer group and offset handling), so nothing the
+ * user writes can weaken a guarantee; keys that would are refused.  A
+ * property that kafka.security sets and kafka.properties sets again is
+ * refused (which one meant it?); -X overrides both.  A mechanism or TLS
+ * this librdkafka build lacks is refused with the feature it lacks.
  * Logging goes through one callback into the gateway's log, at the
  * gateway's log level.
+ *
+ * Errors: a client whose caller gives no error_cb gets the layer's own,
+ * and a caller's error_cb may hand its errors to sg_kafka_error_note():
+ * each error is counted in kafka_errors{error="NAME"} and logged once per
+ * change with the broker's reason (a wrong password retried every few
+ * seconds is one line, not one a retry); sg_kafka_error_clear() logs the
+ * recovery once.
  *
  * Which user properties reach which client: librdkafka's own property
  * table (rd_kafka_conf_properties_show) says whether a key is for
@@ -43,7 +54,7 @@
 #include <stdint.h>
 
 #include "gateway/base/err.h"
-#include "gateway/config/table.h"
+#include "gateway/config/conf.h"
 
 enum sg_kafka_kind {
 	SG_KAFKA_PRODUCER,     /* at_least_once: idempotent, acks=all */
@@ -59,8 +70,10 @@ struct sg_kafka_opts {
 	const char *bootstrap_key;      /* our name for it in errors (default kafka.bootstrap) */
 	const char *client_id;          /* client.id (default "sensorgate"); a user key wins */
 	const struct sg_cfg_map *props; /* kafka.properties, or NULL */
-	const struct sg_cfg_map *overrides; /* -X KEY=VALUE, applied after props, or NULL */
-	bool quiet;                         /* librdkafka logs errors only (live view) */
+	const struct sg_cfg_map *overrides;       /* -X KEY=VALUE, applied after props, or NULL */
+	const struct sg_kafka_security *security; /* kafka.security, or NULL */
+	const char *security_key; /* our name for it in errors (default kafka.security) */
+	bool quiet;               /* librdkafka logs errors only (live view) */
 
 	/* producers */
 	const char *transactional_id; /* PRODUCER_TXN: required */
@@ -79,7 +92,19 @@ struct sg_kafka_opts {
 
 	/* every kind */
 	void (*error_cb)(rd_kafka_t *rk, int err, const char *reason, void *opaque);
-	void *opaque; /* for dr_msg_cb and error_cb */
+	/* librdkafka's statistics (JSON) every stats_interval_ms; return 0. */
+	int (*stats_cb)(rd_kafka_t *rk, char *json, size_t len, void *opaque);
+	int64_t stats_interval_ms;
+	void *opaque; /* for dr_msg_cb, error_cb and stats_cb */
+};
+
+/* One client's error state for sg_kafka_error_note(): zero it before use.
+ * Used by one thread at a time (the one serving the client's callbacks). */
+struct sg_kafka_errlog {
+	int err;          /* the last error logged; 0: none */
+	char reason[256]; /* and its reason, without librdkafka's counters */
+	char name[128];   /* the client's name (rd_kafka_name: client.id#kind-N) */
+	bool failing;     /* an error was logged and no recovery since */
 };
 
 /*
@@ -97,6 +122,19 @@ int sg_kafka_check(const struct sg_kafka_opts *o, struct sg_errbuf *eb);
 /* Consumer: subscribe to topics (names, or regexes starting with ^).
  * SG_OK or SG_EKAFKA with eb set. */
 int sg_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n, struct sg_errbuf *eb);
+
+/* An error from client rk's error callback: count it in
+ * kafka_errors{error="NAME"} and log it, named by the client's name
+ * (warning; error for authentication, TLS and authorization failures),
+ * unless it repeats the last one logged for l. */
+void sg_kafka_error_note(struct sg_kafka_errlog *l, const rd_kafka_t *rk, int err,
+			 const char *reason);
+/* The client works again (a broker is connected): one info line if an
+ * error was logged since the last recovery. */
+void sg_kafka_error_clear(struct sg_kafka_errlog *l);
+/* True for errors that configuration (credentials, certificates, ACLs)
+ * causes and only configuration fixes. */
+bool sg_kafka_err_is_auth(int err);
 
 /* Which clients a librdkafka property is for: '*' (all), 'P'
  * (producers), 'C' (consumers), or 0 if librdkafka does not know it. */

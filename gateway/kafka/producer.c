@@ -16,6 +16,7 @@
 #include "client.h"
 #include "gateway/base/log.h"
 #include "gateway/base/mem.h"
+#include "hold.h"
 #include "producer_mode.h"
 #include "producer_send.h"
 
@@ -57,6 +58,7 @@ int sg_producer_check_props(const struct sg_conf *conf, struct sg_errbuf *eb)
 	    .who = "gateway's consumers",
 	    .bootstrap = bs,
 	    .props = &conf->kafka.properties,
+	    .security = &conf->kafka.security,
 	    .group = "sensorgate-check",
 	};
 	struct sg_errbuf ceb;
@@ -86,6 +88,7 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg
 	snprintf(c->client_id, sizeof(c->client_id), "sensorgate-%s", conf->gateway.id);
 	sg_buf_init(&c->rec);
 	sg_buf_init(&c->scratch);
+	sg_prod_watch_init(c);
 	/* Fault injection for tests: raise a fatal producer error once after
 	 * N records, to exercise the recreate-and-resume path. */
 	if (fault)
@@ -107,6 +110,27 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg
 	}
 	*out = p;
 	return SG_OK;
+}
+
+int64_t sg_producer_due_ns(const struct sg_producer *p)
+{
+	return atomic_load(&p->c.due_ns);
+}
+
+void sg_producer_health(struct sg_producer *p, struct sg_producer_health *h)
+{
+	struct sg_prod_ctx *c = &p->c;
+
+	memset(h, 0, sizeof(*h));
+	h->brokers_up = (int)atomic_load(&c->brokers_up);
+	pthread_mutex_lock(&c->problem.mu);
+	snprintf(h->conn, sizeof(h->conn), "%s", c->problem.conn);
+	snprintf(h->refused, sizeof(h->refused), "%s", c->problem.refused);
+	h->topics_refused = c->problem.nrefused;
+	pthread_mutex_unlock(&c->problem.mu);
+	if (c->hold)
+		sg_hold_counts(c->hold, &h->topics_refused, &h->held, h->refused,
+			       sizeof(h->refused));
 }
 
 static void *prod_thread(void *arg)
@@ -158,5 +182,6 @@ void sg_producer_free(struct sg_producer *p)
 	sg_buf_free(&p->c.rec);
 	sg_buf_free(&p->c.scratch);
 	free(p->c.bootstrap);
+	sg_prod_watch_fini(&p->c);
 	free(p);
 }

@@ -41,6 +41,22 @@ int sg_producer_start(struct sg_producer *p);
 void sg_producer_stop(struct sg_producer *p, int64_t timeout_ms);
 void sg_producer_free(struct sg_producer *p);
 
+/* The monotonic time by which the producer thread promises to be back
+ * from its current wait or call (the liveness probe's heartbeat: a
+ * thread past it is stalled).  Any thread. */
+int64_t sg_producer_due_ns(const struct sg_producer *p);
+
+/* What keeps records from Kafka, for /ready, besides the counters. */
+struct sg_producer_health {
+	int brokers_up;          /* from librdkafka's statistics; -1: none yet */
+	char conn[256];          /* why no broker is connected ("" if none known) */
+	unsigned topics_refused; /* topics whose records are held (hold.h) */
+	uint64_t held;           /* records held for them */
+	char refused[256];       /* "topic T: ERR_NAME" of the first ones */
+};
+/* Fill h.  Any thread, while the producer exists. */
+void sg_producer_health(struct sg_producer *p, struct sg_producer_health *h);
+
 /* Check kafka.properties as the producer and the gateway's consumers
  * would apply them: SG_OK, or SG_ECONFIG with one line per refused key
  * in eb. */

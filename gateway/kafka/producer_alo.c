@@ -12,6 +12,14 @@
  * producer's sequence got out of step) destroys and recreates the
  * producer, every record still in flight counts as failed, and the same
  * rewind follows.
+ *
+ * A topic Kafka refuses (an ACL: TOPIC_AUTHORIZATION_FAILED) is held
+ * (hold.h): the refusal counts as a failed report, so the usual rewind
+ * reads the topic's records again in order, and from then on they go to
+ * the topic's hold file instead of Kafka and are finished in the ring
+ * once the file is synced; the other topics flow.  The held records are
+ * produced again from the file (tokens tagged ALO_HOLD_TAG) when the
+ * topic's retry is due.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +32,60 @@
 #include "gateway/base/log.h"
 #include "gateway/base/mem.h"
 #include "producer_mode.h"
+#include "hold.h"
 #include "producer_send.h"
 #include "ring.h"
+
+/* The opaque of a held record sent again: the hold's token | this bit
+ * (ring tokens stay below kafka.max_in_flight + 1 <= 10^7 < 2^30). */
+#define ALO_HOLD_TAG ((uintptr_t)1 << 30)
 
 struct alo {
 	struct sg_prod_ctx *c;
 	struct sg_ring ring;
-	int qpipe[2]; /* librdkafka's main queue -> readable */
+	uint16_t *slot_src; /* per ring slot (token - 1): the record's source */
+	int qpipe[2];       /* librdkafka's main queue -> readable */
+	struct sg_hold *hold;
+	bool hold_dirty;    /* held records written since the last sync */
+	uint64_t ack_due;   /* released, waiting for the hold's sync to be acked */
+	struct sg_buf hrec; /* a held record being sent again */
+	uint16_t hold_src[SG_HOLD_WINDOW + 1];
+	int64_t hold_ts[SG_HOLD_WINDOW + 1];
 };
+
+/* A topic Kafka refused: hold it (true), or say why it cannot be. */
+static bool alo_refuse(struct alo *a, const char *topic, size_t len, rd_kafka_resp_err_t err)
+{
+	static struct sg_log_rl rl;
+	int rc = sg_hold_refuse(a->hold, topic, len, err, sg_now_mono_ns());
+
+	if (rc != SG_OK)
+		sg_log_rl(&rl, SG_LOG_ERROR, "producer",
+			  "topic %.*s refused by Kafka (%s) and cannot be held (%s): its events "
+			  "stay in the spool and delivery waits for it",
+			  (int)len, topic, rd_kafka_err2name(err), sg_strerror(rc));
+	return rc == SG_OK;
+}
+
+/* The report of a held record sent again. */
+static void alo_hold_dr(struct alo *a, uint32_t tok, const rd_kafka_message_t *m)
+{
+	int64_t now = sg_now_mono_ns(), lat;
+
+	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED) {
+		lat = sg_now_ns() - a->hold_ts[tok];
+		sg_prod_delivered(a->c, a->hold_src[tok], 1);
+		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
+		sg_hold_result(a->hold, tok, SG_HOLD_DELIVERED, 0, now);
+	} else if (m->err && m->err != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED &&
+		   sg_send_permanent(m->err)) {
+		sg_send_reject_err(a->c, 0, m->payload, m->len, rd_kafka_topic_name(m->rkt),
+				   m->err);
+		sg_hold_result(a->hold, tok, SG_HOLD_DONE, 0, now);
+	} else {
+		sg_hold_result(a->hold, tok, SG_HOLD_FAILED, m->err, now);
+	}
+}
 
 /* --- librdkafka callbacks (the producer thread, inside rd_kafka_poll) -- */
 
@@ -40,18 +94,27 @@ static void alo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct alo *a = opaque;
 	const struct sg_ring_slot *s;
 	enum sg_ring_outcome what = SG_RING_FAILED;
+	uintptr_t token = (uintptr_t)m->_private;
+	uint16_t src = token && token <= a->ring.cap ? a->slot_src[token - 1] : 0;
+	const char *topic = rd_kafka_topic_name(m->rkt);
 
 	(void)rk;
+	if (token & ALO_HOLD_TAG) {
+		alo_hold_dr(a, (uint32_t)(token & ~ALO_HOLD_TAG), m);
+		return;
+	}
 	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED)
 		what = SG_RING_PERSISTED;
+	else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+		alo_refuse(a, topic, strlen(topic), m->err); /* FAILED: the rewind holds it */
 	else if (m->err && sg_send_permanent(m->err))
 		what = SG_RING_REJECTED;
-	s = sg_ring_report(&a->ring, (uintptr_t)m->_private, what);
+	s = sg_ring_report(&a->ring, token, what);
 	if (!s)
 		return; /* not in flight (cannot happen: every report is awaited) */
 	if (what == SG_RING_PERSISTED) {
 		int64_t lat = sg_now_ns() - s->ts_ns;
-		sg_counter_add(a->c->m.delivered, 1);
+		sg_prod_delivered(a->c, src, 1);
 		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
 	} else if (what == SG_RING_REJECTED) {
 		sg_send_reject_err(a->c, s->seq, m->payload, m->len, rd_kafka_topic_name(m->rkt),
@@ -59,7 +122,8 @@ static void alo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	} else {
 		static struct sg_log_rl rl;
 		if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
-		    m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+		    m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT &&
+		    m->err != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) /* said above */
 			sg_log_rl(&rl, SG_LOG_WARN, "producer",
 				  "delivery of seq %" PRIu64
 				  " failed: %s: %s; it stays in the spool and is sent again",
@@ -75,6 +139,15 @@ static void alo_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaq
 	sg_send_error(a->c, rk, err, reason);
 }
 
+static int alo_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct alo *a = opaque;
+
+	(void)rk;
+	sg_prod_stats(a->c, json, len);
+	return 0; /* librdkafka frees json */
+}
+
 /* --- the client ------------------------------------------------------- */
 
 static int alo_client(struct alo *a, struct sg_errbuf *eb)
@@ -86,6 +159,8 @@ static int alo_client(struct alo *a, struct sg_errbuf *eb)
 
 	o.dr_msg_cb = alo_dr_cb;
 	o.error_cb = alo_error_cb;
+	o.stats_cb = alo_stats_cb;
+	o.stats_interval_ms = 1000;
 	o.opaque = a;
 	if ((rc = sg_kafka_new(&o, &c->rk, eb)) != SG_OK)
 		return rc;
@@ -108,7 +183,31 @@ static void alo_close(struct sg_prod_ctx *c, void *st)
 	if (a->qpipe[1] >= 0)
 		close(a->qpipe[1]);
 	sg_ring_fini(&a->ring);
+	free(a->slot_src);
+	c->hold = NULL;
+	sg_hold_close(a->hold);
+	sg_buf_free(&a->hrec);
 	free(a);
+}
+
+/* The hold beside the spool: <spool.dir>/held, at most a quarter of
+ * spool.max_bytes (and 1 MiB at least). */
+static int alo_hold_open(struct alo *a, struct sg_errbuf *eb)
+{
+	const struct sg_spool_conf *sc = &a->c->conf->spool;
+	char dir[4096];
+	struct sg_hold_conf hc = {
+	    .dir = dir,
+	    .max_bytes =
+		(uint64_t)sc->max_bytes / 4 > (1u << 20) ? (uint64_t)sc->max_bytes / 4 : (1u << 20),
+	    .max_record = (uint32_t)sc->max_record_bytes + 4096,
+	};
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/held", sc->dir);
+	if ((rc = sg_hold_open(&hc, &a->hold, eb)) == SG_OK)
+		a->c->hold = a->hold;
+	return rc;
 }
 
 static int alo_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
@@ -119,9 +218,11 @@ static int alo_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
 	a->c = c;
 	a->qpipe[0] = a->qpipe[1] = -1;
 	sg_ring_init(&a->ring, (size_t)c->conf->kafka.max_in_flight, 0);
+	a->slot_src = sg_xcalloc((size_t)c->conf->kafka.max_in_flight, sizeof(*a->slot_src));
+	sg_buf_init(&a->hrec);
 	if (pipe2(a->qpipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		rc = sg_errf(eb, SG_EIO, "pipe: %s", strerror(errno));
-	else
+	else if ((rc = alo_hold_open(a, eb)) == SG_OK)
 		rc = alo_client(a, eb);
 	if (rc != SG_OK) {
 		alo_close(c, a);
@@ -133,14 +234,45 @@ static int alo_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
 
 /* --- the loop ----------------------------------------------------------- */
 
+/* The held records written so far are on disk: the cursor may pass them. */
+static bool alo_hold_synced(struct alo *a)
+{
+	static struct sg_log_rl rl;
+
+	if (!a->hold_dirty)
+		return true;
+	if (sg_hold_sync(a->hold) != SG_OK) {
+		sg_log_rl(&rl, SG_LOG_ERROR, "producer",
+			  "cannot sync the held records (%s): the spool keeps them",
+			  strerror(errno));
+		return false;
+	}
+	a->hold_dirty = false;
+	return true;
+}
+
+static void alo_ack(struct alo *a, uint64_t seq)
+{
+	if (seq > a->ack_due)
+		a->ack_due = seq;
+	if (a->ack_due && alo_hold_synced(a)) {
+		sg_spool_ack(a->c->sp, a->ack_due);
+		a->ack_due = 0;
+	}
+}
+
 static void alo_release(struct alo *a)
 {
 	struct sg_prod_ctx *c = a->c;
 	uint64_t last = sg_ring_release(&a->ring);
 	int64_t oldest = sg_ring_oldest_ts(&a->ring);
 
-	if (last)
-		sg_spool_ack(c->sp, last);
+	unsigned refused;
+	uint64_t held;
+
+	alo_ack(a, last);
+	sg_hold_counts(a->hold, &refused, &held, NULL, 0);
+	sg_prod_refused(c, refused, held);
 	sg_gauge_set(c->m.inflight, sg_ring_count(&a->ring));
 	sg_gauge_set(c->m.oldest_age,
 		     oldest ? (uint64_t)((sg_now_ns() - oldest) / SG_NS_PER_MS) : 0);
@@ -153,12 +285,35 @@ static void alo_rewind(struct alo *a)
 	size_t nskip;
 	uint64_t after = sg_ring_rewind(&a->ring, &nskip);
 
-	sg_spool_ack(c->sp, after);
+	alo_ack(a, after);
 	sg_info("producer",
 		"resending from seq %" PRIu64 " (%zu records already delivered are skipped)",
 		after + 1, nskip);
 	c->have_rec = false;
 	sg_spool_rewind(c->sp, after);
+}
+
+/* The current record's topic is held: into its file, finished here.
+ * SG_OK, or SG_EAGAIN when the hold cannot take it (full, I/O error): it
+ * stays in the spool and is tried again. */
+static int alo_hold_put(struct alo *a, const struct sg_record *r)
+{
+	static struct sg_log_rl rl;
+	struct sg_prod_ctx *c = a->c;
+	int rc = sg_hold_put(a->hold, r->topic, r->topic_len, c->rec_seq, c->rec.p, c->rec.len);
+
+	if (rc == SG_OK) {
+		sg_ring_finished(&a->ring, c->rec_seq, r->ts_ns);
+		a->hold_dirty = true;
+		return SG_OK;
+	}
+	sg_log_rl(&rl, SG_LOG_ERROR, "producer",
+		  "cannot hold event %s:%" PRIu64 " of refused topic %.*s: %s; it stays in the "
+		  "spool and delivery waits",
+		  c->conf->gateway.id, c->rec_seq, (int)r->topic_len, r->topic,
+		  rc == SG_ENOSPC ? "the hold is full (a quarter of spool.max_bytes)"
+				  : strerror(errno));
+	return SG_EAGAIN;
 }
 
 /* Produce the current record.  SG_OK (sent, or finished without
@@ -168,6 +323,7 @@ static int alo_send(struct alo *a)
 	struct sg_prod_ctx *c = a->c;
 	struct sg_record r;
 	rd_kafka_resp_err_t err;
+	uintptr_t token;
 	int rc = sg_send_prepare(c, &r);
 
 	if (rc == SG_ECORRUPT) {
@@ -176,9 +332,21 @@ static int alo_send(struct alo *a)
 	}
 	if (rc != SG_OK)
 		return SG_EAGAIN;
-	err = sg_send_produce(c->rk, &r, (void *)sg_ring_token(&a->ring));
+	if (sg_hold_is_held(a->hold, r.topic, r.topic_len))
+		return alo_hold_put(a, &r);
+	token = sg_ring_token(&a->ring);
+	a->slot_src[token - 1] = sg_prod_source(c, r.source, r.source_len);
+	err = sg_send_produce(c->rk, &r, (void *)token);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return SG_EAGAIN;
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+		/* As a failed report: the rewind reads the topic's records in
+		 * flight again, and holds them, in order. */
+		alo_refuse(a, r.topic, r.topic_len, err);
+		sg_ring_sent(&a->ring, c->rec_seq, r.ts_ns);
+		sg_ring_report(&a->ring, token, SG_RING_FAILED);
+		return SG_OK;
+	}
 	if (err && sg_send_permanent(err)) {
 		char topic[256];
 		snprintf(topic, sizeof(topic), "%.*s", (int)r.topic_len, r.topic);
@@ -219,6 +387,58 @@ static bool alo_fill(struct alo *a)
 	return sg_ring_full(r);
 }
 
+/* Render a held record for seq into r, through the same path as a spool
+ * record (the current one is set aside meanwhile).  SG_OK, SG_ECORRUPT
+ * (kept in rejected.log), or another error: later. */
+static int alo_hold_prepare(struct alo *a, uint64_t seq, struct sg_record *r)
+{
+	struct sg_prod_ctx *c = a->c;
+	struct sg_buf keep = c->rec;
+	uint64_t keep_seq = c->rec_seq;
+	int rc;
+
+	c->rec = a->hrec;
+	c->rec_seq = seq;
+	rc = sg_send_prepare(c, r);
+	a->hrec = c->rec;
+	c->rec = keep;
+	c->rec_seq = keep_seq;
+	return rc;
+}
+
+/* Send held records again whose turn it is (hold.h). */
+static void alo_hold_send(struct alo *a)
+{
+	struct sg_prod_ctx *c = a->c;
+	int64_t now = sg_now_mono_ns();
+	struct sg_record r;
+	uint64_t seq;
+	uint32_t tok;
+
+	while (!c->fatal && sg_hold_next(a->hold, now, &seq, &a->hrec, &tok)) {
+		rd_kafka_resp_err_t err;
+		int rc = alo_hold_prepare(a, seq, &r);
+
+		if (rc == SG_ECORRUPT) {
+			sg_hold_result(a->hold, tok, SG_HOLD_DONE, 0, now);
+			continue;
+		}
+		if (rc != SG_OK) {
+			sg_hold_result(a->hold, tok, SG_HOLD_FAILED, 0, now);
+			return;
+		}
+		a->hold_src[tok] = sg_prod_source(c, r.source, r.source_len);
+		a->hold_ts[tok] = r.ts_ns;
+		err = sg_send_produce(c->rk, &r, (void *)(ALO_HOLD_TAG | tok));
+		if (!err) {
+			sg_counter_add(c->m.produced, 1);
+			continue;
+		}
+		sg_hold_result(a->hold, tok, SG_HOLD_FAILED, err, now);
+		return;
+	}
+}
+
 /* Destroy the producer after a fatal error, create a new one, resend. */
 static void alo_restart(struct alo *a)
 {
@@ -226,10 +446,12 @@ static void alo_restart(struct alo *a)
 	struct sg_errbuf eb;
 
 	sg_counter_add(c->m.restarts, 1);
+	sg_prod_beat(c, 2000);      /* the flush inside waits up to 1 s */
 	sg_send_destroy(c);         /* purged records report as failed */
 	sg_ring_fail_all(&a->ring); /* and no report comes for the rest */
 	while (alo_client(a, &eb) != SG_OK) {
 		sg_error("producer", "%s; retrying in 1 s", eb.msg);
+		sg_prod_beat(c, 2000);
 		poll(NULL, 0, 1000);
 		if (sg_prod_stopping(c))
 			return;
@@ -267,6 +489,7 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 	for (;;) {
 		struct pollfd fds[2];
 		bool blocked;
+		int wait;
 
 		while (read(a->qpipe[0], drain, sizeof(drain)) > 0)
 			;
@@ -280,6 +503,8 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		if (sg_ring_rewind_ready(&a->ring))
 			alo_rewind(a);
 		blocked = alo_fill(a);
+		alo_hold_send(a);
+		alo_ack(a, 0); /* a sync that failed before */
 		if (alo_done(a))
 			break;
 		fds[0] = (struct pollfd){.fd = a->qpipe[0], .events = POLLIN};
@@ -291,7 +516,9 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		 * so with records in flight the wait is short (5 ms), and idle
 		 * (only the spool's eventfd matters, which never misses) it is
 		 * long.  The stop flag is looked at on every pass. */
-		poll(fds, 2, sg_ring_count(&a->ring) ? 5 : 250);
+		wait = sg_ring_count(&a->ring) ? 5 : 250;
+		sg_prod_beat(c, wait);
+		poll(fds, 2, wait);
 	}
 }
 

@@ -22,6 +22,7 @@ struct sg_kafka_opts sg_send_opts(const struct sg_conf *conf, const char *bootst
 	    .bootstrap = bootstrap,
 	    .client_id = client_id,
 	    .props = &conf->kafka.properties,
+	    .security = &conf->kafka.security,
 	    .transactional_id = txn ? client_id : NULL,
 	    /* librdkafka's queue holds what is in flight, plus room for the
 	     * checkpoint records and the resend after a rewind. */
@@ -135,13 +136,14 @@ void sg_send_error(struct sg_prod_ctx *c, rd_kafka_t *rk, int err, const char *r
 	sg_counter_add(c->m.kafka_errors, 1);
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		orig = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-		sg_error("producer", "fatal producer error: %s: %s; recreating the producer",
-			 rd_kafka_err2name(orig), fatal);
+		sg_log_rl(&rl, SG_LOG_ERROR, "producer",
+			  "fatal producer error: %s: %s; recreating the producer",
+			  rd_kafka_err2name(orig), fatal);
+		sg_prod_conn_error(c, rk, orig, fatal);
 		c->fatal = true;
 		return;
 	}
-	sg_log_rl(&rl, SG_LOG_WARN, "producer", "kafka: %s: %s",
-		  rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+	sg_prod_conn_error(c, rk, err, reason);
 }
 
 void sg_send_destroy(struct sg_prod_ctx *c)

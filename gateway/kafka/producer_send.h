@@ -54,8 +54,10 @@ rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, const struct sg_record *r, v
  * fatal error of SENSORGATE_FAULT_FATAL_AFTER when its turn comes. */
 void sg_send_count(struct sg_prod_ctx *c);
 
-/* The error callback's work: count, log, and on a fatal error set
- * c->fatal (the mode then recreates its producer). */
+/* The error callback's work: count (errors{class="kafka"} and
+ * kafka_errors by name), log once per change, keep the reason for /ready
+ * (sg_prod_conn_error), and on a fatal error set c->fatal (the mode then
+ * recreates its producer). */
 void sg_send_error(struct sg_prod_ctx *c, rd_kafka_t *rk, int err, const char *reason);
 
 /* Purge what is queued, serve the last reports, destroy c->rk. */

@@ -20,6 +20,15 @@
  * recreated (init_transactions completes or aborts what the old one left
  * open) and the checkpoint is read again, which says whether the span was
  * committed.  Fatal errors (fenced, say) do the same.
+ *
+ * A topic Kafka refuses (an ACL: TOPIC_AUTHORIZATION_FAILED, the
+ * checkpoint topic included) is not a bad record: nothing is rejected.
+ * The transaction cannot commit without it, so it is aborted and tried
+ * again after a backoff (1 s doubling to 30 s) until the ACL is granted;
+ * the events stay in the spool meanwhile, and the refusal shows in the
+ * log (once per change), the metrics and /ready.  (at_least_once holds a
+ * refused topic's records aside and lets the other topics flow; a
+ * transaction spans topics, so exactly_once waits.)
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -46,6 +55,8 @@ struct txn {
 	size_t n;      /* records in it */
 	uint64_t *seq; /* their seqs (the delivery report's opaque is the index + 1) */
 	int64_t *ts;   /* their event times */
+	uint16_t *src; /* their sources (sg_prod_source) */
+	struct sg_prod_refusal refusal; /* a topic Kafka refuses: transactions wait */
 };
 
 static bool txn_is_rejected(const struct txn *t, uint64_t seq)
@@ -87,6 +98,11 @@ static void txn_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	size_t idx = (size_t)(uintptr_t)m->_private;
 
 	(void)rk;
+	if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		sg_prod_refusal_note(t->c, &t->refusal, topic, strlen(topic), m->err);
+		return;
+	}
 	if (!m->err || idx == 0 || idx > t->n)
 		return; /* index 0 is the checkpoint record */
 	if (sg_send_permanent(m->err) && !txn_is_rejected(t, t->seq[idx - 1])) {
@@ -102,6 +118,15 @@ static void txn_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaq
 	sg_send_error(t->c, rk, err, reason);
 }
 
+static int txn_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct txn *t = opaque;
+
+	(void)rk;
+	sg_prod_stats(t->c, json, len);
+	return 0; /* librdkafka frees json */
+}
+
 /* --- start: the producer, init_transactions, the checkpoint ------------- */
 
 static int txn_client(struct txn *t, struct sg_errbuf *eb)
@@ -111,6 +136,8 @@ static int txn_client(struct txn *t, struct sg_errbuf *eb)
 
 	o.dr_msg_cb = txn_dr_cb;
 	o.error_cb = txn_error_cb;
+	o.stats_cb = txn_stats_cb;
+	o.stats_interval_ms = 1000;
 	o.opaque = t;
 	c->fatal = false;
 	return sg_kafka_new(&o, &c->rk, eb);
@@ -123,6 +150,7 @@ static bool txn_init(struct txn *t)
 	struct sg_errbuf eb;
 
 	while (!sg_prod_stopping(c)) {
+		sg_prod_beat(c, 31000);
 		if (!c->rk && txn_client(t, &eb) != SG_OK) {
 			sg_error("producer", "%s", eb.msg);
 		} else {
@@ -134,11 +162,13 @@ static bool txn_init(struct txn *t)
 				rd_kafka_error_is_fatal(e) ? " (fatal: recreating the producer)"
 							   : "");
 			if (rd_kafka_error_is_fatal(e)) {
+				sg_prod_beat(c, 2000);
 				sg_send_destroy(c);
 				sg_counter_add(c->m.restarts, 1);
 			}
 			rd_kafka_error_destroy(e);
 		}
+		sg_prod_beat(c, 1000);
 		poll(NULL, 0, 1000);
 	}
 	return false;
@@ -157,8 +187,9 @@ static uint64_t txn_ckpt_value(const struct sg_conf *conf, const rd_kafka_messag
 }
 
 /* Read every partition of the checkpoint topic to its end. */
-static uint64_t txn_ckpt_scan(const struct sg_conf *conf, rd_kafka_t *rk, int nparts)
+static uint64_t txn_ckpt_scan(struct sg_prod_ctx *c, rd_kafka_t *rk, int nparts)
 {
+	const struct sg_conf *conf = c->conf;
 	rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(nparts);
 	int64_t deadline = sg_now_mono_ns() + TXN_CKPT_READ_MS * SG_NS_PER_MS;
 	uint64_t best = 0;
@@ -170,7 +201,9 @@ static uint64_t txn_ckpt_scan(const struct sg_conf *conf, rd_kafka_t *rk, int np
 	rd_kafka_assign(rk, tl);
 	rd_kafka_topic_partition_list_destroy(tl);
 	while (eofs < nparts && sg_now_mono_ns() < deadline) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+		rd_kafka_message_t *m;
+		sg_prod_beat(c, 1000);
+		m = rd_kafka_consumer_poll(rk, 500);
 		uint64_t v;
 		if (!m)
 			continue;
@@ -197,6 +230,7 @@ static uint64_t txn_read_checkpoint(struct txn *t)
 	    .bootstrap = t->c->bootstrap,
 	    .client_id = cid,
 	    .props = &conf->kafka.properties,
+	    .security = &conf->kafka.security,
 	    .group = "sensorgate-checkpoint-reader",
 	    .partition_eof = true,
 	};
@@ -212,12 +246,13 @@ static uint64_t txn_read_checkpoint(struct txn *t)
 		return 0;
 	}
 	rkt = rd_kafka_topic_new(rk, conf->kafka.checkpoint_topic, NULL);
+	sg_prod_beat(t->c, 11000);
 	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
 	    md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1)
 		sg_info("producer", "no checkpoint topic %s yet: starting from the spool cursor",
 			conf->kafka.checkpoint_topic);
 	else
-		best = txn_ckpt_scan(conf, rk, md->topics[0].partition_cnt);
+		best = txn_ckpt_scan(t->c, rk, md->topics[0].partition_cnt);
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
@@ -284,6 +319,7 @@ static bool txn_next(struct txn *t, int wait_ms)
 	while (!c->have_rec) {
 		if (sg_spool_read(c->sp, &c->rec_seq, &c->rec) != SG_OK) {
 			struct pollfd pfd = {.fd = sg_spool_read_fd(c->sp), .events = POLLIN};
+			sg_prod_beat(c, wait_ms);
 			poll(&pfd, 1, wait_ms);
 			rd_kafka_poll(c->rk, 0);
 			return false;
@@ -315,8 +351,13 @@ static int txn_send(struct txn *t)
 		return SG_EKAFKA;
 	err = sg_send_produce(c->rk, &r, (void *)(uintptr_t)(t->n + 1));
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		sg_prod_beat(c, 50);
 		rd_kafka_poll(c->rk, 50);
 		return SG_EAGAIN;
+	}
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+		sg_prod_refusal_note(t->c, &t->refusal, r.topic, r.topic_len, err);
+		return SG_EKAFKA; /* abort, wait, try again */
 	}
 	if (err && sg_send_permanent(err)) {
 		char topic[256];
@@ -326,12 +367,14 @@ static int txn_send(struct txn *t)
 		return SG_OK;
 	}
 	if (err) {
-		sg_error("producer", "produce of seq %" PRIu64 " failed: %s: %s", c->rec_seq,
-			 rd_kafka_err2name(err), rd_kafka_err2str(err));
+		if (!t->refusal.now) /* else the refusal said why */
+			sg_error("producer", "produce of seq %" PRIu64 " failed: %s: %s",
+				 c->rec_seq, rd_kafka_err2name(err), rd_kafka_err2str(err));
 		return SG_EKAFKA;
 	}
 	t->seq[t->n] = c->rec_seq;
 	t->ts[t->n] = r.ts_ns;
+	t->src[t->n] = sg_prod_source(c, r.source, r.source_len);
 	t->n++;
 	sg_send_count(c);
 	return SG_OK;
@@ -379,6 +422,7 @@ static rd_kafka_error_t *txn_call(struct txn *t, const char *what,
 		if (sg_prod_stopping(c) && atomic_load(&c->stop_deadline) < end)
 			end = atomic_load(&c->stop_deadline);
 		left = (end - sg_now_mono_ns()) / SG_NS_PER_MS;
+		sg_prod_beat(c, (left > 1000 ? left : 1000) + 1000);
 		e = fn(c->rk, left > 1000 ? (int)left : 1000);
 		if (!e || !rd_kafka_error_is_retriable(e))
 			return e;
@@ -403,6 +447,8 @@ static void txn_abort(struct txn *t)
 	rd_kafka_error_t *e;
 
 	sg_counter_add(t->c->m.retry, t->n);
+	if (t->open)
+		sg_counter_add(t->c->w.txn_aborted, 1);
 	if (t->n) /* else it held only records refused for good */
 		sg_warn("producer",
 			"transaction up to seq %" PRIu64 " aborted: replaying from seq %" PRIu64,
@@ -441,13 +487,19 @@ static void txn_committed(struct txn *t, uint64_t last)
 
 	t->committed = last;
 	sg_spool_ack(t->c->sp, last);
-	sg_counter_add(t->c->m.delivered, t->n);
+	sg_counter_add(t->c->w.txn_committed, 1);
+	for (size_t i = 0, run = 1; i < t->n; i += run) {
+		for (run = 1; i + run < t->n && t->src[i + run] == t->src[i]; run++)
+			;
+		sg_prod_delivered(t->c, t->src[i], run);
+	}
 	for (size_t i = 0; i < t->n; i++)
 		sg_hist_add(&sg_delivery_latency,
 			    now > t->ts[i] ? (uint64_t)(now - t->ts[i]) / 1000 : 0);
 	t->open = false;
 	t->n = 0;
 	txn_forget_rejected(t, last);
+	sg_prod_refusal_over(t->c, &t->refusal);
 }
 
 /* Commit the open transaction (the checkpoint record first). */
@@ -458,9 +510,13 @@ static void txn_commit(struct txn *t)
 	rd_kafka_resp_err_t perr = txn_checkpoint(t, last);
 	rd_kafka_error_t *e;
 
-	if (perr) {
+	if (perr == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+		sg_prod_refusal_note(t->c, &t->refusal, c->conf->kafka.checkpoint_topic,
+				     strlen(c->conf->kafka.checkpoint_topic), perr);
+	else if (perr)
 		sg_error("producer", "checkpoint record: %s: %s", rd_kafka_err2name(perr),
 			 rd_kafka_err2str(perr));
+	if (perr) {
 		txn_abort(t);
 		return;
 	}
@@ -509,6 +565,7 @@ static void txn_run(struct sg_prod_ctx *c, void *st)
 	while (!txn_done(t)) {
 		if (c->fatal) {
 			sg_counter_add(c->m.restarts, 1);
+			sg_prod_beat(c, 2000);
 			sg_send_destroy(c);
 			if (!txn_start(t))
 				break;
@@ -520,6 +577,8 @@ static void txn_run(struct sg_prod_ctx *c, void *st)
 			txn_abort(t);
 		else if (t->n)
 			txn_commit(t);
+		if (t->refusal.now && !c->fatal)
+			sg_prod_refusal_wait(c, &t->refusal);
 		rd_kafka_poll(c->rk, 0);
 	}
 }
@@ -541,6 +600,7 @@ static void txn_close(struct sg_prod_ctx *c, void *st)
 	free(t->rejected);
 	free(t->seq);
 	free(t->ts);
+	free(t->src);
 	free(t);
 }
 
@@ -550,8 +610,10 @@ static int txn_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
 	int rc;
 
 	t->c = c;
+	t->refusal.backoff_ms = 1000;
 	t->seq = sg_xcalloc((size_t)c->conf->kafka.txn_max_records, sizeof(*t->seq));
 	t->ts = sg_xcalloc((size_t)c->conf->kafka.txn_max_records, sizeof(*t->ts));
+	t->src = sg_xcalloc((size_t)c->conf->kafka.txn_max_records, sizeof(*t->src));
 	if ((rc = txn_client(t, eb)) != SG_OK) {
 		txn_close(c, t);
 		return rc;

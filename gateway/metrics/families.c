@@ -31,6 +31,9 @@ const struct sg_metric_family sg_metric_families[] = {
       "Readings a source handed to the core (before the spool)."),
     C("events_spooled", "sensorgate_events_spooled", "source",
       "Events appended to the spool: from here on nothing is lost by a process crash."),
+    C("events_delivered", "sensorgate_events_delivered", "source",
+      "Events of this source Kafka acknowledged (the source the record carries; at most 256 "
+      "names, the configured sources first, any other counts as `(other)`)."),
     C("events_dropped", "sensorgate_source_events_dropped", "source",
       "Events of this source refused at the spool by `when_full: drop_newest`."),
     C("emit_errors", "sensorgate_source_emit_errors", "source",
@@ -89,7 +92,14 @@ const struct sg_metric_family sg_metric_families[] = {
     C("kafka_errors", "sensorgate_kafka_errors", "error",
       "Errors librdkafka reported, by error name (e.g. `_TRANSPORT`, `_ALL_BROKERS_DOWN`)."),
     G("kafka_brokers_up", "sensorgate_kafka_brokers_up", "",
-      "Brokers the producer has a connection to (0: Kafka unreachable)."),
+      "Brokers the producer has a connection to (0: Kafka unreachable, or it refuses the "
+      "credentials or the certificate: see `kafka_errors_total` and /ready)."),
+    G("kafka_topics_refused", "sensorgate_kafka_topics_refused", "",
+      "Topics Kafka refuses now (an ACL: `TOPIC_AUTHORIZATION_FAILED`); their events wait "
+      "(held beside the spool in at_least_once) and the other topics go on."),
+    G("kafka_held_records", "sensorgate_kafka_held_records", "",
+      "at_least_once: events of refused topics kept in `<spool>/held/` until Kafka takes "
+      "them."),
     C("transactions", "sensorgate_kafka_transactions", "result",
       "exactly_once: transactions by result (`committed`, `aborted`)."),
     {"delivery_latency", "sensorgate_delivery_latency_seconds", SG_MF_HISTOGRAM, 1e-6, "",

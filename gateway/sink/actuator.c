@@ -146,6 +146,7 @@ int sg_actuator_start(const struct sg_conf *c, const char *bootstrap, struct sg_
 	    .bootstrap = bootstrap,
 	    .client_id = cid,
 	    .props = &c->kafka.properties,
+	    .security = &c->kafka.security,
 	    .group = group,
 	    .from_beginning = true,
 	    .session_timeout_ms = 10000,

@@ -13,6 +13,8 @@
  */
 #include "sink.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
@@ -76,8 +78,20 @@ static int sink_open(struct sink *s, const struct sg_registry_conf *rc, struct s
 		return SG_OK;
 	}
 	if (s->kind == SINK_FILE) {
-		s->fp = fopen(s->path, "a");
-		return s->fp ? SG_OK : sg_errf(eb, SG_EIO, "cannot open %s", s->path);
+		int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		s->fp = fd >= 0 ? fdopen(fd, "a") : NULL;
+		if (!s->fp && fd >= 0)
+			close(fd);
+		return s->fp ? SG_OK
+			     : sg_errf(eb, SG_EIO, "cannot open %s: %s", s->path, strerror(errno));
+	}
+	/* SQLite creates the database with 0644 (and gives -wal and -shm
+	 * the database's mode): make it 0600 first. */
+	{
+		int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, strerror(errno));
+		close(fd);
 	}
 	if (sqlite3_open(s->path, &s->db) != SQLITE_OK)
 		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
@@ -220,6 +234,8 @@ static int sink_consumer(const struct sg_sink_opts *o, rd_kafka_t **rk, struct s
 	    .client_id = "sensorgate-sink",
 	    .props = o->props,
 	    .overrides = o->overrides,
+	    .security = o->security,
+	    .security_key = o->security_key,
 	    .group = o->group,
 	    .group_key = "-g",
 	    .from_beginning = o->from_beginning,

@@ -5,8 +5,10 @@
  * command line is parsed in gateway/cli/cli_sink.c.
  *
  * The consumer is made by the client layer (gateway/kafka/client.h):
- * props (a gateway config's kafka.properties) and then overrides (-X)
- * reach it like any other consumer of the gateway.
+ * security (a gateway config's kafka.security), props (its
+ * kafka.properties) and then overrides (-X) reach it like any other
+ * consumer of the gateway.  Files the sink creates (file:, sqlite: and
+ * SQLite's -wal and -shm) are mode 0600: they hold the events.
  *
  * Ownership: everything in opts is borrowed for the call.  Threads: the
  * calling thread runs the loop; SIGINT and SIGTERM are blocked in it and
@@ -21,7 +23,6 @@
 
 #include "gateway/base/err.h"
 #include "gateway/config/conf.h"
-#include "gateway/config/table.h"
 
 struct sg_sink_opts {
 	const char *bootstrap;
@@ -33,8 +34,10 @@ struct sg_sink_opts {
 	const char *to;      /* stdout, file:PATH or sqlite:PATH */
 	uint64_t count;      /* stop after this many records; 0: no limit */
 	int64_t idle_exit_s; /* stop after this many seconds without a record; 0: never */
-	const struct sg_cfg_map *props;     /* or NULL */
-	const struct sg_cfg_map *overrides; /* or NULL */
+	const struct sg_cfg_map *props;           /* or NULL */
+	const struct sg_cfg_map *overrides;       /* or NULL */
+	const struct sg_kafka_security *security; /* or NULL */
+	const char *security_key;                 /* how errors name it ("FILE: kafka.security") */
 	/* Avro in the Confluent wire format is decoded with this registry's
 	 * schemas (a gateway config's schema_registry); NULL: written as is. */
 	const struct sg_registry_conf *registry;

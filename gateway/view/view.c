@@ -75,6 +75,7 @@ static rd_kafka_t *view_tail_new(const struct sg_conf *c, const char *bootstrap)
 	    .bootstrap = bootstrap,
 	    .client_id = cid,
 	    .props = &c->kafka.properties,
+	    .security = &c->kafka.security,
 	    .group = group,
 	    .metadata_refresh_ms = 1000,
 	    .quiet = true,

@@ -73,7 +73,13 @@ def test_metrics_probes_and_promtool(tmp_path):
     text = wait_for(drained, 30, "1000 deliveries in /metrics")
     assert sample(text, 'sensorgate_events_read_total{source="s1"}') == 1000
     assert sample(text, 'sensorgate_events_spooled_total{source="s1"}') == 1000
+    assert sample(text, 'sensorgate_events_delivered_total{source="s1"}') == 1000
     assert sample(text, "sensorgate_delivery_latency_seconds_count") == 1000
+    # The producer's connection: the embedded cluster's one broker, no
+    # error, no refused topic, no transaction in at_least_once.
+    assert sample(text, "sensorgate_kafka_brokers_up") == 1
+    assert sample(text, "sensorgate_kafka_topics_refused") == 0
+    assert sample(text, 'sensorgate_kafka_transactions_total{result="committed"}') == 0
     assert sample(text, "sensorgate_spool_max_bytes") == 64 * 1024 * 1024
     assert 'sensorgate_build_info{version="' in text
     assert "# TYPE sensorgate_events_read_total counter" in text
@@ -93,6 +99,7 @@ def test_metrics_probes_and_promtool(tmp_path):
     assert st == 200, body
     names = {c["name"] for c in json.loads(body)["checks"]}
     assert {"loop:main", "spool", "kafka:delivery", "running"} <= names, names
+    assert {"loop:producer", "kafka:brokers", "kafka:topics"} <= names, names
     st, _, _ = get(port, "/nope")
     assert st == 404
     assert gw.stop() == 0
@@ -111,11 +118,16 @@ def test_not_ready_while_kafka_is_unreachable(tmp_path):
     port = gw.http_port()
 
     def not_ready():
+        # No broker shows at once (kafka:brokers, and the connection's
+        # error); records waiting too long once ready_max_age passed.
         st, _, body = get(port, "/ready")
-        return st == 503 and body
+        return st == 503 and '"kafka:delivery","ok":false' in body and body
     body = json.loads(wait_for(not_ready, 20, "/ready 503"))
     failed = {c["name"] for c in body["checks"] if not c["ok"]}
     assert "kafka:delivery" in failed, body
+    assert {"kafka:brokers", "kafka:connection"} <= failed, body
+    conn = next(c["detail"] for c in body["checks"] if c["name"] == "kafka:connection")
+    assert "_TRANSPORT" in conn and "Connection refused" in conn, conn
     st, _, body = get(port, "/health")
     assert st == 200, body
     assert gw.stop() == 0

@@ -7,11 +7,26 @@
 # tests/kafka/fetch.sh.  Everything binds to 127.0.0.1 only.
 #
 #   kafka.sh start [--brokers 1|3] [--port P] [--dir D]
+#                  [--listener NAME:PROTOCOL]... [--config FILE] [--scram SPEC]...
 #   kafka.sh stop [--dir D] [--clean]
 #   kafka.sh status [--dir D]
 #   kafka.sh kill-broker N [--graceful] [--dir D]
 #   kafka.sh start-broker N [--dir D]
 #   kafka.sh topics [--dir D] -- ARGS...   (Kafka's topic admin tool)
+#   kafka.sh acls [--dir D] -- ARGS...     (Kafka's ACL tool, kafka-acls)
+#   kafka.sh configs [--dir D] -- ARGS...  (Kafka's config tool, kafka-configs)
+#
+# Secured clusters (one broker): each --listener adds a listener on a free
+# loopback port, e.g. SASL_SSL:SASL_SSL or SSL:SSL (written to D/listeners
+# as "NAME host:port"); --config appends a properties file to the node's
+# configuration (TLS keystores, SASL, the authorizer); --scram adds a
+# SCRAM user when the storage is formatted, e.g.
+# 'SCRAM-SHA-512=[name=alice,password=secret]'.  PLAINTEXT stays the
+# inter-broker, controller and tools' listener; with an authorizer, make
+# its principal User:ANONYMOUS a super user in the --config file.
+#
+# SENSORGATE_KAFKA_VERSION picks the Kafka release of a new cluster (see
+# fetch.sh; e.g. 3.9.1 for clients whose SCRAM fails against 4.x).
 #
 # Without --dir this is "user mode": D=${SENSORGATE_CACHE:-$HOME/.cache/sensorgate}/kafka-local
 # and the broker port defaults to 9092 (brokers on 9092, 9093, 9094 for 3).
@@ -45,7 +60,7 @@ now()  { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() {
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 # ----------------------------------------------------------------- options
@@ -59,6 +74,9 @@ OPT_BROKERS=""
 OPT_PORT=""
 OPT_CLEAN=0
 OPT_GRACEFUL=0
+OPT_LISTENERS=()
+OPT_CONFIG=""
+OPT_SCRAM=()
 NODE_ARG=""
 EXTRA=()
 while [ $# -gt 0 ]; do
@@ -70,6 +88,9 @@ while [ $# -gt 0 ]; do
         --port) OPT_PORT=${2:?--port needs a value}; shift ;;
         --port=*) OPT_PORT=${1#--port=} ;;
         --clean) OPT_CLEAN=1 ;;
+        --listener) OPT_LISTENERS+=("${2:?--listener needs NAME:PROTOCOL}"); shift ;;
+        --config) OPT_CONFIG=${2:?--config needs a file}; shift ;;
+        --scram) OPT_SCRAM+=("${2:?--scram needs a SPEC}"); shift ;;
         --graceful) OPT_GRACEFUL=1 ;;
         -h|--help) usage; exit 0 ;;
         --) shift; EXTRA=("$@"); break ;;
@@ -93,6 +114,17 @@ PIDS_FILE=$DIR/pids
 
 case "$OPT_BROKERS" in ""|1|3) ;; *) die "--brokers must be 1 or 3" ;; esac
 case "$OPT_PORT" in ""|[0-9]*) ;; *) die "--port must be a number" ;; esac
+for l in "${OPT_LISTENERS[@]}"; do
+    case "$l" in
+        *[!A-Z0-9_:]*|:*|*:|*:*:*) die "--listener must be NAME:PROTOCOL (e.g. SASL_SSL:SASL_SSL)" ;;
+        *:*) ;;
+        *) die "--listener must be NAME:PROTOCOL (e.g. SASL_SSL:SASL_SSL)" ;;
+    esac
+done
+if [ -n "$OPT_CONFIG" ]; then
+    [ -r "$OPT_CONFIG" ] || die "--config $OPT_CONFIG: not readable"
+    OPT_CONFIG=$(cd "$(dirname "$OPT_CONFIG")" && pwd)/$(basename "$OPT_CONFIG")
+fi
 
 # ----------------------------------------------------------------- helpers
 load_env() {
@@ -212,6 +244,19 @@ run_tool() {  # run_tool MAINCLASS ARGS...   (a Kafka command-line tool)
 }
 
 # ----------------------------------------------------------------- config
+# The extra listeners (one broker): "NAME://HOST:PORT,..." and
+# "NAME:PROTOCOL,..." from EXTRA_LISTENERS ("NAME:PROTOCOL:PORT ...").
+extra_listeners() {
+    local e out=""
+    for e in ${EXTRA_LISTENERS:-}; do out="$out,${e%%:*}://$HOST:${e##*:}"; done
+    echo "$out"
+}
+extra_protocols() {
+    local e out="" np
+    for e in ${EXTRA_LISTENERS:-}; do np=${e%:*}; out="$out,$np"; done
+    echo "$out"
+}
+
 write_config() {  # write_config NODE
     local n=$1 rf=1 isr=1 voters="" i
     if [ "$BROKERS" -ge 3 ]; then rf=3; isr=2; fi
@@ -226,10 +271,10 @@ process.roles=broker,controller
 node.id=$n
 controller.quorum.bootstrap.servers=$voters
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$(broker_port "$n"),CONTROLLER://$HOST:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://$HOST:$(broker_port "$n"),CONTROLLER://$HOST:$(controller_port "$n")
+listeners=PLAINTEXT://$HOST:$(broker_port "$n"),CONTROLLER://$HOST:$(controller_port "$n")$(extra_listeners)
+advertised.listeners=PLAINTEXT://$HOST:$(broker_port "$n"),CONTROLLER://$HOST:$(controller_port "$n")$(extra_listeners)
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$(extra_protocols)
 log.dirs=$DIR/data/node-$n
 
 # Topics
@@ -255,19 +300,34 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 background.threads=4
 CONF
+    if [ -n "${EXTRA_CONFIG:-}" ]; then
+        printf '\n# From --config %s\n' "$EXTRA_CONFIG" >>"$(node_conf "$n")"
+        cat "$EXTRA_CONFIG" >>"$(node_conf "$n")"
+    fi
+}
+
+# The extra listeners' addresses, "NAME host:port" per line.
+write_listeners() {
+    local e
+    : >"$DIR/listeners"
+    for e in ${EXTRA_LISTENERS:-}; do echo "${e%%:*} $HOST:${e##*:}" >>"$DIR/listeners"; done
 }
 
 format_node() {  # format_node NODE  -> formats data dir unless already done
     local n=$1 out
     [ -f "$DIR/data/node-$n/meta.properties" ] && return 0
-    local quorum=()
+    local quorum=() scram=() s
     if [ "$BROKERS" -eq 1 ]; then
         quorum=(--standalone)
     else
         quorum=(--initial-controllers "$INITIAL_CONTROLLERS")
     fi
+    if [ -f "$DIR/scram" ]; then
+        while IFS= read -r s; do [ -n "$s" ] && scram+=(--add-scram "$s"); done <"$DIR/scram"
+    fi
     if ! out=$(run_tool kafka.tools.StorageTool format \
-            --cluster-id "$CLUSTER_ID" --config "$(node_conf "$n")" "${quorum[@]}" 2>&1); then
+            --cluster-id "$CLUSTER_ID" --config "$(node_conf "$n")" "${quorum[@]}" \
+            "${scram[@]}" 2>&1); then
         printf '%s\n' "$out" >&2
         return 1
     fi
@@ -465,6 +525,22 @@ cmd_start() {
             [ "$(wc -w <<<"$CONTROLLER_PORTS")" -eq "$BROKERS" ] && break
         done
         CLUSTER_ID=$(random_uuid)
+        EXTRA_LISTENERS=""
+        EXTRA_CONFIG=$OPT_CONFIG
+        if [ ${#OPT_LISTENERS[@]} -gt 0 ]; then
+            [ "$BROKERS" -eq 1 ] || die "--listener needs --brokers 1"
+            local lp=() i=0
+            read -r -a lp <<<"$(free_ports $(( ${#OPT_LISTENERS[@]} + 4 )))"
+            for l in "${OPT_LISTENERS[@]}"; do
+                while case " $BROKER_PORTS $CONTROLLER_PORTS " in *" ${lp[$i]} "*) true ;; *) false ;; esac; do
+                    i=$((i + 1))
+                done
+                EXTRA_LISTENERS="${EXTRA_LISTENERS:+$EXTRA_LISTENERS }$l:${lp[$i]}"
+                i=$((i + 1))
+            done
+        fi
+        # SCRAM users for the format (the file holds passwords: 0600).
+        (umask 077; printf '%s\n' "${OPT_SCRAM[@]}" >"$DIR/scram")
         read -r -a PORTS <<<"$BROKER_PORTS"
         read -r -a CPORTS <<<"$CONTROLLER_PORTS"
         INITIAL_CONTROLLERS=""
@@ -483,7 +559,10 @@ CLUSTER_ID=$CLUSTER_ID
 INITIAL_CONTROLLERS="$INITIAL_CONTROLLERS"
 KAFKA_VERSION=$KAFKA_VERSION
 KAFKA_LIBS="$KAFKA_LIBS"
+EXTRA_LISTENERS="$EXTRA_LISTENERS"
+EXTRA_CONFIG="$EXTRA_CONFIG"
 ENV
+        write_listeners
     fi
     # Jars may have been removed from the cache since: fetch again if so.
     if [ ! -f "$KAFKA_LIBS/.sensorgate-complete" ]; then
@@ -631,13 +710,15 @@ cmd_start_broker() {
     say "node $n ready at $HOST:$(broker_port "$n") in $(elapsed "$t0")s"
 }
 
-cmd_topics() {
+cmd_tool() {  # cmd_tool MAINCLASS: a Kafka admin tool against the PLAINTEXT listener
     command -v "$JAVA" >/dev/null 2>&1 || die "java not found"
     load_env
     [ -f "$KAFKA_LIBS/.sensorgate-complete" ] ||
         KAFKA_LIBS=$(SENSORGATE_KAFKA_VERSION=$KAFKA_VERSION kafka_libs)
-    run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap_list)" "${EXTRA[@]}"
+    run_tool "$1" --bootstrap-server "$(bootstrap_list)" "${EXTRA[@]}"
 }
+
+cmd_topics() { cmd_tool org.apache.kafka.tools.TopicCommand; }
 
 case "$cmd" in
     start) cmd_start ;;
@@ -646,6 +727,13 @@ case "$cmd" in
     kill-broker) cmd_kill_broker ;;
     start-broker) cmd_start_broker ;;
     topics) cmd_topics ;;
+    acls) # The ACL tool moved to the tools module in Kafka 4.0.
+        load_env
+        case "$KAFKA_VERSION" in
+            [0-3].*) cmd_tool kafka.admin.AclCommand ;;
+            *) cmd_tool org.apache.kafka.tools.AclCommand ;;
+        esac ;;
+    configs) cmd_tool kafka.admin.ConfigCommand ;;
     -h|--help|help) usage ;;
     *) usage; die "unknown command: $cmd" ;;
 esac

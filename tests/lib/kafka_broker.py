@@ -92,6 +92,15 @@ class KafkaBroker:
 
     Node ids are 1..brokers.  With 3 nodes, topics default to replication
     factor 3 and min.insync.replicas=2; with 1 node, to 1 and 1.
+
+    A secured broker (one node): `listeners` adds listeners besides
+    PLAINTEXT, e.g. ["SASL_SSL:SASL_SSL", "SSL:SSL"] (their addresses:
+    listener("SASL_SSL")); `config` is a properties text appended to the
+    node's configuration (keystores, SASL, authorizer); `scram` lists SCRAM
+    users made at format time ("SCRAM-SHA-512=[name=u,password=p]");
+    `version` picks the Kafka release (default: fetch.sh's).
+    PLAINTEXT (bootstrap, and the admin tools: acls(), configs(),
+    topic_command()) stays unauthenticated.
     """
 
     def __init__(
@@ -99,9 +108,19 @@ class KafkaBroker:
         brokers: int = 1,
         workdir: Union[str, os.PathLike, None] = None,
         start_timeout: float = 90.0,
+        listeners: Sequence[str] = (),
+        config: Optional[str] = None,
+        scram: Sequence[str] = (),
+        version: Optional[str] = None,
     ) -> None:
         if brokers not in (1, 3):
             raise ValueError("brokers must be 1 or 3")
+        if listeners and brokers != 1:
+            raise ValueError("extra listeners need brokers=1")
+        self.listeners = list(listeners)
+        self.extra_config = config
+        self.scram = list(scram)
+        self.version = version  # a Kafka release; None: fetch.sh's default
         self.brokers = brokers
         self.start_timeout = start_timeout
         self._own_workdir = workdir is None
@@ -118,12 +137,16 @@ class KafkaBroker:
             i = args.index("--")
             cmd = [str(KAFKA_SH), *args[:i], "--dir", str(self.workdir), *args[i:]]
         try:
+            env = dict(os.environ)
+            if self.version:
+                env["SENSORGATE_KAFKA_VERSION"] = self.version
             proc = subprocess.run(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
                 timeout=timeout,
+                env=env,
             )
         except subprocess.TimeoutExpired as exc:
             raise KafkaBrokerError(
@@ -151,8 +174,17 @@ class KafkaBroker:
         """Start all nodes and wait until a record can be produced."""
         skip_if_kafka_disabled()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        extra: List[str] = []
+        for listener in self.listeners:
+            extra += ["--listener", listener]
+        if self.extra_config is not None:
+            path = self.workdir / "extra.properties"
+            path.write_text(self.extra_config)
+            extra += ["--config", str(path)]
+        for spec in self.scram:
+            extra += ["--scram", spec]
         out = self._run(
-            "start", "--brokers", str(self.brokers),
+            "start", "--brokers", str(self.brokers), *extra,
             timeout=self.start_timeout + 240,  # + first-run download
         )
         self.start_output = out.strip()
@@ -228,6 +260,23 @@ class KafkaBroker:
         if not path.exists():
             raise KafkaBrokerError(f"no bootstrap file in {self.workdir}: not started?")
         return path.read_text().strip()
+
+    def listener(self, name: str) -> str:
+        """host:port of the extra listener `name` (e.g. "SASL_SSL")."""
+        path = self.workdir / "listeners"
+        for line in (path.read_text().splitlines() if path.exists() else []):
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == name:
+                return parts[1]
+        raise KafkaBrokerError(f"no listener {name} in {self.workdir}")
+
+    def acls(self, *args: str, timeout: float = 60.0) -> str:
+        """Run Kafka's AclCommand (kafka-acls) over PLAINTEXT."""
+        return self._run("acls", "--", *args, timeout=timeout)
+
+    def configs(self, *args: str, timeout: float = 60.0) -> str:
+        """Run Kafka's ConfigCommand (kafka-configs) over PLAINTEXT."""
+        return self._run("configs", "--", *args, timeout=timeout)
 
     @property
     def node_addresses(self) -> Dict[int, str]:
