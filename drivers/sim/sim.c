@@ -10,6 +10,11 @@
  * per step so one fast sensor cannot starve the others or the stop check).
  * `limit` stops the source after that many events, which tests use to
  * audit exact counts.
+ *
+ * The events of one step are appended to the spool in batches of up to
+ * SIM_BATCH (sg_source_emit_batch: one write each, all or none), so a
+ * fast sensor costs one write(2) per batch, not per event; a tick counts
+ * as done only once its batch is stored.
  */
 #include <math.h>
 #include <stddef.h>
@@ -95,9 +100,12 @@ struct sim_sensor {
 	char id[160];
 	int64_t period_ns;
 	int64_t start_ns;
-	uint64_t tick; /* next tick index */
+	uint64_t tick; /* next tick index not yet stored */
+	uint64_t pend; /* ticks after it in the batch being built */
 	double walk;
 };
+
+#define SIM_BATCH 256
 
 struct sim {
 	struct sg_source *src;
@@ -108,6 +116,10 @@ struct sim {
 	int64_t wall_off; /* wall - mono at start */
 	uint64_t rng;
 	struct sg_counter *late;
+	/* The batch being built: readings and the sensor of each. */
+	struct sg_reading rd[SIM_BATCH];
+	struct sim_sensor *who[SIM_BATCH];
+	size_t nb;
 };
 
 static double sim_rand(struct sim *sim) /* xorshift64*, uniform [0,1) */
@@ -193,11 +205,11 @@ static void sim_value(struct sim *sim, struct sim_sensor *s, int64_t t_ns, struc
 		break;
 	case SIM_COUNTER:
 		v->type = SG_VAL_UINT;
-		v->u = s->tick;
+		v->u = s->tick + s->pend;
 		break;
 	case SIM_TOGGLE:
 		v->type = SG_VAL_BOOL;
-		v->b = s->tick & 1;
+		v->b = (s->tick + s->pend) & 1;
 		break;
 	case SIM_STEP:
 		phase = fmod((double)(t_ns - s->start_ns), period) / period;
@@ -207,28 +219,76 @@ static void sim_value(struct sim *sim, struct sim_sensor *s, int64_t t_ns, struc
 	}
 }
 
-/* Emit the due ticks of one sensor; returns SG_OK or a stop/err code. */
+static bool sim_not_stored(int rc)
+{
+	return rc == SG_ESTOPPING || rc == SG_EIO || rc == SG_ENOSPC;
+}
+
+/* Readings [i, nb) of the batch are done (stored, or dropped by the
+ * spool's policy and counted by the core): their ticks move on. */
+static void sim_commit(struct sim *sim, size_t i)
+{
+	for (; i < sim->nb; i++) {
+		sim->who[i]->tick++;
+		sim->who[i]->pend--;
+		sim->emitted++;
+	}
+}
+
+/* Append the batch; SG_OK or a stop/err code (then none of its ticks is
+ * done: they are tried again next step). */
+static int sim_flush(struct sim *sim)
+{
+	int rc = sim->nb ? sg_source_emit_batch(sim->src, sim->rd, sim->nb) : SG_OK;
+
+	if (rc == SG_EINVAL && sim->nb > 1) {
+		/* Refused whole (larger than max_record_bytes together): one
+		 * by one, as each would have been alone. */
+		for (size_t i = 0; i < sim->nb; i++) {
+			if (sim_not_stored(rc = sg_source_emit(sim->src, &sim->rd[i]))) {
+				for (size_t k = i; k < sim->nb; k++)
+					sim->who[k]->pend = 0;
+				sim->nb = 0;
+				return rc;
+			}
+			sim->who[i]->tick++;
+			sim->who[i]->pend--;
+			sim->emitted++;
+		}
+		sim->nb = 0;
+		return SG_OK;
+	}
+	if (sim_not_stored(rc)) {
+		for (size_t i = 0; i < sim->nb; i++)
+			sim->who[i]->pend = 0;
+		sim->nb = 0;
+		return rc;
+	}
+	sim_commit(sim, 0);
+	sim->nb = 0;
+	return SG_OK;
+}
+
+/* Add the due ticks of one sensor to the batch; returns SG_OK or a
+ * stop/err code. */
 static int sim_sensor_run(struct sim *sim, struct sim_sensor *s, int64_t now)
 {
 	for (int64_t b = 0; b < sim->c->max_burst; b++) {
-		int64_t due = s->start_ns + (int64_t)s->tick * s->period_ns;
-		struct sg_reading rd = {0};
+		int64_t due = s->start_ns + (int64_t)(s->tick + s->pend) * s->period_ns;
+		struct sg_reading *rd = &sim->rd[sim->nb];
 		int rc;
 
 		if (due > now)
 			return SG_OK;
-		if (sim->c->limit && sim->emitted >= (uint64_t)sim->c->limit)
+		if (sim->c->limit && sim->emitted + sim->nb >= (uint64_t)sim->c->limit)
 			return SG_OK;
-		rd.sensor = s->id;
-		rd.ts_ns = due + sim->wall_off;
-		rd.unit = s->c->unit;
-		sim_value(sim, s, due, &rd.value);
-		rc = sg_source_emit(sim->src, &rd);
-		if (rc == SG_ESTOPPING || rc == SG_EIO || rc == SG_ENOSPC)
-			return rc; /* not stored: retry this tick next step */
-		/* SG_OK or SG_EDROPPED (counted by the core): move on. */
-		s->tick++;
-		sim->emitted++;
+		*rd = (struct sg_reading){
+		    .sensor = s->id, .ts_ns = due + sim->wall_off, .unit = s->c->unit};
+		sim_value(sim, s, due, &rd->value);
+		sim->who[sim->nb++] = s;
+		s->pend++;
+		if (sim->nb == SIM_BATCH && (rc = sim_flush(sim)) != SG_OK)
+			return rc;
 	}
 	sg_counter_add(sim->late, 1);
 	return SG_OK;
@@ -239,14 +299,18 @@ static int sim_step(void *state, struct sg_wait *w)
 	struct sim *sim = state;
 	int64_t next = 0;
 
-	for (size_t i = 0; i < sim->n; i++) {
-		struct sim_sensor *s = &sim->s[i];
-		int rc = sim_sensor_run(sim, s, w->now_ns);
-		int64_t due;
+	int rc = SG_OK;
 
-		if (rc != SG_OK)
-			return rc == SG_ESTOPPING ? SG_OK : rc;
-		due = s->start_ns + (int64_t)s->tick * s->period_ns;
+	for (size_t i = 0; i < sim->n && rc == SG_OK; i++)
+		rc = sim_sensor_run(sim, &sim->s[i], w->now_ns);
+	if (rc == SG_OK)
+		rc = sim_flush(sim);
+	if (rc != SG_OK)
+		return rc == SG_ESTOPPING ? SG_OK : rc;
+	for (size_t i = 0; i < sim->n; i++) {
+		const struct sim_sensor *s = &sim->s[i];
+		int64_t due = s->start_ns + (int64_t)s->tick * s->period_ns;
+
 		if (!next || due < next)
 			next = due;
 	}
