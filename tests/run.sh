@@ -59,6 +59,15 @@ if [[ "${1:-}" != "--unit-only" ]]; then
   rm -f /tmp/sg-fuzz.$$
 fi
 
+# The metrics table and the code agree (tests/lint/metrics.py).
+if python3 tests/lint/metrics.py >/tmp/sg-metrics.$$ 2>&1; then
+  unit_pass=$((unit_pass + 1)); printf '  %-40s %s\n' "metrics table" "ok"
+else
+  unit_fail=$((unit_fail + 1)); failed_bins+=("metrics table")
+  cat /tmp/sg-metrics.$$; printf '  %-40s %s\n' "metrics table" "FAILED"
+fi
+rm -f /tmp/sg-metrics.$$
+
 if [[ "${1:-}" == "--unit-only" ]]; then
   echo "unit: $unit_pass passed, $unit_fail failed"
   exit $((unit_fail > 0))
