@@ -49,6 +49,7 @@ struct dump_ctx {
 	uint64_t after, limit, shown;
 	bool all;
 	struct sg_buf scratch;
+	char epoch[SG_EPOCH_HEX + 1]; /* "" without an epoch file */
 };
 
 static void dump_frame(void *arg, uint64_t seq, const uint8_t *p, uint32_t len, size_t off)
@@ -66,12 +67,18 @@ static void dump_frame(void *arg, uint64_t seq, const uint8_t *p, uint32_t len, 
 		printf("seq=%" PRIu64 " offset=%zu UNDECODABLE (%u bytes)\n", seq, off, len);
 		return;
 	}
+	if (d->epoch[0]) { /* rendered as the producer does */
+		r.epoch = d->epoch;
+		r.epoch_len = SG_EPOCH_HEX;
+	}
 	if (sg_record_render(&r, seq, &d->scratch) != SG_OK) {
 		printf("seq=%" PRIu64 " offset=%zu OUT OF MEMORY rendering it\n", seq, off);
 		return;
 	}
 	printf("seq=%" PRIu64 " ts_ns=%" PRId64 " topic=%.*s key=%.*s rec=v%u", seq, r.ts_ns,
 	       (int)r.topic_len, r.topic, (int)r.key_len, (const char *)r.key, r.version);
+	if (r.version == SG_RECORD_V2 && r.epoch)
+		printf(" epoch=%s", r.epoch);
 	while (sg_record_header_next(&r, &pos, &name, &nl, &val, &vl))
 		if (nl == 5 && !memcmp(name, "sg-id", 5))
 			printf(" id=%.*s", (int)vl, (const char *)val);
@@ -191,6 +198,8 @@ static void stat_print(const struct sg_spool_inspect *in)
 static int dump_print(const char *dir, struct sg_spool_inspect *in, struct dump_ctx *d)
 {
 	d->after = d->all ? 0 : in->ack;
+	if (in->epoch_rc == SG_OK)
+		snprintf(d->epoch, sizeof(d->epoch), "%016" PRIx64, in->epoch);
 	sg_buf_init(&d->scratch);
 	for (size_t i = 0; i < in->nsegs; i++)
 		if (in->segs[i].verdict == SG_SEG_KEEP || in->segs[i].verdict == SG_SEG_RENAME)

@@ -90,7 +90,7 @@ static bool put_headers(struct sg_buf *b, const struct sg_header *h, size_t n)
 {
 	bool ok = true;
 
-	if (n > UINT16_MAX - 3) /* render adds sg-id, sg-source, content-type */
+	if (n > UINT16_MAX - 4) /* render adds sg-id, sg-source, content-type, sg-epoch */
 		return false;
 	sg_buf_add_u16(b, (uint16_t)n);
 	for (size_t i = 0; ok && i < n; i++)
@@ -310,6 +310,13 @@ static void add_header(struct sg_buf *b, const char *name, size_t nl, const void
 /* The header block for seq with content type ct, appended to scratch:
  * sg-id "<gateway>:<seq>" (composed in place), sg-source, content-type,
  * then the extra headers.  Returns the block's offset in scratch. */
+/* Does the header block get sg-epoch?  (A record of the previous limit
+ * of extra headers has no room for it.) */
+static bool render_epoch(const struct sg_record *r)
+{
+	return r->epoch && r->nextra <= UINT16_MAX - 4;
+}
+
 static size_t render_headers(struct sg_record *r, const char *d, size_t nd, const char *ct,
 			     size_t ctl, struct sg_buf *scratch)
 {
@@ -323,6 +330,8 @@ static size_t render_headers(struct sg_record *r, const char *d, size_t nd, cons
 	sg_buf_add(scratch, d, nd);
 	add_header(scratch, "sg-source", 9, r->source, r->source_len);
 	add_header(scratch, "content-type", 12, ct, ctl);
+	if (render_epoch(r))
+		add_header(scratch, "sg-epoch", 8, r->epoch, r->epoch_len);
 	sg_buf_add(scratch, r->extra, r->extra_len);
 	return hoff;
 }
@@ -331,7 +340,7 @@ static void point_headers(struct sg_record *r, const struct sg_buf *scratch, siz
 {
 	r->headers = (const uint8_t *)scratch->p + hoff;
 	r->headers_len = scratch->len - hoff;
-	r->nheaders = (uint16_t)(3 + r->nextra);
+	r->nheaders = (uint16_t)(3 + render_epoch(r) + r->nextra);
 }
 
 int sg_record_render(struct sg_record *r, uint64_t seq, struct sg_buf *scratch)

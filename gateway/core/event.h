@@ -29,7 +29,8 @@
  *
  * The Kafka value is the JSON envelope v1 (docs/events.md) unless the
  * reading is raw passthrough.  The headers always start with sg-id
- * (`<gateway>:<seq>`), sg-source and content-type, then the extra ones.
+ * (`<gateway>:<seq>`), sg-source and content-type, then sg-epoch (the
+ * spool's epoch, when the caller set r->epoch), then the extra ones.
  *
  * Threads: every function here is pure (no shared state); call it from
  * any thread.
@@ -115,6 +116,13 @@ struct sg_record {
 	uint16_t nextra;         /* the driver's extra headers */
 	const uint8_t *extra;
 	size_t extra_len;
+
+	/* Set by the caller after decode, before render: the epoch of the
+	 * spool the record was read from (sg_spool_epoch()), so the id stays
+	 * unique when the spool is lost.  NULL: none (sg-epoch and the
+	 * envelope's epoch are left out). */
+	const char *epoch;
+	uint16_t epoch_len;
 };
 
 /* SG_OK, or SG_ECORRUPT if the payload is not a well-formed record of a

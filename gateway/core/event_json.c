@@ -215,6 +215,8 @@ void sg_event_json_record(struct sg_buf *b, const struct sg_record *r, const cha
 	sg_buf_add(b, seq, seq_len);
 	ADD_LIT(b, "\",\"seq\":");
 	sg_buf_add(b, seq, seq_len);
+	if (r->epoch)
+		ADD_FIELD(b, ",\"epoch\":", r->epoch, r->epoch_len);
 	ADD_FIELD(b, ",\"gateway\":", r->gateway, r->gateway_len);
 	ADD_FIELD(b, ",\"source\":", r->source, r->source_len);
 	ADD_FIELD(b, ",\"sensor\":", ev->sensor, ev->sensor_len);

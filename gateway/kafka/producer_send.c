@@ -79,6 +79,8 @@ int sg_send_prepare(struct sg_prod_ctx *c, struct sg_record *r)
 			       "undecodable spool record");
 		return SG_ECORRUPT;
 	}
+	r->epoch = sg_spool_epoch(c->sp); /* the id unique across spool loss */
+	r->epoch_len = (uint16_t)strlen(r->epoch);
 	rc = c->enc ? sg_schema_enc_render(c->enc, r, c->rec_seq, &c->scratch)
 		    : sg_record_render(r, c->rec_seq, &c->scratch);
 	if (rc == SG_EAGAIN)

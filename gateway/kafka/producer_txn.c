@@ -4,7 +4,8 @@
  * Each transaction carries a span of spool records (at most
  * kafka.transaction_records, open at most kafka.transaction_interval)
  * plus one checkpoint record, key = gateway id, value = the span's last
- * seq, to kafka.checkpoint_topic (compacted).  The spool cursor moves only
+ * seq and the spool epoch ("<seq> <epoch>"), to kafka.checkpoint_topic
+ * (compacted).  The spool cursor moves only
  * after the commit succeeds.  On start, the last committed checkpoint is
  * read with read_committed and the spool resumes after it, so a crash
  * between the commit and saving the cursor sends nothing twice: a
@@ -174,16 +175,22 @@ static bool txn_init(struct txn *t)
 	return false;
 }
 
-/* The seq in one checkpoint record of this gateway, or 0. */
-static uint64_t txn_ckpt_value(const struct sg_conf *conf, const rd_kafka_message_t *m)
+/* The seq in one checkpoint record of this gateway ("<seq> <epoch>"), or
+ * 0.  A checkpoint of another spool epoch is not ours: the spool was lost
+ * and seqs start again at 1 (one without an epoch is the previous
+ * release's, of this spool). */
+static uint64_t txn_ckpt_value(const struct sg_conf *conf, const char *epoch,
+			       const rd_kafka_message_t *m)
 {
-	char num[32];
+	char num[64], *end;
+	uint64_t seq;
 
 	if (m->err || m->key_len != strlen(conf->gateway.id) ||
 	    memcmp(m->key, conf->gateway.id, m->key_len) || m->len >= sizeof(num))
 		return 0;
 	snprintf(num, sizeof(num), "%.*s", (int)m->len, (const char *)m->payload);
-	return strtoull(num, NULL, 10);
+	seq = strtoull(num, &end, 10);
+	return *end == ' ' && strcmp(end + 1, epoch) ? 0 : seq;
 }
 
 /* Read every partition of the checkpoint topic to its end. */
@@ -209,7 +216,7 @@ static uint64_t txn_ckpt_scan(struct sg_prod_ctx *c, rd_kafka_t *rk, int nparts)
 			continue;
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			eofs++;
-		else if ((v = txn_ckpt_value(conf, m)) > best)
+		else if ((v = txn_ckpt_value(conf, sg_spool_epoch(c->sp), m)) > best)
 			best = v;
 		rd_kafka_message_destroy(m);
 	}
@@ -467,8 +474,8 @@ static void txn_abort(struct txn *t)
 static rd_kafka_resp_err_t txn_checkpoint(struct txn *t, uint64_t seq)
 {
 	const struct sg_conf *conf = t->c->conf;
-	char v[32];
-	int n = snprintf(v, sizeof(v), "%" PRIu64, seq);
+	char v[64];
+	int n = snprintf(v, sizeof(v), "%" PRIu64 " %s", seq, sg_spool_epoch(t->c->sp));
 	rd_kafka_resp_err_t err;
 
 	do {

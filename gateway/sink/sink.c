@@ -7,9 +7,12 @@
  * Delivery: offsets are committed only after the records up to them are
  * written (and, for files, fsynced; for SQLite, committed), so a crash
  * re-reads at most the uncommitted tail: at-least-once.  The SQLite sink
- * makes it effectively exactly-once: the event id (header sg-id) is the
- * primary key and duplicates are ignored.  Records without an event id
- * (not from a sensorgate) are stored with their topic/partition/offset.
+ * makes it effectively exactly-once: the event id (header sg-id) with the
+ * spool epoch (header sg-epoch) is the primary key and duplicates are
+ * ignored; the epoch keeps the events of a new spool (seqs from 1 again
+ * after an SD card was reflashed) from being taken for old ones.  Records
+ * without an event id (not from a sensorgate) are stored with their
+ * topic/partition/offset.
  */
 #include "sink.h"
 
@@ -66,6 +69,46 @@ static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
 	return v;
 }
 
+/* The events table, keyed by (id, epoch).  A database of the previous
+ * release (keyed by id alone) is converted once, its rows with epoch ''. */
+static int sink_table(sqlite3 *db)
+{
+	static const char create[] =
+	    "CREATE TABLE IF NOT EXISTS events ("
+	    " id TEXT NOT NULL, topic TEXT, partition INTEGER, offset INTEGER,"
+	    " key TEXT, ts_ms INTEGER, source TEXT, value BLOB, epoch TEXT NOT NULL DEFAULT '',"
+	    " PRIMARY KEY (id, epoch));";
+	sqlite3_stmt *st = NULL;
+	bool old = false, has_epoch = false;
+	int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('events')", -1, &st,
+					NULL);
+	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		old = true;
+		has_epoch |= !strcmp((const char *)sqlite3_column_text(st, 0), "epoch");
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (!old || has_epoch)
+		return sqlite3_exec(db, create, NULL, NULL, NULL);
+	sg_info("sink", "converting the events table: its key becomes (id, epoch)");
+	rc = sqlite3_exec(db, "BEGIN; ALTER TABLE events RENAME TO events_v1;", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, create, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(
+		    db,
+		    "INSERT INTO events SELECT id, topic, partition, offset, key, ts_ms,"
+		    " source, value, '' FROM events_v1; DROP TABLE events_v1; COMMIT;",
+		    NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 static int sink_open(struct sink *s, const struct sg_registry_conf *rc, struct sg_errbuf *eb)
 {
 	sg_buf_init(&s->line);
@@ -95,13 +138,8 @@ static int sink_open(struct sink *s, const struct sg_registry_conf *rc, struct s
 	}
 	if (sqlite3_open(s->path, &s->db) != SQLITE_OK)
 		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
-	if (sqlite3_exec(s->db,
-			 "PRAGMA journal_mode=WAL;"
-			 "CREATE TABLE IF NOT EXISTS events ("
-			 " id TEXT PRIMARY KEY, topic TEXT, partition INTEGER, offset INTEGER,"
-			 " key TEXT, ts_ms INTEGER, source TEXT, value BLOB);",
-			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?)", -1,
+	if (sink_table(s->db) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)", -1,
 			       &s->ins, NULL) != SQLITE_OK)
 		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
 	return SG_OK;
@@ -130,6 +168,28 @@ static int sink_flush(struct sink *s)
 /* Avro (content-type Avro, or none at all as from other producers'
  * serializers) as text in s->key/s->val: *key, *val point at what to
  * write.  SG_OK, or SG_EIO when a record cannot be decoded (logged). */
+/* The envelope rendered from an Avro event lacks the spool epoch, which
+ * the Avro record carries in its sg-epoch header only: put it where the
+ * JSON format has it, after "seq", so both formats sink to the same text. */
+static void sink_add_epoch(struct sg_buf *env, const char *ep, size_t epl)
+{
+	const char *seq = memmem(env->p, env->len, ",\"seq\":", 7), *end;
+	size_t at;
+
+	if (!ep || !seq || memmem(env->p, env->len, ",\"epoch\":", 9))
+		return;
+	for (end = seq + 7; end < env->p + env->len && *end >= '0' && *end <= '9'; end++)
+		;
+	at = (size_t)(end - env->p);
+	if (!sg_buf_reserve(env, epl + 11))
+		return;
+	memmove(env->p + at + epl + 11, env->p + at, env->len - at);
+	memcpy(env->p + at, ",\"epoch\":\"", 10);
+	memcpy(env->p + at + 10, ep, epl);
+	env->p[at + 10 + epl] = '"';
+	env->len += epl + 11;
+}
+
 static int sink_decode(struct sink *s, rd_kafka_message_t *m, const void **key, size_t *kl,
 		       const void **val, size_t *vl)
 {
@@ -143,6 +203,10 @@ static int sink_decode(struct sink *s, rd_kafka_message_t *m, const void **key, 
 		return SG_OK;
 	rc = sg_schema_dec_text(s->dec, *val, *vl, &s->val, &eb);
 	if (rc == SG_OK) {
+		size_t epl = 0;
+		const char *ep = hdr(m, "sg-epoch", &epl);
+
+		sink_add_epoch(&s->val, ep, epl);
 		*val = s->val.p, *vl = s->val.len;
 		rc = sg_schema_dec_text(s->dec, *key, *kl, &s->key, &eb);
 		if (rc == SG_OK)
@@ -157,8 +221,9 @@ static int sink_decode(struct sink *s, rd_kafka_message_t *m, const void **key, 
 
 static int sink_write(struct sink *s, rd_kafka_message_t *m)
 {
-	size_t idl = 0, srcl = 0;
+	size_t idl = 0, srcl = 0, epl = 0;
 	const char *id = hdr(m, "sg-id", &idl), *src = hdr(m, "sg-source", &srcl);
+	const char *ep = hdr(m, "sg-epoch", &epl);
 	char idbuf[160];
 	rd_kafka_timestamp_type_t tst;
 	int64_t ts = rd_kafka_message_timestamp(m, &tst);
@@ -183,6 +248,7 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 		sqlite3_bind_int64(s->ins, 6, ts);
 		sqlite3_bind_text(s->ins, 7, src ? src : "", (int)srcl, SQLITE_TRANSIENT);
 		sqlite3_bind_blob(s->ins, 8, val, (int)vl, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s->ins, 9, ep ? ep : "", (int)epl, SQLITE_TRANSIENT);
 		if (sqlite3_step(s->ins) != SQLITE_DONE)
 			return SG_EIO;
 		if (sqlite3_changes(s->db) == 0)
@@ -194,6 +260,10 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 	sg_buf_reset(&s->line);
 	sg_buf_adds(&s->line, "{\"id\":");
 	sg_buf_add_json_str(&s->line, id, idl);
+	if (ep) {
+		sg_buf_adds(&s->line, ",\"epoch\":");
+		sg_buf_add_json_str(&s->line, ep, epl);
+	}
 	sg_buf_adds(&s->line, ",\"topic\":");
 	sg_buf_add_json_str(&s->line, rd_kafka_topic_name(m->rkt),
 			    strlen(rd_kafka_topic_name(m->rkt)));

@@ -2,6 +2,7 @@
  * test_event.c - the JSON envelope v1 and the spool record format:
  * versions 2 (written) and 1 (the previous release's, still read), and
  * rendering for a seq when a record leaves the spool.
+ * The spool epoch in the sg-epoch header and the envelope.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -156,4 +157,47 @@ TEST(crc32c_vectors)
 	CHECK_EQ(sg_crc32c(zeros, 32), 0x8a9136aau);
 	/* extend == one shot */
 	CHECK_EQ(sg_crc32c_extend(sg_crc32c("1234", 4), "56789", 5), 0xe3069283u);
+}
+
+/* Regression (issue 11, defect 9): seqs start again at 1 when the spool
+ * is lost, and the id alone then repeats.  The spool's epoch travels as
+ * the sg-epoch header and the envelope's "epoch": (id, epoch) is unique.
+ * Without an epoch the record renders as before. */
+TEST(epoch_in_header_and_envelope)
+{
+	const struct sg_reading rd = {
+	    .sensor = "s", .ts_ns = 5, .value = {.type = SG_VAL_UINT, .u = 7}};
+	struct sg_buf enc, scratch;
+	struct sg_record r;
+	size_t pos = 0, nl, vl;
+	const char *name;
+	const void *val;
+	char names[256] = "";
+
+	sg_buf_init(&enc);
+	sg_buf_init(&scratch);
+	CHECK_EQ(sg_event_encode(&ec, &rd, &enc), SG_OK);
+	CHECK_EQ(sg_record_decode(enc.p, enc.len, &r), SG_OK);
+	r.epoch = "00c0ffee00c0ffee";
+	r.epoch_len = 16;
+	CHECK_EQ(sg_record_render(&r, 9, &scratch), SG_OK);
+	CHECK(strstr((const char *)r.value,
+		     "\"id\":\"gw:9\",\"seq\":9,\"epoch\":\"00c0ffee00c0ffee\","
+		     "\"gateway\":\"gw\"") != NULL);
+	CHECK_EQ(r.nheaders, 4);
+	while (sg_record_header_next(&r, &pos, &name, &nl, &val, &vl)) {
+		strncat(names, name, nl);
+		strcat(names, nl == 8 && !memcmp(name, "sg-epoch", 8) && vl == 16 &&
+				      !memcmp(val, "00c0ffee00c0ffee", 16)
+				  ? "=ok;"
+				  : ";");
+	}
+	CHECK_STR(names, "sg-id;sg-source;content-type;sg-epoch=ok;");
+	/* no epoch: as before */
+	CHECK_EQ(sg_record_decode(enc.p, enc.len, &r), SG_OK);
+	CHECK_EQ(sg_record_render(&r, 9, &scratch), SG_OK);
+	CHECK(strstr((const char *)r.value, "\"epoch\"") == NULL);
+	CHECK_EQ(r.nheaders, 3);
+	sg_buf_free(&enc);
+	sg_buf_free(&scratch);
 }
