@@ -23,7 +23,7 @@ FUZZ_TIME       ?= 60
 FUZZ_SMOKE_TIME ?= 10
 FUZZ_TARGETS    := json map time
 FUZZ_SRC := drivers/mqtt/json.c drivers/mqtt/jsonptr.c drivers/mqtt/devtime.c \
-            drivers/mqtt/fanout.c drivers/mqtt/message.c drivers/mqtt/rules.c \
+            drivers/mqtt/fanout.c drivers/mqtt/message.c drivers/mqtt/rules.c drivers/mqtt/batch.c \
             gateway/base/buf.c gateway/base/err.c gateway/base/log.c gateway/base/clock.c \
             gateway/base/mem.c gateway/core/metrics.c tests/fuzz/stubs.c
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
