@@ -544,3 +544,10 @@ def test_check_secrets_and_mechanisms(tmp_path, certs):
     assert "oauth-Secret-9" not in r.stdout and "ks-Secret-2" not in r.stdout
     assert '"sasl.oauthbearer.config": "<secret>"' in r.stdout
     assert '"client.id": "plant-7"' in r.stdout
+    # A password on the sink's command line is visible to every user: said.
+    r = subprocess.run([sg_bin(), "sink", "-b", "127.0.0.1:1", "-t", "x", "--to", "nowhere",
+                        "-X", "sasl.password=cmdline-Secret-3", "-X", "sasl.username=gw"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "unknown target 'nowhere'" in r.stderr, r.stderr
+    assert "-X sasl.password: a secret on the command line is visible" in r.stderr
+    assert "-X sasl.username" not in r.stderr and "cmdline-Secret-3" not in r.stderr
