@@ -15,11 +15,28 @@
 #include "gateway/kafka/security_check.h"
 
 /* One "FILE: line" per line of msg. */
-static void check_lines(FILE *fp, const char *file, const char *msg)
+/* One line per error, FILE: first; FILE:LINE:COL: where the line names a
+ * kafka.properties key, found where the file has it. */
+static void check_lines(FILE *fp, const char *file, const struct sg_conf *c, const char *msg)
 {
+	static const char pfx[] = "kafka.properties.";
+
 	for (const char *l = msg, *nl; *l; l = nl ? nl + 1 : l + strlen(l)) {
-		nl = strchr(l, '\n');
-		fprintf(fp, "%s: %.*s\n", file, (int)(nl ? (size_t)(nl - l) : strlen(l)), l);
+		int n = (int)((nl = strchr(l, '\n')) ? (size_t)(nl - l) : strlen(l));
+		const char *colon = memchr(l, ':', (size_t)n);
+		const struct sg_cfg_pos *pos = NULL;
+		char key[256];
+
+		if (!strncmp(l, pfx, sizeof(pfx) - 1) && colon &&
+		    (size_t)(colon - l) - (sizeof(pfx) - 1) < sizeof(key)) {
+			snprintf(key, sizeof(key), "%.*s", (int)(colon - l - (sizeof(pfx) - 1)),
+				 l + sizeof(pfx) - 1);
+			pos = sg_cfg_map_pos(&c->kafka.properties, key);
+		}
+		if (pos)
+			fprintf(fp, "%s:%d:%d: %.*s\n", file, pos->line, pos->col, n, l);
+		else
+			fprintf(fp, "%s: %.*s\n", file, n, l);
 	}
 }
 
@@ -65,12 +82,12 @@ int sg_cli_check(int argc, char **argv)
 		return 2;
 	}
 	if (sg_producer_check_props(&conf, &eb) != SG_OK) {
-		fprintf(stderr, "%s: %s\n", file, eb.msg);
+		check_lines(stderr, file, &conf, eb.msg);
 		sg_conf_free(&conf);
 		return 2;
 	}
 	if (sg_kafka_security_check(&conf, file, stderr, &eb) != SG_OK) {
-		check_lines(stderr, file, eb.msg);
+		check_lines(stderr, file, &conf, eb.msg);
 		sg_conf_free(&conf);
 		return 2;
 	}

@@ -172,8 +172,12 @@ void sg_conf_free(struct sg_conf *conf);
 char *sg_conf_source_fingerprint(const struct sg_conf *c, const struct sg_source_conf *sc);
 /* Markdown for every table, drivers included (docs/config.md). */
 void sg_conf_doc(FILE *fp);
-/* Expand a topic template. */
-void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
-		     char *out, size_t outsz);
+/* Kafka's longest topic name. */
+#define SG_TOPIC_MAX 249
+/* Expand a topic template into out (cut to outsz - 1 bytes).  Returns the
+ * length of the whole expansion, like snprintf: more than SG_TOPIC_MAX
+ * is a topic Kafka refuses, never to be cut. */
+size_t sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
+		       char *out, size_t outsz);
 
 #endif

@@ -379,16 +379,28 @@ static int src_parse_item(struct sg_cfg_ctx *ctx, struct fy_node *item,
 				sc->drv ? sc->drv->conf : NULL, sc->dconf);
 }
 
-/* Names must be unique and safe to use in file names and labels. */
+static int cmp_src_name(const void *a, const void *b)
+{
+	const struct sg_source_conf *x = *(const struct sg_source_conf *const *)a;
+	const struct sg_source_conf *y = *(const struct sg_source_conf *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Names must be unique and safe to use in file names and labels.
+ * Duplicates found by sorting (many sources cost no more than that). */
 static int src_check_names(struct sg_cfg_ctx *ctx, const struct sg_cfg_list *l, const char *path)
 {
-	const struct sg_source_conf *sv = l->items;
+	const struct sg_source_conf *sv = l->items, **v = sg_xcalloc(l->n ? l->n : 1, sizeof(*v));
 	char npath[256];
+	size_t k = 0;
 	int rc = SG_OK;
 
 	for (size_t a = 0; a < l->n; a++) {
 		if (!sv[a].name)
 			continue;
+		v[k++] = &sv[a];
 		snprintf(npath, sizeof(npath), "%s[%zu].name", path, a);
 		if (!conf_id_ok(sv[a].name)) {
 			sg_cfg_error(ctx, &sv[a].pos, npath,
@@ -396,14 +408,16 @@ static int src_check_names(struct sg_cfg_ctx *ctx, const struct sg_cfg_list *l, 
 				     sv[a].name);
 			rc = SG_ECONFIG;
 		}
-		for (size_t b = 0; b < a; b++) {
-			if (sv[b].name && !strcmp(sv[a].name, sv[b].name)) {
-				sg_cfg_error(ctx, &sv[a].pos, npath, "duplicate source name '%s'",
-					     sv[a].name);
-				rc = SG_ECONFIG;
-			}
-		}
 	}
+	qsort(v, k, sizeof(*v), cmp_src_name);
+	for (size_t i = 1; i < k; i++) {
+		if (strcmp(v[i - 1]->name, v[i]->name))
+			continue;
+		snprintf(npath, sizeof(npath), "%s[%zu].name", path, (size_t)(v[i] - sv));
+		sg_cfg_error(ctx, &v[i]->pos, npath, "duplicate source name '%s'", v[i]->name);
+		rc = SG_ECONFIG;
+	}
+	free(v);
 	return rc;
 }
 
@@ -509,13 +523,47 @@ static const struct sg_cfg_custom src_custom = {
     .doc = src_doc,
 };
 
-/* Across sections: Avro values need a registry. */
+/* Every source's topic fits Kafka's limit with this gateway's id and
+ * the source's name; a {sensor} needs room for at least one character
+ * (an event whose expansion is too long is refused at run time, never
+ * cut: sg_event_encode()). */
+static int top_check_topics(struct sg_cfg_ctx *ctx, const struct sg_conf *c)
+{
+	const struct sg_source_conf *sv = c->sources.items;
+	char topic[SG_TOPIC_MAX + 1], path[300];
+	int rc = SG_OK;
+
+	for (size_t i = 0; i < c->sources.n; i++) {
+		const char *t = sv[i].topic ? sv[i].topic : c->kafka.topic;
+		bool sensor = strstr(t, "{sensor}") != NULL;
+		size_t n = sg_topic_expand(t, c->gateway.id, sv[i].name ? sv[i].name : "", "",
+					   topic, sizeof(topic));
+
+		if (n + sensor <= SG_TOPIC_MAX)
+			continue;
+		snprintf(path, sizeof(path), "sources[%zu].%s", i,
+			 sv[i].topic ? "topic" : "(kafka.topic)");
+		sg_cfg_error(ctx, &sv[i].pos, path,
+			     "topic '%s' expands to %zu characters%s with gateway '%s' and source "
+			     "'%s': Kafka allows %d",
+			     t, n, sensor ? " before {sensor}" : "", c->gateway.id,
+			     sv[i].name ? sv[i].name : "", SG_TOPIC_MAX);
+		rc = SG_ECONFIG;
+	}
+	return rc;
+}
+
+/* Across sections: Avro values need a registry; topics fit. */
 static int top_check(struct sg_cfg_ctx *ctx, void *obj, const struct sg_cfg_pos *pos,
 		     const char *path)
 {
 	struct sg_conf *c = obj;
 
 	(void)path;
+	if (!c->gateway.id && gw_check(ctx, &c->gateway, pos, "gateway") != SG_OK)
+		return SG_ECONFIG; /* no gateway section: its default id, for the topics */
+	if (top_check_topics(ctx, c) != SG_OK)
+		return SG_ECONFIG;
 	if (c->kafka.format == SG_FORMAT_AVRO && !c->schema_registry.url) {
 		sg_cfg_error(
 		    ctx, pos, "kafka.format",
@@ -545,28 +593,21 @@ const struct sg_cfg_table sg_conf_table = SG_CFG_TABLE(
 int sg_conf_load(const char *file, struct sg_conf *conf, char **errors)
 {
 	struct sg_cfg_ctx ctx = {.file = file};
-	struct fy_parse_cfg pcfg = {.flags = FYPCF_DEFAULT_DOC};
 	struct fy_document *doc;
 	struct fy_node *root;
 	struct sg_cfg_pos pos = {.file = file, .line = 1, .col = 1};
+	bool empty;
 	int rc;
 
 	memset(conf, 0, sizeof(*conf));
 	sg_cfg_defaults(&sg_conf_table, conf);
 	*errors = NULL;
-	if (access(file, R_OK) != 0) {
-		sg_cfg_error(&ctx, NULL, "(file)", "cannot read the file");
+	doc = sg_cfg_load_yaml(&ctx, file, &empty); /* guarded: yaml_load.c */
+	if (!doc && !empty) {
 		*errors = ctx.errors.p;
 		return SG_ECONFIG;
 	}
-	pcfg.flags &= ~FYPCF_QUIET;
-	doc = fy_document_build_from_file(&pcfg, file);
-	if (!doc) {
-		sg_cfg_error(&ctx, NULL, "(file)", "not valid YAML (see the parser message above)");
-		*errors = ctx.errors.p;
-		return SG_ECONFIG;
-	}
-	root = fy_document_root(doc);
+	root = doc ? fy_document_root(doc) : NULL;
 	if (!root || fy_node_is_null(root)) {
 		rc = SG_OK; /* an empty file: all defaults */
 		gw_check(&ctx, &conf->gateway, &pos, "gateway");
@@ -578,7 +619,8 @@ int sg_conf_load(const char *file, struct sg_conf *conf, char **errors)
 		if (!fy_node_mapping_lookup_value_by_simple_key(root, "gateway", FY_NT))
 			gw_check(&ctx, &conf->gateway, &pos, "gateway");
 	}
-	fy_document_destroy(doc);
+	if (doc)
+		fy_document_destroy(doc);
 	if (ctx.nerrors) {
 		*errors = ctx.errors.p;
 		return SG_ECONFIG;
@@ -613,33 +655,32 @@ void sg_conf_doc(FILE *fp)
 }
 
 /* Append n bytes of s to out (capacity outsz, length *o), as far as they fit. */
-static void topic_put(char *out, size_t outsz, size_t *o, const char *s, size_t n)
+static void topic_put(char *out, size_t outsz, size_t *o, size_t *len, const char *s, size_t n)
 {
+	*len += n;
 	if (n > outsz - 1 - *o)
 		n = outsz - 1 - *o;
 	memcpy(out + *o, s, n);
 	*o += n;
 }
 
-/* Runs for every event: literal runs are copied whole, and placeholders
- * are only looked at where a '{' is. */
-void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
-		     char *out, size_t outsz)
+size_t sg_topic_expand(const char *tmpl, const char *gw, const char *source, const char *sensor,
+		       char *out, size_t outsz)
 {
-	size_t o = 0;
+	size_t o = 0, len = 0;
 	const char *p = tmpl;
 
 	if (!outsz)
-		return;
-	while (*p && o + 1 < outsz) {
+		return 0;
+	while (*p) {
 		const char *brace = strchr(p, '{'), *val = NULL;
 		size_t skip = 0;
 
 		if (!brace) {
-			topic_put(out, outsz, &o, p, strlen(p));
+			topic_put(out, outsz, &o, &len, p, strlen(p));
 			break;
 		}
-		topic_put(out, outsz, &o, p, (size_t)(brace - p));
+		topic_put(out, outsz, &o, &len, p, (size_t)(brace - p));
 		if (!strncmp(brace, "{gateway}", 9))
 			val = gw, skip = 9;
 		else if (!strncmp(brace, "{source}", 8))
@@ -647,12 +688,13 @@ void sg_topic_expand(const char *tmpl, const char *gw, const char *source, const
 		else if (!strncmp(brace, "{sensor}", 8))
 			val = sensor, skip = 8;
 		if (val) {
-			topic_put(out, outsz, &o, val, strlen(val));
+			topic_put(out, outsz, &o, &len, val, strlen(val));
 			p = brace + skip;
 		} else {
-			topic_put(out, outsz, &o, brace, 1);
+			topic_put(out, outsz, &o, &len, brace, 1);
 			p = brace + 1;
 		}
 	}
 	out[o] = '\0';
+	return len;
 }

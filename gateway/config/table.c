@@ -286,6 +286,49 @@ static int cfg_parse_list(struct sg_cfg_ctx *ctx, struct fy_node *v, const struc
 	return rc;
 }
 
+static int cmp_kv(const void *a, const void *b)
+{
+	const struct sg_cfg_kv *x = *(const struct sg_cfg_kv *const *)a;
+	const struct sg_cfg_kv *y = *(const struct sg_cfg_kv *const *)b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c
+		 : (x->pos.line != y->pos.line ? x->pos.line - y->pos.line
+					       : x->pos.col - y->pos.col);
+}
+
+/* Keys given twice: sorted, so a mapping of 40,000 keys costs no more
+ * than sorting them (libfyaml's own check is quadratic and is off,
+ * yaml_load.c). */
+static int cfg_kv_duplicates(struct sg_cfg_ctx *ctx, const char *path, const struct sg_cfg_map *m)
+{
+	const struct sg_cfg_kv **v = sg_xcalloc(m->n ? m->n : 1, sizeof(*v));
+	char sub[768];
+	int rc = SG_OK;
+
+	for (size_t i = 0; i < m->n; i++)
+		v[i] = &m->kv[i];
+	qsort(v, m->n, sizeof(*v), cmp_kv);
+	for (size_t i = 1; i < m->n; i++) {
+		if (strcmp(v[i - 1]->key, v[i]->key))
+			continue;
+		snprintf(sub, sizeof(sub), "%s.%s", path, v[i]->key);
+		sg_cfg_error(ctx, &v[i]->pos, sub, "duplicate key (first at line %d)",
+			     v[i - 1]->pos.line);
+		rc = SG_ECONFIG;
+	}
+	free(v);
+	return rc;
+}
+
+const struct sg_cfg_pos *sg_cfg_map_pos(const struct sg_cfg_map *m, const char *key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->kv[i].key, key))
+			return m->kv[i].pos.line ? &m->kv[i].pos : NULL;
+	return NULL;
+}
+
 /* A mapping of strings (kafka.properties); values expand ${ENV}. */
 static int cfg_parse_kv(struct sg_cfg_ctx *ctx, struct fy_node *v, const char *path,
 			struct sg_cfg_map *m)
@@ -305,6 +348,11 @@ static int cfg_parse_kv(struct sg_cfg_ctx *ctx, struct fy_node *v, const char *p
 		const char *vs = cfg_scalar(pv, buf, sizeof(buf));
 
 		snprintf(sub, sizeof(sub), "%s.%s", path, ks ? ks : "?");
+		if (ks && !*ks) {
+			sg_cfg_error(ctx, &ppos, path, "empty key name");
+			rc = SG_ECONFIG;
+			continue;
+		}
 		if (!ks || !vs || !fy_node_is_scalar(pv)) {
 			sg_cfg_error(ctx, &ppos, sub, "expected a scalar value");
 			rc = SG_ECONFIG;
@@ -315,8 +363,11 @@ static int cfg_parse_kv(struct sg_cfg_ctx *ctx, struct fy_node *v, const char *p
 			continue;
 		}
 		m->kv[m->n].key = sg_strdup(ks);
+		m->kv[m->n].pos = ppos;
 		m->kv[m->n++].val = e;
 	}
+	if (cfg_kv_duplicates(ctx, path, m) != SG_OK)
+		rc = SG_ECONFIG;
 	return rc;
 }
 
@@ -439,8 +490,9 @@ int sg_cfg_parse_map(struct sg_cfg_ctx *ctx, struct fy_node *map, const struct s
 			have_first = true;
 		}
 		snprintf(kpath, sizeof(kpath), "%s%s%s", path, *path ? "." : "", name ? name : "?");
-		if (!name) {
-			sg_cfg_error(ctx, &kpos, kpath, "bad key");
+		if (!name || !*name) {
+			sg_cfg_error(ctx, &kpos, name ? (*path ? path : "(top level)") : kpath,
+				     name ? "empty key name" : "bad key");
 			rc = SG_ECONFIG;
 			continue;
 		}

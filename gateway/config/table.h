@@ -47,14 +47,23 @@ enum sg_cfg_type {
 	SG_CFG_CUSTOM,   /* anything: parsed, freed, dumped by .custom */
 };
 
+/* Where a value came from, for errors reported after parsing. */
+struct sg_cfg_pos {
+	const char *file;
+	int line, col; /* 1-based; 0 if unknown */
+};
+
 struct sg_cfg_kv {
 	char *key;
 	char *val;
+	struct sg_cfg_pos pos; /* where the key is in the file (line 0: not from a file) */
 };
 struct sg_cfg_map {
 	struct sg_cfg_kv *kv;
 	size_t n;
 };
+/* The position of key in m, or NULL (not there, or not from a file). */
+const struct sg_cfg_pos *sg_cfg_map_pos(const struct sg_cfg_map *m, const char *key);
 struct sg_cfg_strlist {
 	char **v;
 	size_t n;
@@ -62,12 +71,6 @@ struct sg_cfg_strlist {
 struct sg_cfg_list {
 	void *items; /* n structs of table->size bytes each */
 	size_t n;
-};
-
-/* Where a value came from, for errors reported after parsing. */
-struct sg_cfg_pos {
-	const char *file;
-	int line, col; /* 1-based; 0 if unknown */
 };
 
 struct sg_cfg_ctx;

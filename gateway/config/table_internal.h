@@ -51,6 +51,17 @@ struct sg_cfg_custom {
 	void (*doc)(const struct sg_cfg_key *k, const char *prefix, FILE *fp);
 };
 
+/*
+ * The one YAML document of file, read with guards (yaml_load.c): the
+ * bytes must be UTF-8 text without control characters, libfyaml's
+ * messages become FILE:LINE:COL errors in ctx, a second document is an
+ * error.  Returns the document (fy_document_destroy() it), or NULL: with
+ * errors reported, or with *empty set when the file holds no document
+ * (empty, only comments), which means all defaults.  Duplicate keys are
+ * not checked here (the walker reports them).
+ */
+struct fy_document *sg_cfg_load_yaml(struct sg_cfg_ctx *ctx, const char *file, bool *empty);
+
 /* The position of node n (its scalar token), or line 0 if it has none. */
 struct sg_cfg_pos sg_cfg_node_pos(struct sg_cfg_ctx *ctx, struct fy_node *n);
 /* Where to report a problem with value v of the key at kpos: the value's

@@ -100,17 +100,19 @@ static bool put_headers(struct sg_buf *b, const struct sg_header *h, size_t n)
 
 int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, struct sg_buf *out)
 {
-	char topic[256];
+	char topic[SG_TOPIC_MAX + 1];
 	const char *key = rd->key ? rd->key : rd->sensor;
 	int64_t ts = rd->ts_ns ? rd->ts_ns : sg_now_ns();
-	size_t start = out->len;
+	size_t start = out->len, tn;
 	bool ok;
 
-	if (rd->topic)
-		snprintf(topic, sizeof(topic), "%s", rd->topic);
-	else
-		sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor, topic,
-				sizeof(topic));
+	/* A topic Kafka would refuse is refused here, never cut: a cut one
+	 * would send the event to another topic. */
+	tn = rd->topic ? (size_t)snprintf(topic, sizeof(topic), "%s", rd->topic)
+		       : sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor, topic,
+					 sizeof(topic));
+	if (tn > SG_TOPIC_MAX)
+		return SG_EINVAL;
 	sg_buf_addc(out, SG_RECORD_V2);
 	sg_buf_add_u64(out, (uint64_t)ts);
 	ok = put16(out, ec->gateway, strlen(ec->gateway)) &&

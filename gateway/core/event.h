@@ -61,8 +61,9 @@ struct sg_event_ctx {
 /*
  * Append the spool payload (version 2) of reading rd to out.  Takes the
  * event time (now, if rd->ts_ns is 0) and expands the topic template.
- * SG_OK, SG_EINVAL (a field too long for its length prefix, or a value
- * type that does not exist; nothing usable in out) or SG_ENOMEM.
+ * SG_OK, SG_EINVAL (a field too long for its length prefix, a topic over
+ * Kafka's 249 characters, or a value type that does not exist; nothing
+ * usable in out) or SG_ENOMEM.
  */
 int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, struct sg_buf *out);
 /* The JSON envelope of rd as seq with event time ts_ns, appended to out
