@@ -160,43 +160,61 @@ static void point_bad(struct mb_poller *p, struct mb_point *pt, const char *reas
 	point_commit(pt, SG_Q_BAD, NULL, reason);
 }
 
-/* --- the events of one block, appended together (cb.emit_batch) ------- */
+/* --- the events of a step, appended together (cb.emit_batch) ---------- */
 
-static void out_begin(struct mb_poller *p, int npts)
+/* Room for npts more events in the batch. */
+static void out_reserve(struct mb_poller *p, int npts)
 {
-	if ((size_t)npts > p->ocap) {
-		struct sg_reading *rd = realloc(p->ord, (size_t)npts * sizeof(*rd));
-		struct mb_point **pt = rd ? realloc(p->opt, (size_t)npts * sizeof(*pt)) : NULL;
+	size_t need = p->on + (size_t)npts;
+
+	if (need > p->ocap) {
+		size_t cap = need > 2 * p->ocap ? need : 2 * p->ocap;
+		struct sg_reading *rd = realloc(p->ord, cap * sizeof(*rd));
+		struct mb_point **pt = rd ? realloc(p->opt, cap * sizeof(*pt)) : NULL;
 
 		if (rd)
 			p->ord = rd;
 		if (!rd || !pt)
-			abort(); /* one entry per point of the widest block */
+			abort(); /* MB_OUT_MAX plus the widest block */
 		p->opt = pt;
-		p->ocap = (size_t)npts;
+		p->ocap = cap;
 	}
-	p->on = 0;
-	sg_buf_reset(&p->ostr);
 }
 
-/* One more event of the block; a string value is copied (its offset
- * kept in s.p until out_flush). */
+/* A copy of n bytes of s in the batch's strings, as an offset (+1, so 0
+ * stays "none") until out_flush turns it into a pointer. */
+static const char *out_str(struct mb_poller *p, const char *s, size_t n)
+{
+	size_t at = p->ostr.len;
+
+	sg_buf_add(&p->ostr, s, n);
+	sg_buf_addc(&p->ostr, '\0');
+	return (const char *)(uintptr_t)(at + 1);
+}
+
+static const char *out_ptr(const struct mb_poller *p, const char *off)
+{
+	return (p->ostr.p ? p->ostr.p : "") + ((uintptr_t)off - 1);
+}
+
+/* One more event; its string value and reason are copied, since a
+ * block's buffers do not outlive it. */
 static void out_add(struct mb_poller *p, struct mb_point *pt, const struct sg_value *v,
 		    enum sg_quality q, const char *reason, int64_t mono)
 {
 	struct sg_reading *rd = &p->ord[p->on];
 
 	assert(p->on < p->ocap);
+	if (!p->on)
+		p->out_t0 = mono;
 	*rd = (struct sg_reading){.sensor = pt->id,
 				  .ts_ns = mono + p->cb.wall_off,
 				  .value = *v,
 				  .unit = q == SG_Q_GOOD ? pt->unit : NULL,
 				  .quality = q,
-				  .reason = reason};
-	if (v->type == SG_VAL_STR) {
-		rd->value.s.p = (const char *)(uintptr_t)p->ostr.len;
-		sg_buf_add(&p->ostr, v->s.p, v->s.len);
-	}
+				  .reason = reason ? out_str(p, reason, strlen(reason)) : NULL};
+	if (v->type == SG_VAL_STR)
+		rd->value.s.p = out_str(p, v->s.p, v->s.len);
 	p->opt[p->on++] = pt;
 }
 
@@ -221,26 +239,37 @@ static void out_bad(struct mb_poller *p, struct mb_point *pt, const char *reason
 	out_add(p, pt, &none, SG_Q_BAD, reason, mono);
 }
 
-/* Append the block's events in one batch; their points change state only
- * if it was stored (else the next poll tries them all again). */
+/* Append the batch; its points change state only if it was stored (else
+ * the next poll tries them all again). */
 static void out_flush(struct mb_poller *p)
 {
 	int rc;
 
 	if (!p->on)
 		return;
-	for (size_t i = 0; i < p->on; i++)
-		if (p->ord[i].value.type == SG_VAL_STR)
-			p->ord[i].value.s.p =
-			    (p->ostr.p ? p->ostr.p : "") + (uintptr_t)p->ord[i].value.s.p;
+	for (size_t i = 0; i < p->on; i++) {
+		struct sg_reading *rd = &p->ord[i];
+
+		if (rd->value.type == SG_VAL_STR)
+			rd->value.s.p = out_ptr(p, rd->value.s.p);
+		if (rd->reason)
+			rd->reason = out_ptr(p, rd->reason);
+	}
 	rc = p->ostr.oom ? SG_ENOMEM : p->cb.emit_batch(p->cb.arg, p->ord, p->on);
 	if (rc == SG_OK || rc == SG_EDROPPED)
 		p->st.events += p->on;
-	if (rc != SG_OK)
-		return;
-	for (size_t i = 0; i < p->on; i++)
+	for (size_t i = 0; rc == SG_OK && i < p->on; i++)
 		point_commit(p->opt[i], p->ord[i].quality, &p->ord[i].value, p->ord[i].reason);
 	p->on = 0;
+	sg_buf_reset(&p->ostr);
+}
+
+/* A batch is appended once it is large or old enough, and at the end of
+ * every step: events wait at most MB_OUT_AGE_NS (plus one request). */
+static void out_due(struct mb_poller *p, int64_t mono)
+{
+	if (p->on >= MB_OUT_MAX || (p->on && mono - p->out_t0 >= MB_OUT_AGE_NS))
+		out_flush(p);
 }
 
 void mb_poll_all_bad(struct mb_poller *p, const char *reason)
@@ -258,7 +287,7 @@ static void block_decode(struct mb_poller *p, const struct mb_block *b, const ui
 	bool batch = p->cb.emit_batch != NULL;
 
 	if (batch)
-		out_begin(p, b->npts);
+		out_reserve(p, b->npts);
 	for (int i = 0; i < b->npts; i++) {
 		struct mb_point *pt = &p->pt[b->pts[i]];
 		int off = pt->addr - b->addr;
@@ -283,7 +312,7 @@ static void block_decode(struct mb_poller *p, const struct mb_block *b, const ui
 			point_good(p, pt, &v, mono);
 	}
 	if (batch)
-		out_flush(p);
+		out_due(p, mono);
 }
 
 static void block_bad(struct mb_poller *p, const struct mb_block *b, const char *reason,
@@ -294,10 +323,10 @@ static void block_bad(struct mb_poller *p, const struct mb_block *b, const char 
 			point_bad(p, &p->pt[b->pts[i]], reason, mono);
 		return;
 	}
-	out_begin(p, b->npts);
+	out_reserve(p, b->npts);
 	for (int i = 0; i < b->npts; i++)
 		out_bad(p, &p->pt[b->pts[i]], reason, mono);
-	out_flush(p);
+	out_due(p, mono);
 }
 
 /* Count one request's result against its device. */
@@ -524,6 +553,7 @@ int mb_poll_step(struct mb_poller *p, int64_t *next)
 	}
 	for (size_t i = 0; i < nheld; i++)
 		mb_sched_push(&p->sched, &p->plan, p->held[i]);
+	out_flush(p);
 	if (rc != SG_OK) {
 		mb_poll_all_bad(p, "connection lost");
 		return rc;

@@ -86,13 +86,18 @@ struct mb_device {
 	uint64_t exceptions[MB_EXC_CODES];
 };
 
+/* With emit_batch: the events of one step go to the spool in batches of at
+ * most MB_OUT_MAX, none older than MB_OUT_AGE_NS when it is appended. */
+#define MB_OUT_MAX    512
+#define MB_OUT_AGE_NS (2 * 1000000LL)
+
 struct mb_poll_cb {
 	void *arg;
 	/* Store one reading; SG_OK, SG_EDROPPED, or an error (the reading
 	 * is then tried again at the next poll). */
 	int (*emit)(void *arg, const struct sg_reading *rd);
-	/* Optional: store the n readings of one block together, all or
-	 * none (then none of their points changes state). */
+	/* Optional: store n readings together, all or none (then none of
+	 * their points changes state). */
 	int (*emit_batch)(void *arg, const struct sg_reading *rd, size_t n);
 	void (*error)(void *arg, const char *cls);
 	bool (*stopping)(void *arg);
@@ -125,11 +130,12 @@ struct mb_poller {
 	struct mb_plan plan;
 	struct mb_sched sched; /* the plan's blocks by due time */
 	size_t *held;          /* popped in this step, back in at its end */
-	/* The events of the block being decoded (emitted together). */
+	/* The events of this step not yet appended (emitted together). */
 	struct sg_reading *ord;
 	struct mb_point **opt;
 	size_t on, ocap;
-	struct sg_buf ostr; /* their strings */
+	struct sg_buf ostr; /* their strings and reasons */
+	int64_t out_t0;     /* when the first of them was read */
 	uint64_t gen;
 	int bus_timeouts;
 	uint64_t *ran_gen;                           /* per block; grows with the plan */
