@@ -131,8 +131,9 @@ def test_kill9_restart(tmp_path, kafka_mock):
     # sent in 100 ms group-commit bursts cost ~500-680 duplicates per kill.
     # Now the cursor is written as acks arrive and records are sent as
     # they are appended: only what is in flight comes again (measured
-    # 14-25 here).  The bound leaves room for a loaded machine.
-    assert a["duplicates"] <= 100, a
+    # 14-25 here, idle).  What is in flight grows with the machine's load,
+    # so the bound sits between that and the old behaviour.
+    assert a["duplicates"] <= 300, a
     # Seqs keep increasing across the restart: no id is reused.
     assert a["unique"] == st["last_seq"]
 
