@@ -159,8 +159,8 @@ static bool load_one_document(struct sg_cfg_ctx *ctx, const char *file, struct f
 
 struct fy_document *sg_cfg_load_yaml(struct sg_cfg_ctx *ctx, const char *file, bool *empty)
 {
-	struct fy_parse_cfg pcfg = {
-	    .flags = (FYPCF_DEFAULT_DOC | FYPCF_ALLOW_DUPLICATE_KEYS) & ~FYPCF_QUIET};
+	struct fy_parse_cfg pcfg = {.flags = (FYPCF_DEFAULT_DOC | FYPCF_ALLOW_DUPLICATE_KEYS) &
+					     ~FYPCF_QUIET};
 	struct fy_diag_cfg dcfg;
 	struct fy_parser *fyp = NULL;
 	struct fy_document *doc = NULL;

@@ -58,7 +58,8 @@ static int load_bytes(const char *p, size_t n, char *out, size_t outsz)
 		_exit(rc == SG_OK ? 0 : 2);
 	}
 	close(fd[1]);
-	while (got + 1 < (ssize_t)outsz && (r = read(fd[0], out + got, outsz - 1 - (size_t)got)) > 0)
+	while (got + 1 < (ssize_t)outsz &&
+	       (r = read(fd[0], out + got, outsz - 1 - (size_t)got)) > 0)
 		got += r;
 	out[got] = '\0';
 	close(fd[0]);
@@ -108,7 +109,8 @@ TEST(random_bytes_never_hang_the_loader)
 	for (int round = 0; round < 40; round++) {
 		size_t n = 1 + (size_t)(rand_r(&seed) % (sizeof(buf) - 1));
 		for (size_t i = 0; i < n; i++)
-			buf[i] = (char)(rand_r(&seed) % (round % 2 ? 256 : 96) + (round % 2 ? 0 : 32));
+			buf[i] =
+			    (char)(rand_r(&seed) % (round % 2 ? 256 : 96) + (round % 2 ? 0 : 32));
 		if (round % 4 == 0)
 			buf[0] = '%';
 		int rc = load_bytes(buf, n, out, sizeof(out));
@@ -156,10 +158,12 @@ TEST(empty_and_duplicate_keys_are_named)
 	CHECK(strstr(out, "c.yaml:2:4: kafka: empty key name") == out);
 	CHECK_EQ(load_text("kafka:\n  properties:\n    \"\": x\n", out, sizeof(out)), 2);
 	CHECK(strstr(out, "c.yaml:3:6: kafka.properties: empty key name") == out);
-	CHECK_EQ(load_text("kafka:\n  properties:\n    linger.ms: 5\n    acks.x: 1\n    linger.ms: 6\n",
-			   out, sizeof(out)),
-		 2);
-	CHECK(strstr(out, "c.yaml:5:5: kafka.properties.linger.ms: duplicate key (first at line 3)") ==
+	CHECK_EQ(
+	    load_text("kafka:\n  properties:\n    linger.ms: 5\n    acks.x: 1\n    linger.ms: 6\n",
+		      out, sizeof(out)),
+	    2);
+	CHECK(strstr(out,
+		     "c.yaml:5:5: kafka.properties.linger.ms: duplicate key (first at line 3)") ==
 	      out);
 	CHECK_EQ(load_text("gateway: {id: a, id: b}\n", out, sizeof(out)), 2);
 	CHECK(strstr(out, "gateway.id: duplicate key") != NULL);
@@ -206,20 +210,22 @@ TEST(topic_templates_must_fit_kafka)
 	/* The default kafka.topic with {sensor}: no room left for a sensor. */
 	memset(tmpl, 'y', 245);
 	memcpy(tmpl + 245, "{source}{sensor}", 17);
-	snprintf(text, sizeof(text),
-		 "kafka: {topic: \"%s\"}\nsources:\n  - {name: abcd, driver: sim, sensors: [{id: a, "
-		 "kind: counter, rate: 1}]}\n",
-		 tmpl);
+	snprintf(
+	    text, sizeof(text),
+	    "kafka: {topic: \"%s\"}\nsources:\n  - {name: abcd, driver: sim, sensors: [{id: a, "
+	    "kind: counter, rate: 1}]}\n",
+	    tmpl);
 	CHECK_EQ(load_text(text, out, sizeof(out)), 2);
 	CHECK(strstr(out, "sources[0].(kafka.topic): ") != NULL);
 	CHECK(strstr(out, "expands to 249 characters before {sensor}") != NULL);
 	/* 249 exactly is fine. */
 	memset(tmpl, 'z', 245);
 	memcpy(tmpl + 245, "{source}", 9);
-	snprintf(text, sizeof(text),
-		 "kafka: {topic: \"%s\"}\nsources:\n  - {name: abcd, driver: sim, sensors: [{id: a, "
-		 "kind: counter, rate: 1}]}\n",
-		 tmpl);
+	snprintf(
+	    text, sizeof(text),
+	    "kafka: {topic: \"%s\"}\nsources:\n  - {name: abcd, driver: sim, sensors: [{id: a, "
+	    "kind: counter, rate: 1}]}\n",
+	    tmpl);
 	CHECK_EQ(load_text(text, out, sizeof(out)), 0);
 }
 
