@@ -45,8 +45,9 @@ fi
 rm -f /tmp/sg-includes.$$
 
 # A short slice of the fuzz targets (tests/fuzz/fuzz.mk: the MQTT
-# driver's JSON parser, mapper and device-time parsing under ASan/UBSan);
-# `make fuzz` runs them longer.
+# driver's JSON parser, mapper, device-time parsing and rule matcher, the
+# spool's frame scanner and recovery, the config loader, the Modbus codec,
+# under ASan/UBSan); `make fuzz` runs them longer.
 if [[ "${1:-}" != "--unit-only" ]]; then
   echo "== fuzz (short slice)"
   if make -s --no-print-directory BUILD="$BUILD" fuzz-smoke >/tmp/sg-fuzz.$$ 2>&1; then

@@ -20,20 +20,32 @@
 
 #define FIELD(obj, k, T) ((T *)((char *)(obj) + (k)->off))
 
+/* One error is one line: control characters of a key or value from the
+ * file (a key may hold a newline) are shown as '?'. */
+static void cfg_one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 void sg_cfg_error(struct sg_cfg_ctx *ctx, const struct sg_cfg_pos *pos, const char *path,
 		  const char *fmt, ...)
 {
 	va_list ap;
-	char msg[512];
+	char msg[512], p[512];
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	snprintf(p, sizeof(p), "%s", path);
+	cfg_one_line(msg);
+	cfg_one_line(p);
 	if (pos && pos->line)
-		sg_buf_printf(&ctx->errors, "%s:%d:%d: %s: %s\n", ctx->file, pos->line, pos->col,
-			      path, msg);
+		sg_buf_printf(&ctx->errors, "%s:%d:%d: %s: %s\n", ctx->file, pos->line, pos->col, p,
+			      msg);
 	else
-		sg_buf_printf(&ctx->errors, "%s: %s: %s\n", ctx->file, path, msg);
+		sg_buf_printf(&ctx->errors, "%s: %s: %s\n", ctx->file, p, msg);
 	ctx->nerrors++;
 }
 

@@ -1,6 +1,6 @@
 /*
  * internal.h - the spool's private state, shared by its files: spool.c
- * (appends, full-spool policies, segments), reader.c (the producer's
+ * (appends, full-spool policies), segment.c (segment files), reader.c (the producer's
  * reader), cursor.c (the ack cursor, checkpoints, the flusher thread),
  * recover.c (opening a directory), layout.c (the order of segments) and
  * io.c (the I/O seam).  The offline tools (gateway/cli/cli_spool.c) use
@@ -87,8 +87,19 @@ struct sg_spool {
 	    *m_disk_full, *m_misordered;
 };
 
-/* spool.c */
+/* segment.c (caller holds mu) */
 struct seg *spool_seg_find(struct sg_spool *sp, uint64_t first_seq);
+/* The segment appends go to, or NULL when there is none (full disk). */
+struct seg *spool_active(struct sg_spool *sp);
+/* Enough free space for need bytes plus the reserve?  Where the
+ * filesystem does not preallocate. */
+bool spool_free_ok(int fd, size_t need);
+/* Seal the active segment (synced unless fsync never) and start a new
+ * one; on failure the sealed one stays the writer.  SG_OK, SG_ENOSPC,
+ * SG_EIO, SG_ENOMEM. */
+int spool_roll(struct sg_spool *sp);
+/* Replace segs[i] (dropped) by its tombstone. */
+void spool_seg_bury(struct sg_spool *sp, size_t i);
 void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out, size_t n);
 /* Create a new active segment named next_seq, preallocated.  Caller
  * holds mu.  SG_OK, SG_ENOSPC (nothing left behind), SG_EIO, SG_ENOMEM. */

@@ -2,7 +2,8 @@
  * io.c - the spool's I/O seam (spool.h, struct sg_spool_io): the system
  * calls by default, and the small helpers built only on the seam, so a
  * test that replaces a member sees every write, sync and rename the spool
- * makes (fault injection, the power-loss simulation in tests/fault/).
+ * makes (fault injection, the power-loss simulation of
+ * tests/unit/test_spool_powercut.c).
  */
 #include <errno.h>
 #include <fcntl.h>

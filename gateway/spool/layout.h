@@ -35,6 +35,7 @@ struct sg_seg_info {
 	enum sg_seg_verdict verdict;
 	uint64_t gap_before;     /* seqs missing just before it, unexplained */
 	uint64_t dropped_before; /* of those gaps, covered by tombstones */
+	bool keep;               /* recovery: in the table after it */
 };
 
 /* A seq range (tombstone: dropped by policy). */

@@ -106,6 +106,10 @@ static int recover_renames(struct sg_spool *sp, struct sg_spool_inspect *l)
 			spool_seg_path(sp, s->name, from, sizeof(from));
 			snprintf(tmp, sizeof(tmp), "%s.ren", from);
 			spool_seg_path(sp, s->sc.first_seq, to, sizeof(to));
+			if (phase && access(to, F_OK) == 0) { /* never over another file */
+				sg_error("spool", "cannot rename %s: %s exists", tmp, to);
+				return SG_EIO;
+			}
 			if (!phase ? sg_spool_io.rename(from, tmp) : sg_spool_io.rename(tmp, to)) {
 				sg_error("spool", "cannot rename %s: %s", phase ? tmp : from,
 					 strerror(errno));
@@ -222,18 +226,17 @@ static int recover_segments(struct sg_spool *sp, struct sg_spool_inspect *l)
 			sp->next_seq = s->sc.last_seq + 1;
 		if (s->verdict != SG_SEG_EMPTY && (rc = recover_one(sp, s)) != SG_OK)
 			return rc;
+		/* Empty ones go (or stay, the last) before any rename: a rename
+		 * may target an empty one's name. */
+		s->keep = s->verdict == SG_SEG_KEEP || s->verdict == SG_SEG_RENAME;
+		if (s->verdict == SG_SEG_EMPTY)
+			s->keep = recover_empty(sp, s, i + 1 == l->nsegs, l->lay.last_seq);
 	}
 	if ((rc = recover_renames(sp, l)) != SG_OK)
 		return rc;
-	for (size_t i = 0; i < l->nsegs; i++) {
-		struct sg_seg_info *s = &l->segs[i];
-		bool keep = s->verdict == SG_SEG_KEEP || s->verdict == SG_SEG_RENAME;
-
-		if (s->verdict == SG_SEG_EMPTY)
-			keep = recover_empty(sp, s, i + 1 == l->nsegs, l->lay.last_seq);
-		if (keep && (rc = recover_add(sp, s)) != SG_OK)
+	for (size_t i = 0; i < l->nsegs; i++)
+		if (l->segs[i].keep && (rc = recover_add(sp, &l->segs[i])) != SG_OK)
 			return rc;
-	}
 	for (size_t i = 0; i < l->ntombs; i++)
 		if (l->tombs[i].last + 1 > sp->next_seq)
 			sp->next_seq = l->tombs[i].last + 1;

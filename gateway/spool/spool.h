@@ -170,7 +170,8 @@ const char *sg_spool_epoch(const struct sg_spool *sp);
  * (reads are plain).  The defaults are the system calls; tests replace
  * members to inject errors (ENOSPC, EIO, short writes) or to record what
  * was written since the last sync, for the power-loss simulation
- * (tests/fault/).  Same contracts as the system calls (-1 and errno).
+ * (tests/unit/test_spool_powercut.c).  Same contracts as the system calls
+ * (-1 and errno).
  * fallocate is fallocate(2): the spool reserves with FALLOC_FL_KEEP_SIZE
  * and gives back with FALLOC_FL_PUNCH_HOLE; fsync_dir syncs a directory
  * by path.  Set them

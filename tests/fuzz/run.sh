@@ -6,14 +6,16 @@
 set -uo pipefail
 dir=$1 target=$2 secs=$3
 seeds=$dir/seeds-json
-[[ $target == time ]] && seeds=$dir/seeds-time
+[[ -d $dir/seeds-$target ]] && seeds=$dir/seeds-$target
+dict=()
+[[ $target == json || $target == map ]] && dict=(-dict=tests/fuzz/json.dict)
 mkdir -p "$dir/corpus-$target"
 log=$dir/fuzz-$target.log
 echo "  FUZZ   $target for ${secs}s"
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   "$dir/fuzz_$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
-  -max_len=65536 -dict=tests/fuzz/json.dict -print_final_stats=1 \
+  -max_len=65536 "${dict[@]}" -print_final_stats=1 \
   -artifact_prefix="$dir/$target-" "$dir/corpus-$target" "$seeds" >"$log" 2>&1
 rc=$?
 if ((rc)); then

@@ -167,6 +167,11 @@ TEST(empty_and_duplicate_keys_are_named)
 	      out);
 	CHECK_EQ(load_text("gateway: {id: a, id: b}\n", out, sizeof(out)), 2);
 	CHECK(strstr(out, "gateway.id: duplicate key") != NULL);
+	/* Found by tests/fuzz/fuzz_config.c: a key that holds a newline made
+	 * an error of two lines, the second without the file. */
+	CHECK_EQ(load_text("gateway: {id\n\n  x: 1}\n", out, sizeof(out)), 2);
+	CHECK(strstr(out, "c.yaml:1:11: gateway.id?x: unknown key\n") == out);
+	CHECK(strchr(out, '\n') == out + strlen(out) - 1);
 }
 
 /* Regression: checking was quadratic in the number of keys (40k keys

@@ -378,6 +378,34 @@ TEST(renamed_segments_lose_nothing_and_are_reported)
 	sg_spool_close(sp);
 }
 
+/* Regression (found by tests/fuzz/fuzz_spool_open.c): renaming a
+ * misnamed segment to its first seq replaced an empty segment of that
+ * name, which recovery then deleted as empty: every record in it lost. */
+TEST(rename_onto_an_empty_segment_loses_nothing)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	char from[512];
+	int fd;
+
+	sp = open_ok(&c);
+	append_n(sp, 20, "e");
+	sg_spool_close(sp);
+	/* its records (1..20) under another name, an empty segment at 1 */
+	snprintf(from, sizeof(from), "%s", seg_path(dir, 1));
+	CHECK(rename(from, seg_path(dir, 7)) == 0);
+	fd = open(seg_path(dir, 1), O_WRONLY | O_CREAT, 0600);
+	CHECK(fd >= 0 && write(fd, "SGSEG", 5) == 5);
+	close(fd);
+	sp = open_ok(&c);
+	CHECK_EQ(read_all(sp, NULL), 20);
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	CHECK_EQ(read_all(sp, NULL), 20);
+	sg_spool_close(sp);
+}
+
 /* Regression (issue 11, defect 5): a deleted middle segment left a seq
  * gap that nobody reported. */
 TEST(deleted_middle_segment_is_reported)
