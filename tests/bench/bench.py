@@ -1395,7 +1395,7 @@ sources:
         n = max(1, len(ratios))
         panels = []
         panels.append(f"""
-set title "gateway / reference (throughput ratio, median of {self.runs}); dots: target"
+set title "gateway / reference (median of {self.runs}; throughput, and CPU or instructions where lower is better); dots: target"
 set style data histograms
 set style fill solid 0.6
 set boxwidth 0.7
