@@ -22,6 +22,6 @@ if ((rc)); then
   tail -40 "$log"
   echo "  fuzz target $target FAILED (rc $rc); input saved under $dir/$target-*"
 else
-  grep -E "^stat::number_of_executed_units|^standalone:|^#[0-9]+.*DONE" "$log" | tail -2 | sed 's/^/         /'
+  grep -aE "^stat::number_of_executed_units|^standalone:|^#[0-9]+.*DONE" "$log" | tail -2 | sed 's/^/         /'
 fi
 exit $rc

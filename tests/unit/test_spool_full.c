@@ -455,3 +455,53 @@ TEST(without_preallocation_a_reserve_is_kept)
 	sg_spool_close(sp);
 	fs_unmount();
 }
+
+/* --- batches --------------------------------------------------------- */
+
+/* A batch (sg_spool_append_batch, c2's) on a full disk: all or none, the
+ * policy applied to the whole of it, never an ENOSPC. */
+TEST(full_disk_batches_are_all_or_none)
+{
+	const char *dir = t_tmpdir();
+	int64_t cap = cap_for(dir, 3);
+	uint64_t err0 = io_errors(), first;
+	struct sg_buf b;
+	int stored = 0, dropped = 0;
+
+	for (int policy = SG_FULL_DROP_OLDEST; policy <= SG_FULL_DROP_NEWEST; policy++) {
+		struct sg_spool_conf c = conf_for(dir, policy);
+		struct sg_spool *sp;
+		uint64_t got;
+
+		fs_mount(dir, cap);
+		sp = open_ok(&c);
+		sg_buf_init(&b);
+		stored = dropped = 0;
+		for (int i = 0; i < 300; i++) {
+			sg_buf_reset(&b);
+			for (int k = 0; k < 5; k++) {
+				size_t at = sg_spool_batch_open(&b);
+				for (int j = 0; j < 150; j++)
+					sg_buf_addc(&b, 'b');
+				sg_spool_batch_close(&b, at);
+			}
+			int rc = sg_spool_append_batch(sp, b.p, b.len, 5, &first);
+			CHECK(rc == SG_OK || rc == SG_EDROPPED);
+			stored += rc == SG_OK;
+			dropped += rc == SG_EDROPPED;
+		}
+		got = drain(sp);
+		CHECK_EQ(got % 5, 0); /* whole batches only */
+		CHECK(got > 0);
+		if (policy == SG_FULL_DROP_NEWEST)
+			CHECK_EQ(got, (uint64_t)stored * 5);
+		CHECK(dropped > 0 || policy == SG_FULL_DROP_OLDEST);
+		CHECK_EQ(io_errors(), err0);
+		CHECK_EQ(fs_writes_enospc, 0);
+		sg_buf_free(&b);
+		sg_spool_close(sp);
+		fs_unmount();
+		dir = t_tmpdir();
+		cap = cap_for(dir, 3);
+	}
+}
