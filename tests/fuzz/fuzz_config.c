@@ -64,9 +64,15 @@ const struct sg_driver *sg_driver_find(const char *name)
 	return strcmp(name, "sim") ? NULL : &fz_driver;
 }
 
+static char path[128];
+
+static void cleanup(void)
+{
+	unlink(path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[128];
 	struct sg_conf c;
 	char *errors = NULL;
 	FILE *f;
@@ -76,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sg_log_set_level(SG_LOG_QUIET);
 		snprintf(path, sizeof(path), "%s/sg-fuzz-config.%d.yaml",
 			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+		atexit(cleanup);
 	}
 	f = fopen(path, "w");
 	if (!f)

@@ -40,6 +40,12 @@ static int rm_one(const char *p, const struct stat *st, int f, struct FTW *ftw)
 	return ftw->level ? remove(p) : 0;
 }
 
+static void cleanup(void)
+{
+	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	rmdir(dir);
+}
+
 static void put(const char *name, const uint8_t *p, size_t n)
 {
 	char path[300];
@@ -139,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sg_log_set_level(SG_LOG_QUIET);
 		snprintf(dir, sizeof(dir), "%s/sg-fuzz-spool.%d",
 			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+		atexit(cleanup);
 	}
 	nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	mkdir(dir, 0700);
