@@ -283,6 +283,10 @@ num.partitions=3
 default.replication.factor=$rf
 min.insync.replicas=$isr
 unclean.leader.election.enable=false
+# Keep every record: retention is by record timestamp, and the device
+# fixtures replay readings stamped in 2024 (their own event time), which the
+# default 7 days would delete at the next check, minutes into a test run.
+log.retention.ms=-1
 
 # Internal topics sized for a $BROKERS-node cluster
 offsets.topic.replication.factor=$rf
