@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, run config/demo.yaml
 #   make test       unit + driver + integration tests (real mosquitto, Kafka)
 #   make test-asan  the same suite under ASan + UBSan
+#   make test-docs  every plain-process step of the tutorial (docs/tutorial/)
 #   make bench      benchmarks (not part of test)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        Debian package, ARCH=amd64|arm64|armhf (cross/cross.mk: also
@@ -50,7 +51,7 @@ TEST_LIB   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRC),$(wildcard te
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all run test test-unit test-asan deps install clean format docs \
+.PHONY: all run test test-unit test-asan test-docs deps install clean format docs \
         check-format bench bench-smoke
 all: $(BUILD)/sensorgate
 
@@ -106,6 +107,11 @@ test: .deps-ok
 	  echo "  clang build (warnings as errors)"; \
 	  $(MAKE) --no-print-directory -s CC=clang BUILD=build-clang all; fi
 	$(Q)BUILD=$(BUILD) tests/run.sh
+
+# Every plain-process step of docs/tutorial/, run and its output checked
+# (tests/docs/run.py; CHAPTERS="04 06" for some).
+test-docs: .deps-ok all
+	$(Q)python3 tests/docs/run.py $(CHAPTERS)
 
 test-unit: all $(UNIT_BIN)
 	$(Q)BUILD=$(BUILD) tests/run.sh --unit-only
