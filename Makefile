@@ -145,6 +145,7 @@ clean:
 	$(Q)rm -rf build build-asan build-clang .deps-ok
 
 -include tests/kafka/kafka.mk
+-include tests/registry/registry.mk
 -include cross/cross.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
