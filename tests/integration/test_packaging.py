@@ -85,7 +85,104 @@ def test_compose_config_is_valid():
     assert r.returncode == 0, r.stderr
     services = set(r.stdout.split())
     assert {"kafka1", "kafka2", "kafka3", "topic-init", "mosquitto", "modbus-sim", "mqtt-sim",
-            "gateway"} <= services, services
+            "gateway", "gateway-gpio", "sink", "schema-registry", "gateway-avro",
+            "kafka-ui"} <= services, services
+
+
+def test_compose_images_are_pinned():
+    """Every image names a version: no bare name, no `latest`, no major-only tag."""
+    for name, svc in load_compose()["services"].items():
+        image = svc.get("image", "")
+        if svc.get("build"):
+            continue  # built here (sensorgate:local)
+        assert ":" in image.rsplit("/", 1)[-1], f"{name}: image {image!r} has no tag"
+        tag = image.rsplit(":", 1)[1]
+        assert tag != "latest" and re.search(r"\d+\.\d+", tag), f"{name}: {image!r} is not pinned"
+
+
+def gateway_configs(c):
+    """{service: host config file} for every service running `sensorgate run -c`."""
+    out = {}
+    for name, svc in c["services"].items():
+        cmd = svc.get("command") or []
+        if cmd[:1] == ["run"]:
+            conf = cmd[cmd.index("-c") + 1]
+            mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["volumes"] if isinstance(v, str)}
+            assert conf in mounts, f"{name}: its config {conf} is not mounted"
+            out[name] = mounts[conf]
+    return out
+
+
+def test_compose_gateways_have_their_own_spool_dirs():
+    """Two gateways never share a spool directory (one gateway per spool)."""
+    yaml = pytest.importorskip("yaml")
+    c = load_compose()
+    seen = {}
+    for name, conf in gateway_configs(c).items():
+        spool = yaml.safe_load((ROOT / conf).read_text())["spool"]["dir"]
+        vol = [v.split(":")[0] for v in c["services"][name]["volumes"]
+               if isinstance(v, str) and spool.startswith(v.split(":")[1])]
+        assert vol, f"{name}: spool {spool} is not on a volume"
+        key = (vol[0], spool)
+        assert key not in seen, f"{name} and {seen.get(key)} share the spool {key}"
+        seen[key] = name
+
+
+def test_compose_gpio_gateway():
+    c = load_compose()
+    gw = c["services"]["gateway-gpio"]
+    assert gateway_configs(c)["gateway-gpio"] == "./config/docker-gpio.yaml"
+    assert "gpio-spool:/var/lib/sensorgate" in gw["volumes"], gw["volumes"]
+    assert gw["depends_on"]["topic-init"]["condition"] == "service_completed_successfully"
+    text = (ROOT / "config/docker-gpio.yaml").read_text()
+    assert "chip: sim" in text and "kafka1:19092,kafka2:19092,kafka3:19092" in text
+    r = sg("check", "-c", "config/docker-gpio.yaml")
+    assert r.returncode == 0, r.stderr
+    assert "ok (1 source(s))" in r.stdout, r.stdout
+
+
+def test_compose_topics_cover_every_source():
+    """topic-init creates sensors.<source> for every source of the JSON gateways."""
+    yaml = pytest.importorskip("yaml")
+    c = load_compose()
+    topics = c["services"]["topic-init"]["environment"]["TOPICS"].split()
+    for name, conf in gateway_configs(c).items():
+        cfg = yaml.safe_load((ROOT / conf).read_text())
+        if cfg["kafka"]["topic"] != "sensors.{source}":
+            continue
+        for src in cfg["sources"]:
+            assert f"sensors.{src['name']}" in topics, f"{name}: sensors.{src['name']} not created"
+
+
+def test_compose_sink():
+    """The sink consumes sensors.* in a consumer group into SQLite on its own volume,
+    with options `sensorgate sink` knows."""
+    c = load_compose()
+    sink = c["services"]["sink"]
+    cmd = sink["command"]
+    assert cmd[0] == "sink"
+    opts = {a: cmd[i + 1] for i, a in enumerate(cmd[:-1]) if a in ("-b", "-t", "-g", "--to")}
+    assert opts["-b"] == "kafka1:19092,kafka2:19092,kafka3:19092"
+    assert re.match(opts["-t"], "sensors.panel") and re.match(opts["-t"], "sensors.meters")
+    assert not re.match(opts["-t"], "avro.greenhouse")
+    assert opts["-g"] == "sqlite-sink"
+    target = opts["--to"]
+    assert target.startswith("sqlite:/var/lib/sensorgate/"), target
+    assert "sink-data:/var/lib/sensorgate" in sink["volumes"], sink["volumes"]
+    assert "sink-data" in c["volumes"] and "gpio-spool" in c["volumes"]
+    r = sg("sink", "--help")
+    helptext = r.stdout + r.stderr
+    for opt in (a for a in cmd[1:] if a.startswith("-")):
+        assert re.search(rf"(^|[\s\[(]){re.escape(opt)}\b", helptext), f"sink has no option {opt}"
+
+
+def test_compose_kafka_ui_sees_cluster_and_registry():
+    s = load_compose()["services"]
+    env = s["kafka-ui"]["environment"]
+    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka1:19092,kafka2:19092,kafka3:19092"
+    reg = env["KAFKA_CLUSTERS_0_SCHEMAREGISTRY"]
+    assert reg.startswith("http://schema-registry:8080/"), reg
+    assert "schema-registry" in s["kafka-ui"]["depends_on"]
 
 
 def test_compose_kafka_conventions():
