@@ -16,11 +16,19 @@
 #   spool_bench   the gateway's spool (links $(BUILD)/libsg.a)
 #   spool_ref     plain write + fdatasync loop, the spool's reference
 #   modbus_plain  plain libmodbus read loop, the Modbus driver's reference
+#   hotpath       the per-event functions in a loop, for callgrind's
+#                 instruction counts (tests/bench/hotpath.sh)
 
-BENCH_BIN := $(BUILD)/bench/spool_bench $(BUILD)/bench/spool_ref $(BUILD)/bench/modbus_plain
+BENCH_BIN := $(BUILD)/bench/spool_bench $(BUILD)/bench/spool_ref $(BUILD)/bench/modbus_plain \
+             $(BUILD)/bench/hotpath
 BENCH_ARGS ?=
 
 $(BUILD)/bench/spool_bench: tests/bench/spool_bench.c $(BUILD)/libsg.a
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsg.a $(LDLIBS)
+
+$(BUILD)/bench/hotpath: tests/bench/hotpath.c $(BUILD)/libsg.a
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsg.a $(LDLIBS)
