@@ -12,7 +12,7 @@ PKGS=(
   libavro-dev libcurl4-openssl-dev libjansson-dev
   kcat mosquitto mosquitto-clients socat mbpoll openssl
   python3 python3-pytest python3-pymodbus
-  default-jre-headless maven gnuplot-nox docker-compose
+  default-jre-headless maven gnuplot-nox valgrind docker-compose
   debhelper lintian man-db systemd
 )
 
