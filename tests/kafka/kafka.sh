@@ -15,6 +15,10 @@
 #   kafka.sh topics [--dir D] -- ARGS...   (Kafka's topic admin tool)
 #   kafka.sh acls [--dir D] -- ARGS...     (Kafka's ACL tool, kafka-acls)
 #   kafka.sh configs [--dir D] -- ARGS...  (Kafka's config tool, kafka-configs)
+#   kafka.sh groups [--dir D] -- ARGS...   (Kafka's consumer group tool,
+#                                           kafka-consumer-groups)
+#   kafka.sh dump-log [--dir D] -- ARGS... (Kafka's log segment reader,
+#                                           kafka-dump-log: --files F.log)
 #
 # Secured clusters (one broker): each --listener adds a listener on a free
 # loopback port, e.g. SASL_SSL:SASL_SSL or SSL:SSL (written to D/listeners
@@ -60,7 +64,7 @@ now()  { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() {
-    sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 }
 
 # ----------------------------------------------------------------- options
@@ -724,6 +728,16 @@ cmd_tool() {  # cmd_tool MAINCLASS: a Kafka admin tool against the PLAINTEXT lis
 
 cmd_topics() { cmd_tool org.apache.kafka.tools.TopicCommand; }
 
+# kafka-dump-log: reads segment files (D/data/node-N/TOPIC-P/*.log) itself,
+# no broker needed, so no --bootstrap-server.
+cmd_dump_log() {
+    command -v "$JAVA" >/dev/null 2>&1 || die "java not found"
+    load_env
+    [ -f "$KAFKA_LIBS/.sensorgate-complete" ] ||
+        KAFKA_LIBS=$(SENSORGATE_KAFKA_VERSION=$KAFKA_VERSION kafka_libs)
+    run_tool kafka.tools.DumpLogSegments "${EXTRA[@]}"
+}
+
 case "$cmd" in
     start) cmd_start ;;
     stop) cmd_stop ;;
@@ -738,6 +752,8 @@ case "$cmd" in
             *) cmd_tool org.apache.kafka.tools.AclCommand ;;
         esac ;;
     configs) cmd_tool kafka.admin.ConfigCommand ;;
+    groups) cmd_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
+    dump-log) cmd_dump_log ;;
     -h|--help|help) usage ;;
     *) usage; die "unknown command: $cmd" ;;
 esac
