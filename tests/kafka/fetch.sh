@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # sensorgate: download a real Apache Kafka 4.x broker (jars + runtime deps)
-# from Maven Central with Maven, into
+# and MirrorMaker 2 (connect-mirror and the Connect runtime it runs on) from
+# Maven Central with Maven, into
 #   ${SENSORGATE_CACHE:-$HOME/.cache/sensorgate}/kafka-<version>/libs
-# so that tests/kafka/kafka.sh can run it with plain `java -cp 'libs/*'`.
+# so that tests/kafka/kafka.sh and tests/kafka/mirrormaker.sh can run them
+# with plain `java -cp 'libs/*'`.
 #
 # Idempotent: a complete download is marked with libs/.sensorgate-complete and
 # is not fetched again.  On success the libs directory is printed on stdout
@@ -26,7 +28,7 @@ die() { say "ERROR: $*"; exit 1; }
 usage() {
     cat >&2 <<USAGE
 usage: $0 [--force]
-  Downloads Kafka jars (versions tried in order: $VERSIONS) into
+  Downloads Kafka and MirrorMaker 2 jars (versions tried in order: $VERSIONS) into
   $CACHE/kafka-<version>/libs and prints that directory.
   --force   download again even if a complete copy is cached
 USAGE
@@ -42,13 +44,15 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-# A cached copy counts only if the marker and the main jars are present.
+# A cached copy counts only if the marker and the main jars are present
+# (a copy fetched before MirrorMaker 2 was added is fetched again).
 is_complete() {
     local v=$1 libs=$CACHE/kafka-$1/libs
     [ -f "$libs/$MARKER" ] &&
         [ -f "$libs/kafka_2.13-$v.jar" ] &&
         [ -f "$libs/kafka-clients-$v.jar" ] &&
-        [ -f "$libs/kafka-tools-$v.jar" ]
+        [ -f "$libs/kafka-tools-$v.jar" ] &&
+        [ -f "$libs/connect-mirror-$v.jar" ]
 }
 
 if [ "$force" -eq 0 ]; then
@@ -94,7 +98,8 @@ for v in $VERSIONS; do
         continue
     fi
     for jar in "kafka_2.13-$v.jar" "kafka-clients-$v.jar" "kafka-tools-$v.jar" \
-               "kafka-server-$v.jar" "kafka-storage-$v.jar" "kafka-metadata-$v.jar"; do
+               "kafka-server-$v.jar" "kafka-storage-$v.jar" "kafka-metadata-$v.jar" \
+               "connect-mirror-$v.jar" "connect-mirror-client-$v.jar" "connect-runtime-$v.jar"; do
         [ -f "$tmp/$jar" ] || { say "ERROR: $jar missing after Maven run"; rm -rf "$tmp"; continue 2; }
     done
     {
@@ -102,8 +107,17 @@ for v in $VERSIONS; do
         echo "jars=$(find "$tmp" -maxdepth 1 -name '*.jar' | wc -l)"
         echo "fetched=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     } >"$tmp/$MARKER"
-    rm -rf "$dest/libs"
-    mv "$tmp" "$dest/libs"
+    if [ "$force" -eq 0 ] && [ -f "$dest/libs/$MARKER" ] && [ -f "$dest/libs/kafka_2.13-$v.jar" ]; then
+        # An older complete copy of this version (before MirrorMaker 2 was
+        # added): add the new jars beside the old ones instead of replacing
+        # the directory, whose jars brokers that run now may still load.
+        cp -n "$tmp"/*.jar "$dest/libs/"
+        mv "$tmp/$MARKER" "$dest/libs/$MARKER"
+        rm -rf "$tmp"
+    else
+        rm -rf "$dest/libs"
+        mv "$tmp" "$dest/libs"
+    fi
     say "Kafka $v ready in $dest/libs"
     echo "$dest/libs"
     exit 0
