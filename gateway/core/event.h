@@ -164,5 +164,13 @@ void sg_event_json_record(struct sg_buf *b, const struct sg_record *r, const cha
 			  size_t seq_len);
 /* Write v in decimal to out (no NUL); returns the length (1..20). */
 size_t sg_fmt_u64(char out[20], uint64_t v);
+/* Write the finite double d to out (no NUL) as the first of "%.15g",
+ * "%.16g", "%.17g" that reads back as d; returns the length. */
+#define SG_FMT_DOUBLE_MAX 32
+size_t sg_fmt_double(char out[SG_FMT_DOUBLE_MAX], double d);
+/* Its printf-free path (event_json.c says why the text is the same):
+ * zero, and 1e-4 <= |d| < 1e15 with at most 15 significant digits and 8
+ * decimals.  Returns 0 for any other d (the caller uses printf). */
+size_t sg_fmt_double_fixed(char out[SG_FMT_DOUBLE_MAX], double d);
 
 #endif

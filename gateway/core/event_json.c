@@ -5,12 +5,13 @@
  * Numbers are printed in the shortest form that reads back to the same
  * double; non-finite doubles (JSON has none) become the strings "NaN",
  * "Infinity" and "-Infinity".  Text is escaped, invalid UTF-8 replaced by
- * U+FFFD; bytes are base64.  Integers and the RFC 3339 time are written
- * digit by digit, without printf: this runs once per record on the
- * producer's thread.
+ * U+FFFD; bytes are base64.  Integers, the RFC 3339 time and doubles with
+ * up to 8 decimals (sensor readings) are written digit by digit, without
+ * printf: this runs once per record on the producer's thread.
  */
 #include "event.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,9 +60,113 @@ static void put_digits(char *p, unsigned v, int width)
 	}
 }
 
+/*
+ * The fast path of sg_fmt_double(): |d| printed in fixed notation from an
+ * integer m and a count k of decimals, without printf.
+ *
+ * We look for the decimal D = m * 10^-k (k = 0..FIXED_MAX_K, |m| < 10^15)
+ * that reads back as d, i.e. (double)m / 10^k == d: m < 2^53 and 10^k
+ * (k <= 22) are exact doubles and IEEE division rounds correctly, so the
+ * quotient is the double nearest to the real D.  Such a D is what
+ * "%.15g" prints, byte for byte, when 1e-4 <= |D| (checked on m and k):
+ *   - D has at most 15 significant digits and d is within half an ulp of
+ *     D, at most 2^-53 |d|, while 15-digit decimals of d's decade lie at
+ *     least 10^-15 |d| apart (the DBL_DIG property), so D is the rounding
+ *     of d to 15 digits (also when D is a power of ten and d just below
+ *     it: the grid of d's decade holds D and is no coarser).  It is
+ *     unique, whichever k found it, and strtod(D) == d, so the loop of
+ *     sg_fmt_double() stops at precision 15.
+ *   - %g's exponent X is that of D: -4 <= X < 15 (|D| < 10^15), so it
+ *     prints fixed notation with 14 - X decimals, at least the k of D
+ *     once m has no trailing zero, then removes trailing zeros and a
+ *     bare point: the integer part (or "0"), and the k digits when k > 0.
+ *   - A negative d prints "-", as for the positive |d| the same digits.
+ * The candidate m is |d| * 10^k rounded; any rounding error in it only
+ * makes the check fail and k grow, never a wrong text.  Zero is "0" or
+ * "-0" (%g of -0.0).  Excess precision (x87, FLT_EVAL_METHOD != 0) would
+ * break the exact division: there, every double takes the printf path.
+ */
+#define FIXED_MAX_K 8
+
+size_t sg_fmt_double_fixed(char out[SG_FMT_DOUBLE_MAX], double d)
+{
+#if FLT_EVAL_METHOD == 0
+	static const double p10[FIXED_MAX_K + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+	static const uint64_t min_m[FIXED_MAX_K + 1] = {1, 1, 1, 1, 1, 10, 100, 1000, 10000};
+	double a = fabs(d);
+	char dig[20];
+	size_t n = 0, nd;
+
+	if (signbit(d))
+		out[n++] = '-';
+	if (a == 0) {
+		out[n++] = '0';
+		return n;
+	}
+	if (!(a >= 1e-4 && a < 1e15))
+		return 0;
+	for (int k = 0; k <= FIXED_MAX_K; k++) {
+		double x = a * p10[k];
+		uint64_t m;
+
+		if (x >= 1e15)
+			return 0;
+		m = (uint64_t)(x + 0.5);
+		if (m >= 1000000000000000ULL)
+			return 0;
+		if ((double)m / p10[k] != a)
+			continue;
+		if (m < min_m[k]) /* D < 1e-4: %g prints an exponent */
+			return 0;
+		while (k > 0 && m % 10 == 0) {
+			m /= 10;
+			k--;
+		}
+		nd = sg_fmt_u64(dig, m);
+		if (nd <= (size_t)k) { /* 0.00ddd */
+			out[n++] = '0';
+			out[n++] = '.';
+			memset(out + n, '0', (size_t)k - nd);
+			n += (size_t)k - nd;
+			memcpy(out + n, dig, nd);
+			return n + nd;
+		}
+		memcpy(out + n, dig, nd - (size_t)k);
+		n += nd - (size_t)k;
+		if (k > 0) {
+			out[n++] = '.';
+			memcpy(out + n, dig + nd - (size_t)k, (size_t)k);
+			n += (size_t)k;
+		}
+		return n;
+	}
+#else
+	(void)out;
+	(void)d;
+#endif
+	return 0;
+}
+
+size_t sg_fmt_double(char out[SG_FMT_DOUBLE_MAX], double d)
+{
+	size_t n = sg_fmt_double_fixed(out, d);
+	char tmp[40];
+
+	if (n)
+		return n;
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	n = strlen(tmp);
+	memcpy(out, tmp, n);
+	return n;
+}
+
 static void add_double(struct sg_buf *b, double d)
 {
-	char tmp[40];
+	char tmp[SG_FMT_DOUBLE_MAX];
 
 	if (isnan(d)) {
 		ADD_LIT(b, "\"NaN\"");
@@ -74,13 +179,8 @@ static void add_double(struct sg_buf *b, double d)
 			ADD_LIT(b, "\"-Infinity\"");
 		return;
 	}
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
 	/* Keep it a JSON number: "1e+20" is fine, "inf" cannot occur. */
-	sg_buf_adds(b, tmp);
+	sg_buf_add(b, tmp, sg_fmt_double(tmp, d));
 }
 
 static void add_base64(struct sg_buf *b, const uint8_t *p, size_t n)
