@@ -168,7 +168,8 @@ void sg_conf_free(struct sg_conf *conf);
 /* A source's effective settings as text (its keys, its driver's keys, the
  * topic template it uses): two sources with equal fingerprints produce the
  * same events.  Caller frees; NULL when out of memory.  Reload compares
- * them to find the sources that changed. */
+ * them to find the sources that changed; secrets are digests there, so a
+ * changed password is a change. */
 char *sg_conf_source_fingerprint(const struct sg_conf *c, const struct sg_source_conf *sc);
 /* Markdown for every table, drivers included (docs/config.md). */
 void sg_conf_doc(FILE *fp);

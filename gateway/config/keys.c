@@ -477,9 +477,9 @@ char *sg_conf_source_fingerprint(const struct sg_conf *c, const struct sg_source
 
 	if (!fp)
 		return NULL;
-	sg_cfg_dump(&source_table, sc, 0, fp);
+	sg_cfg_dump_digest(&source_table, sc, 0, fp);
 	if (sc->drv)
-		sg_cfg_dump(sc->drv->conf, sc->dconf, 0, fp);
+		sg_cfg_dump_digest(sc->drv->conf, sc->dconf, 0, fp);
 	/* What the source's events depend on beyond its own keys. */
 	fprintf(fp, "effective_topic: %s\ngateway: %s\n", sc->topic ? sc->topic : c->kafka.topic,
 		c->gateway.id);

@@ -230,6 +230,12 @@ void sg_cfg_free(const struct sg_cfg_table *t, void *obj);
 
 /* Print the effective values of obj as YAML (secrets as "<secret>"). */
 void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, FILE *fp);
+/* The same for comparing two configurations (reload): each secret, and
+ * each map value sg_mask_value() hides, is printed as a keyed digest of its
+ * value ("<secret 1f0c...>"), so two dumps are equal exactly when the
+ * values are, secrets included, and the text still holds none.  The key is
+ * random per process: a digest means nothing outside it. */
+void sg_cfg_dump_digest(const struct sg_cfg_table *t, const void *obj, int indent, FILE *fp);
 
 /* Markdown for a table and its sub-tables (docs/config.md); prefix is the
  * key path of t ("" for the top level). */

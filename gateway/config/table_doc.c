@@ -6,6 +6,10 @@
  * Like the parser in table.c it knows no key by name; a custom key prints
  * and documents itself through its callbacks.
  */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,13 +38,54 @@ const char *sg_cfg_doc_type(const struct sg_cfg_key *k)
 	return "?";
 }
 
+/* Set by sg_cfg_dump_digest for the dump it makes on this thread. */
+static _Thread_local bool dump_digests;
+static unsigned char digest_key[32];
+static pthread_once_t digest_once = PTHREAD_ONCE_INIT;
+static bool digest_key_ok;
+
+static void digest_init(void)
+{
+	digest_key_ok = RAND_bytes(digest_key, sizeof(digest_key)) == 1;
+}
+
+/* A secret as the dump shows it: "<secret>", or in a digest dump the first
+ * 128 bits of HMAC-SHA256(random key, value).  Without a key (the RNG
+ * failed) every secret compares as changed rather than as unchanged. */
+static void dump_secret(const char *v, FILE *fp)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!dump_digests) {
+		fputs("<secret>", fp);
+		return;
+	}
+	pthread_once(&digest_once, digest_init);
+	if (!digest_key_ok ||
+	    !HMAC(EVP_sha256(), digest_key, sizeof(digest_key), (const unsigned char *)v, strlen(v),
+		  md, &n) ||
+	    n < 16) {
+		static _Thread_local unsigned long long changed;
+		fprintf(fp, "<secret changed %llu>", ++changed);
+		return;
+	}
+	fputs("<secret ", fp);
+	for (unsigned int i = 0; i < 16; i++)
+		fprintf(fp, "%02x", md[i]);
+	fputc('>', fp);
+}
+
 static void dump_map(const struct sg_cfg_map *m, int indent, FILE *fp)
 {
 	fprintf(fp, m->n ? "\n" : " {}\n");
 	for (size_t j = 0; j < m->n; j++) {
-		bool secret = sg_mask_value(m->kv[j].key, m->kv[j].val);
-		fprintf(fp, "%*s\"%s\": \"%s\"\n", indent + 2, "", m->kv[j].key,
-			secret ? "<secret>" : m->kv[j].val);
+		fprintf(fp, "%*s\"%s\": \"", indent + 2, "", m->kv[j].key);
+		if (sg_mask_value(m->kv[j].key, m->kv[j].val))
+			dump_secret(m->kv[j].val, fp);
+		else
+			fputs(m->kv[j].val, fp);
+		fputs("\"\n", fp);
 	}
 }
 
@@ -77,7 +122,14 @@ void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, FILE
 				fprintf(fp, " ~\n");
 			break;
 		case SG_CFG_SECRET:
-			fprintf(fp, " %s\n", *CFIELD(obj, k, char *) ? "<secret>" : "~");
+			s = *CFIELD(obj, k, char *);
+			if (s) {
+				fputc(' ', fp);
+				dump_secret(s, fp);
+				fputc('\n', fp);
+			} else {
+				fprintf(fp, " ~\n");
+			}
 			break;
 		case SG_CFG_INT:
 		case SG_CFG_DURATION:
@@ -105,6 +157,15 @@ void sg_cfg_dump(const struct sg_cfg_table *t, const void *obj, int indent, FILE
 		case SG_CFG_CUSTOM: k->custom->dump(k, CFIELD(obj, k, char), indent + 2, fp); break;
 		}
 	}
+}
+
+void sg_cfg_dump_digest(const struct sg_cfg_table *t, const void *obj, int indent, FILE *fp)
+{
+	bool was = dump_digests;
+
+	dump_digests = true;
+	sg_cfg_dump(t, obj, indent, fp);
+	dump_digests = was;
 }
 
 void sg_cfg_doc_range(const struct sg_cfg_key *k, char *out, size_t n)

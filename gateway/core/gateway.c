@@ -490,7 +490,8 @@ int sg_gateway_run(struct sg_gateway *gw)
 
 /* --- reload ------------------------------------------------------------ */
 
-/* The effective configuration as YAML text (secrets masked). */
+/* The effective configuration as YAML text, secrets as digests: a changed
+ * password or key file is a change. */
 static char *gw_dump(const struct sg_conf *c)
 {
 	char *text = NULL;
@@ -499,7 +500,7 @@ static char *gw_dump(const struct sg_conf *c)
 
 	if (!fp)
 		return NULL;
-	sg_cfg_dump(&sg_conf_table, c, 0, fp);
+	sg_cfg_dump_digest(&sg_conf_table, c, 0, fp);
 	fclose(fp);
 	return text;
 }

@@ -41,7 +41,7 @@ FUZZ_SRC_spool_open := $(wildcard gateway/spool/*.c) $(FUZZ_BASE_SRC)
 FUZZ_SRC_config     := $(wildcard gateway/config/*.c) $(FUZZ_BASE_SRC)
 FUZZ_SRC_modbus     := drivers/modbus/decode.c $(FUZZ_BASE_SRC)
 FUZZ_SRC_rules      := drivers/mqtt/rules.c $(FUZZ_BASE_SRC)
-FUZZ_LIBS_config    := $(shell $(PKG_CONFIG) --libs libfyaml 2>/dev/null)
+FUZZ_LIBS_config    := $(shell $(PKG_CONFIG) --libs libfyaml libcrypto 2>/dev/null)
 FUZZ_SRC := drivers/mqtt/json.c drivers/mqtt/jsonptr.c drivers/mqtt/devtime.c \
             drivers/mqtt/fanout.c drivers/mqtt/message.c drivers/mqtt/rules.c drivers/mqtt/batch.c \
             gateway/base/buf.c gateway/base/err.c gateway/base/log.c gateway/base/clock.c \

@@ -105,3 +105,54 @@ def test_reload_under_load_loses_and_duplicates_nothing(tmp_path, kafka):
     assert last > 5000, last
     # Events went where the file said at the time: a's events moved topic.
     assert any(r["topic"] == "rl.a2" for r in recs) and any(r["topic"] == "rl.a" for r in recs)
+
+
+def test_reload_sees_a_changed_secret(tmp_path, kafka_mock):
+    """A password changed in its file, and nothing else, is a change: the
+    source that uses it restarts with it (the comparison holds digests of
+    the secrets, not the masked text, in which every password looks the
+    same); an untouched file is still "not changed"."""
+    from mosquitto import Mosquitto
+    pw = tmp_path / "mqtt-password"
+    pw.write_text("first-secret\n")
+    broker = Mosquitto(tmp_path, passwords={"sg": "first-secret"}).start()
+    text = f"""
+gateway: {{id: gw-secret, shutdown_timeout: 5s}}
+spool: {{dir: "{{spool}}", ack_interval: 50ms}}
+kafka: {{bootstrap: "{kafka_mock.bootstrap}", topic: t}}
+view: {{mode: lines}}
+sources:
+  - name: m
+    driver: mqtt
+    host: 127.0.0.1
+    port: {broker.port}
+    username: sg
+    password: "file:{pw}"
+    reconnect_min: 100ms
+    reconnect_max: 500ms
+    subscriptions: [{{filter: "a/#", qos: 1}}]
+    rules: [{{filter: "a/#"}}]
+"""
+    gw = Gateway(tmp_path, text).start()
+    try:
+        gw.wait_log(r'\[m\] subscribed "a/#"')
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_log(r"reload: the configuration has not changed")
+        # The broker now wants another password; the gateway learns it
+        # from the file, and only from the file.
+        broker.stop()
+        broker = Mosquitto(tmp_path, port=broker.port, passwords={"sg": "second-secret"},
+                           name="mosq2").start()
+        pw.write_text("second-secret\n")
+        n_sub = len(re.findall(r'\[m\] subscribed "a/#"', gw.log()))
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_log(r"reload: restarting source m \(changed\)")
+        deadline = time.time() + 15
+        while len(re.findall(r'\[m\] subscribed "a/#"', gw.log())) <= n_sub:
+            assert time.time() < deadline, gw.log()[-3000:]
+            time.sleep(0.1)
+        assert "first-secret" not in gw.log() and "second-secret" not in gw.log()
+        assert gw.stop() == 0
+    finally:
+        gw.kill9()
+        broker.stop()

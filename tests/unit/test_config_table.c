@@ -301,6 +301,57 @@ TEST(required_unknown_and_shape_errors)
 	EXPECT_ERR("name: x\ncount: [1]\n", "count: expected a scalar");
 }
 
+static char *dump_of(const char *text, bool digest)
+{
+	struct tc c;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mf;
+
+	CHECK(parse(text, &c) == NULL);
+	mf = open_memstream(&buf, &len);
+	if (digest)
+		sg_cfg_dump_digest(&tc_table, &c, 0, mf);
+	else
+		sg_cfg_dump(&tc_table, &c, 0, mf);
+	fclose(mf);
+	sg_cfg_free(&tc_table, &c);
+	return buf;
+}
+
+/* Reload compares digest dumps: a changed secret (or a masked property) is
+ * a change there, equal ones are equal, and neither dump holds the value. */
+TEST(dump_digest_sees_secrets_and_hides_them)
+{
+	const char *a = "name: x\npw: hunter2\nprops: {sasl.password: s3cret, acks: all}\n";
+	const char *b = "name: x\npw: hunter3\nprops: {sasl.password: s3cret, acks: all}\n";
+	const char *c = "name: x\npw: hunter2\nprops: {sasl.password: s3cre7, acks: all}\n";
+	char *ma = dump_of(a, false), *mb = dump_of(b, false), *mc = dump_of(c, false);
+	char *da = dump_of(a, true), *da2 = dump_of(a, true), *db = dump_of(b, true),
+	     *dc = dump_of(c, true);
+
+	/* the masked dump cannot tell them apart: that is why reload does not use it */
+	CHECK_STR(ma, mb);
+	CHECK_STR(ma, mc);
+	CHECK(strstr(ma, "pw: <secret>\n") != NULL);
+	CHECK_STR(da, da2);
+	CHECK(strcmp(da, db) != 0);
+	CHECK(strcmp(da, dc) != 0);
+	CHECK(strstr(da, "pw: <secret ") != NULL);
+	CHECK(strstr(da, "\"acks\": \"all\"") != NULL);
+	const char *all[] = {ma, mb, mc, da, da2, db, dc};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		CHECK(strstr(all[i], "hunter") == NULL);
+		CHECK(strstr(all[i], "s3cre") == NULL);
+	}
+	/* the digest dump leaves the next plain dump masked */
+	char *m2 = dump_of(a, false);
+	CHECK_STR(m2, ma);
+	free(m2);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		free((void *)all[i]);
+}
+
 TEST(custom_key_parse_free_dump_doc)
 {
 	struct tc c;
