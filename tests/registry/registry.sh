@@ -102,10 +102,12 @@ start() {
     mkdir -p "$DIR/db"
     echo "$PORT" >"$DIR/port"
     t0=$(date +%s.%N)
-    # setsid: its own session, so a Ctrl-C in this terminal later does not
-    # stop it; stop it with 'make registry-down'.
-    (cd "$DIR" && REGISTRY_DATASOURCE_URL="jdbc:h2:file:$DIR/db/registry" \
-        exec setsid "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    # In the background of this (non-interactive) shell, and immune to the
+    # terminal's hangup, so it outlives the terminal; it stays in the
+    # caller's process group, so whatever kills that group (a test runner,
+    # a Ctrl-C while this waits) stops it too.  'make registry-down' stops it.
+    (cd "$DIR" && trap '' HUP && REGISTRY_DATASOURCE_URL="jdbc:h2:file:$DIR/db/registry" \
+        exec "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
             "-Dquarkus.http.port=$PORT" "-Dquarkus.http.host=$HOST" \
             -jar "$jar" >>"$DIR/registry.log" 2>&1 </dev/null) &
     pid=$!
