@@ -8,7 +8,6 @@
 #include "event.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "gateway/config/conf.h"
@@ -100,23 +99,28 @@ static bool put_headers(struct sg_buf *b, const struct sg_header *h, size_t n)
 
 int sg_event_encode(const struct sg_event_ctx *ec, const struct sg_reading *rd, struct sg_buf *out)
 {
-	char topic[SG_TOPIC_MAX + 1];
-	const char *key = rd->key ? rd->key : rd->sensor;
+	char expanded[SG_TOPIC_MAX + 1];
+	const char *key = rd->key ? rd->key : rd->sensor, *topic = rd->topic;
 	int64_t ts = rd->ts_ns ? rd->ts_ns : sg_now_ns();
 	size_t start = out->len, tn;
 	bool ok;
 
 	/* A topic Kafka would refuse is refused here, never cut: a cut one
-	 * would send the event to another topic. */
-	tn = rd->topic ? (size_t)snprintf(topic, sizeof(topic), "%s", rd->topic)
-		       : sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor, topic,
-					 sizeof(topic));
+	 * would send the event to another topic.  The reading's own topic is
+	 * used in place, the template expanded into `expanded`. */
+	if (topic) {
+		tn = strlen(topic);
+	} else {
+		tn = sg_topic_expand(ec->topic_tmpl, ec->gateway, ec->source, rd->sensor, expanded,
+				     sizeof(expanded));
+		topic = expanded;
+	}
 	if (tn > SG_TOPIC_MAX)
 		return SG_EINVAL;
 	sg_buf_addc(out, SG_RECORD_V2);
 	sg_buf_add_u64(out, (uint64_t)ts);
 	ok = put16(out, ec->gateway, strlen(ec->gateway)) &&
-	     put16(out, ec->source, strlen(ec->source)) && put16(out, topic, strlen(topic)) &&
+	     put16(out, ec->source, strlen(ec->source)) && put16(out, topic, tn) &&
 	     put32(out, key, strlen(key));
 	if (ok) {
 		sg_buf_addc(out, rd->raw ? BODY_RAW : BODY_EVENT);

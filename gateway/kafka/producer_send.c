@@ -107,8 +107,13 @@ rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, const struct sg_record *r, v
 	const char *name;
 	const void *val;
 	char topic[256];
+	/* What "%.*s" into topic[] made of it: cut at a NUL or at 255 bytes
+	 * (decode passes up to 65535; Kafka refuses past 249 either way). */
+	size_t tn =
+	    strnlen(r->topic, r->topic_len < sizeof(topic) ? r->topic_len : sizeof(topic) - 1);
 
-	snprintf(topic, sizeof(topic), "%.*s", (int)r->topic_len, r->topic);
+	memcpy(topic, r->topic, tn);
+	topic[tn] = '\0';
 	while (sg_record_header_next(r, &pos, &name, &nl, &val, &vl))
 		rd_kafka_header_add(hdrs, name, (ssize_t)nl, val, (ssize_t)vl);
 	err = rd_kafka_producev(

@@ -201,3 +201,50 @@ TEST(epoch_in_header_and_envelope)
 	sg_buf_free(&enc);
 	sg_buf_free(&scratch);
 }
+
+/* A reading's own topic (an MQTT rule's `topic:`) is taken as it is up to
+ * Kafka's 249 characters; a longer one is refused and leaves out as it
+ * was, as is a template that expands past 249. */
+TEST(own_topic_kept_or_refused)
+{
+	char topic[SG_TOPIC_MAX + 2];
+	struct sg_reading rd = {.sensor = "s", .ts_ns = 5, .value = {.type = SG_VAL_INT, .i = 1}};
+	const struct sg_event_ctx longer = {"gw", "src", "t.{sensor}"};
+	char sensor[SG_TOPIC_MAX];
+	struct sg_buf b;
+	struct sg_record r;
+	size_t len;
+
+	sg_buf_init(&b);
+	memset(topic, 'a', sizeof(topic) - 1);
+	topic[SG_TOPIC_MAX] = '\0';
+	rd.topic = topic;
+	CHECK_EQ(sg_event_encode(&ec, &rd, &b), SG_OK);
+	CHECK_EQ(sg_record_decode(b.p, b.len, &r), SG_OK);
+	CHECK(r.topic_len == SG_TOPIC_MAX && !memcmp(r.topic, topic, SG_TOPIC_MAX));
+	len = b.len;
+	topic[SG_TOPIC_MAX] = 'a';
+	topic[SG_TOPIC_MAX + 1] = '\0';
+	CHECK_EQ(sg_event_encode(&ec, &rd, &b), SG_EINVAL);
+	CHECK_EQ(b.len, len);
+	rd.topic = "";
+	sg_buf_reset(&b);
+	CHECK_EQ(sg_event_encode(&ec, &rd, &b), SG_OK);
+	CHECK_EQ(sg_record_decode(b.p, b.len, &r), SG_OK);
+	CHECK_EQ(r.topic_len, 0);
+	/* the template: "t." + 247 = 249 is kept, + 248 refused */
+	rd.topic = NULL;
+	memset(sensor, 'x', SG_TOPIC_MAX - 2);
+	sensor[SG_TOPIC_MAX - 2] = '\0';
+	rd.sensor = sensor;
+	sg_buf_reset(&b);
+	CHECK_EQ(sg_event_encode(&longer, &rd, &b), SG_OK);
+	CHECK_EQ(sg_record_decode(b.p, b.len, &r), SG_OK);
+	CHECK(r.topic_len == SG_TOPIC_MAX && !memcmp(r.topic, "t.xxx", 5));
+	sensor[SG_TOPIC_MAX - 2] = 'x';
+	sensor[SG_TOPIC_MAX - 1] = '\0';
+	sg_buf_reset(&b);
+	CHECK_EQ(sg_event_encode(&longer, &rd, &b), SG_EINVAL);
+	CHECK_EQ(b.len, 0);
+	sg_buf_free(&b);
+}
