@@ -133,13 +133,16 @@ cmd_start() {
     printf '==== sensorgate: starting MirrorMaker 2 at %s (config %s) ====\n' \
         "$(date '+%F %T')" "$CONFIG" >>"$LOG"
     write_log4j
-    # setsid: its own session, so a Ctrl-C in the caller's terminal does not
-    # reach it; detached stdin/stdout so callers' pipes close.
+    # In the background of this (non-interactive) shell and immune to the
+    # terminal's hangup, so it outlives the terminal; it stays in the
+    # caller's process group, so whatever kills that group (a test runner,
+    # a Ctrl-C while this waits) stops it too.  Detached stdin/stdout, so
+    # callers' pipes close.
     # shellcheck disable=SC2086
-    setsid "$JAVA" $MM2_JAVA_OPTS \
+    (trap '' HUP && exec "$JAVA" $MM2_JAVA_OPTS \
         "-Dlog4j2.configurationFile=$DIR/log4j2.properties" \
         -cp "$libs/*" "$MAIN" "$CONFIG" "${args[@]}" \
-        </dev/null >>"$LOG" 2>&1 &
+        </dev/null >>"$LOG" 2>&1) &
     pid=$!
     echo "$pid" >"$PID_FILE"
     echo "$CONFIG" >"$DIR/config"
