@@ -32,7 +32,7 @@ never meets a learner's own broker and two runs never meet.  Kafka
 clusters live in a private SENSORGATE_CACHE (the downloaded jars are
 shared with the real cache); when a chapter ends its process group is
 killed and every cluster it started is stopped.  `make kafka-up` gets
-its port from KAFKA_PORT.
+its port from KAFKA_PORT, `make registry-up` from REGISTRY_PORT.
 """
 import argparse
 import os
@@ -229,7 +229,9 @@ def private_cache(work):
     cache.mkdir()
     if REAL_CACHE.is_dir():
         for e in REAL_CACHE.iterdir():
-            if e.is_dir() and not (e / "cluster.env").exists() and e.name != "kafka-local":
+            # downloads only: not a server's state (kafka-local,
+            # registry-local, any cluster directory)
+            if e.is_dir() and not (e / "cluster.env").exists() and not e.name.endswith("-local"):
                 (cache / e.name).symlink_to(e)
     return cache
 
@@ -245,9 +247,9 @@ def run_chapter(path, args):
     work = Path(tempfile.mkdtemp(prefix=f"sg-docs-{path.stem[:2]}-"))
     ports = allocate_ports()
     cache = private_cache(work)
-    # make kafka-up takes its port from KAFKA_PORT (tests/kafka/kafka.mk).
+    # make kafka-up and make registry-up take their ports from the environment.
     env = dict(os.environ, SENSORGATE_CACHE=str(cache), TERM="dumb",
-               KAFKA_PORT=str(ports[9092]))
+               KAFKA_PORT=str(ports[9092]), REGISTRY_PORT=str(ports[8080]))
     env.pop("MAKEFLAGS", None)
     env.pop("MAKELEVEL", None)
     shell = Shell(env, work)
@@ -270,6 +272,8 @@ def run_chapter(path, args):
             ts = time.time()
             rc, output = shell.run(n, text, b.timeout())
             dt = time.time() - ts
+            if rc is None:  # hung: its shell cannot run the cleanup
+                shell.kill()
             if rc != 0:
                 why = f"timed out after {b.timeout()} s" if rc is None else f"exit {rc}"
                 failed = (where, why, text, output)
