@@ -351,8 +351,14 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int64_t idl
 		struct signalfd_siginfo si;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
 
-		if (read(sfd, &si, sizeof(si)) > 0)
+		if (read(sfd, &si, sizeof(si)) > 0) {
+			/* Not written, so not committed: the group reads it again.
+			 * A message kept past the consumer's close would make
+			 * rd_kafka_destroy() wait for it for good. */
+			if (m)
+				rd_kafka_message_destroy(m);
 			break;
+		}
 		if (m && m->err) {
 			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				sg_warn("sink", "consumer: %s", rd_kafka_message_errstr(m));
@@ -384,7 +390,9 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int64_t idl
 			batch = 0;
 			sink_begin(s);
 		}
-		if (count && s->written + s->duplicates >= count && !batch)
+		/* --count: stop at exactly count records; the batch is flushed
+		 * and committed below. */
+		if (count && s->written + s->duplicates >= count)
 			break;
 		if (idle_exit && sg_now_mono_ns() - last > sink_idle_s(s, idle_exit) * SG_NS_PER_S)
 			break;

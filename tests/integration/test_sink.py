@@ -150,3 +150,34 @@ def test_sink_takes_kafka_settings_from_a_config_file(tmp_path, kafka):
     conf.write_text("kafka: {bootstrap: embedded}\n")
     r = run_sink("-c", str(conf), "-t", "sinkconf", "--to", "stdout")
     assert r.returncode == 2 and "kafka.bootstrap is embedded" in r.stderr
+
+
+def test_count_stops_at_count_and_sigterm_exits_while_records_flow(tmp_path, kafka_mock):
+    """With records arriving all the time: --count N writes exactly N (it
+    stopped only at a commit, up to a whole batch later), and a SIGTERM on
+    a sink in mid-stream ends it promptly and cleanly (a record polled on
+    the pass that read the signal was kept, and the consumer's destroy
+    waited for it for good)."""
+    n = 200000
+    kafka_mock.cmd("topic sink.a 4")
+    gw = Gateway(tmp_path, CONF.format(bs=kafka_mock.bootstrap, n=n).replace(
+        "rate: 100, replicas: 40", "rate: 500, replicas: 40")).start()
+    try:
+        out1 = tmp_path / "count.jsonl"
+        p = sink(kafka_mock.bootstrap, "-g", "c1", "--from-beginning", "--to", f"file:{out1}",
+                 "--count", "7")
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0, out
+        assert len(out1.read_text().splitlines()) == 7, out
+        for k in range(5):
+            f = tmp_path / f"term{k}.jsonl"
+            p = sink(kafka_mock.bootstrap, "-g", f"t{k}", "--from-beginning", "--to", f"file:{f}")
+            deadline = time.time() + 30
+            while not (f.exists() and f.stat().st_size > 0):
+                assert time.time() < deadline and p.poll() is None
+                time.sleep(0.05)
+            p.send_signal(signal.SIGTERM)
+            out, _ = p.communicate(timeout=20)
+            assert p.returncode == 0, out
+    finally:
+        assert gw.stop() == 0
