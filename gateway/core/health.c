@@ -47,6 +47,9 @@ static bool loops_ok(const struct sg_health_input *in, struct sg_buf *json, bool
 		snprintf(name, sizeof(name), "loop:%s", l->name);
 		if (l->waiting)
 			check(json, first, name, true, "waiting on backpressure (spool full)");
+		else if (quiet <= 0) /* a loop about to wait says when it is due back */
+			check(json, first, name, true, "next pass due in %lld ms (bound %lld ms)",
+			      MS(-quiet), MS(in->stall_ns));
 		else
 			check(json, first, name, ok, "last progress %lld ms ago (bound %lld ms)",
 			      MS(quiet), MS(in->stall_ns));

@@ -30,7 +30,8 @@
 
 struct sg_health_loop {
 	const char *name;
-	int64_t beat_ns; /* monotonic time of its last pass; 0: not started */
+	int64_t beat_ns; /* monotonic: its last pass, or (a loop about to wait)
+			  * the time it is due back by; 0: not started */
 	bool waiting;    /* blocked on backpressure: quiet but alive */
 };
 

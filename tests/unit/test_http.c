@@ -201,6 +201,11 @@ TEST(health_and_readiness_rules)
 	loops[1].beat_ns = in.now_ns - 31 * SG_NS_PER_S;
 	CHECK(!live(&in));
 	CHECK(!ready(&in, "\"name\":\"loop:producer\",\"ok\":false"));
+	/* A loop about to wait says when it is due back: not "-7519 ms ago". */
+	loops[1].beat_ns = in.now_ns + 7519 * SG_NS_PER_MS;
+	CHECK(live(&in));
+	CHECK(ready(&in, "\"name\":\"loop:producer\",\"ok\":true,\"detail\":\"next pass due in "
+			 "7519 ms (bound 30000 ms)\""));
 	loops[1].beat_ns = in.now_ns;
 	loops[2].beat_ns = in.now_ns - 3600 * SG_NS_PER_S;
 	loops[2].waiting = true;
