@@ -144,33 +144,57 @@ static int txn_client(struct txn *t, struct sg_errbuf *eb)
 	return sg_kafka_new(&o, &c->rk, eb);
 }
 
-/* init_transactions, retried until it works or we are stopped. */
+/* init_transactions, retried until it works or we are stopped.  The same
+ * failure is logged once (and again when it changes or heals), not once a
+ * retry; a fatal one recreates the producer, every 1 s at first and up to
+ * every 30 s while it repeats (a missing TransactionalId ACL stays missing
+ * until an operator adds it). */
 static bool txn_init(struct txn *t)
 {
 	struct sg_prod_ctx *c = t->c;
 	struct sg_errbuf eb;
+	char last[640] = "", what[640];
+	int wait_ms = 1000, failures = 0;
 
 	while (!sg_prod_stopping(c)) {
 		sg_prod_beat(c, 31000);
 		if (!c->rk && txn_client(t, &eb) != SG_OK) {
-			sg_error("producer", "%s", eb.msg);
+			snprintf(what, sizeof(what), "%s", eb.msg);
+			if (strcmp(what, last))
+				sg_error("producer", "%s", eb.msg);
 		} else {
 			rd_kafka_error_t *e = rd_kafka_init_transactions(c->rk, 30000);
-			if (!e)
+			bool fatal;
+			if (!e) {
+				if (failures)
+					sg_info("producer",
+						"init_transactions succeeded after %d failed "
+						"attempt(s)",
+						failures);
 				return true;
-			sg_warn("producer", "init_transactions: %s: %s%s", rd_kafka_error_name(e),
-				rd_kafka_error_string(e),
-				rd_kafka_error_is_fatal(e) ? " (fatal: recreating the producer)"
-							   : "");
-			if (rd_kafka_error_is_fatal(e)) {
+			}
+			fatal = rd_kafka_error_is_fatal(e);
+			snprintf(what, sizeof(what), "init_transactions: %s: %s%s",
+				 rd_kafka_error_name(e), rd_kafka_error_string(e),
+				 fatal ? " (fatal: the producer is recreated until it works)" : "");
+			if (strcmp(what, last))
+				sg_warn("producer", "%s", what);
+			if (fatal) {
 				sg_prod_beat(c, 2000);
 				sg_send_destroy(c);
 				sg_counter_add(c->m.restarts, 1);
 			}
 			rd_kafka_error_destroy(e);
 		}
-		sg_prod_beat(c, 1000);
-		poll(NULL, 0, 1000);
+		wait_ms = !strcmp(what, last) && wait_ms < 30000 ? wait_ms * 2 : 1000;
+		if (wait_ms > 30000)
+			wait_ms = 30000;
+		snprintf(last, sizeof(last), "%s", what);
+		failures++;
+		for (int w = 0; w < wait_ms && !sg_prod_stopping(c); w += 250) {
+			sg_prod_beat(c, 1000);
+			poll(NULL, 0, 250);
+		}
 	}
 	return false;
 }

@@ -150,7 +150,7 @@ def secure(certs, tmp_path_factory):
                     version=version)
     b.start()
     for t in ("sensorgate.sasl", "sensorgate.mtls", "sensorgate.pw", "sensorgate.ca", "sensorgate.flow",
-              "sensorgate.eos", "sensorgate.sink", "other.denied", "other.txn", COMMANDS):
+              "sensorgate.eos", "sensorgate.eos3", "sensorgate.sink", "other.denied", "other.txn", COMMANDS):
         b.create_topic(t, partitions=3)
     b.create_topic("sensorgate.checkpoints", partitions=1, configs={"cleanup.policy": "compact"})
     common = dict(ADMIN="-", COMMANDS=COMMANDS, SINK_GROUP=SINK_GROUP)
@@ -425,6 +425,33 @@ def test_exactly_once_waits_for_a_refused_topic(tmp_path, secure, certs):
     assert "topic other.txn is taken again" in gw.log()
     assert gw.stop() == 0
     assert_delivered_once(secure.bootstrap, ["other.txn"], "sec-eos2", 200, read_committed=True)
+
+
+def test_exactly_once_without_its_transactional_id_acl(tmp_path, secure, certs):
+    """No TransactionalId ACL: init_transactions fails fatally; the failure
+    is logged once (not once a retry), the producer is recreated with a
+    growing pause, nothing is lost; granted, every event is committed once."""
+    sec = sasl(certs, user="sg-txn", pwfile=pw_file(tmp_path, "sg-txn"))
+    gw = Gateway(tmp_path, conf("sec-eos3", secure.listener("SASL_SSL"), sec, "sensorgate.eos3",
+                                300, delivery="exactly_once"))
+    gw.start()
+    port = gw.http_port()
+    gw.wait_log(r"init_transactions: TRANSACTIONAL_ID_AUTHORIZATION_FAILED", timeout=60)
+    t0 = time.time()
+    wait_for(lambda: gw.spool_stat()["last_seq"] == 300, 30, "300 events spooled")
+    time.sleep(max(0.0, 10 - (time.time() - t0)))
+    assert gw.log().count("init_transactions: TRANSACTIONAL_ID_AUTHORIZATION_FAILED") == 1, \
+        gw.log()[-3000:]
+    # 1 + 2 + 4 s of pauses fit in 10 s: at most 4 recreations, not 10
+    assert metric(port, "sensorgate_kafka_producer_restarts_total") <= 4, gw.log()[-3000:]
+    assert gw.spool_stat()["acked"] == 0
+    secure.acls("--add", "--allow-principal", "User:sg-txn", "--operation", "Write",
+                "--operation", "Describe", "--transactional-id", "sensorgate-sec-eos3")
+    gw.wait_drained(timeout=120, min_seq=300)
+    assert "init_transactions succeeded after" in gw.log()
+    assert gw.stop() == 0
+    assert_delivered_once(secure.bootstrap, ["sensorgate.eos3"], "sec-eos3", 300,
+                          read_committed=True)
 
 
 def test_sink_and_actuators_over_sasl_ssl(tmp_path, secure, certs):
