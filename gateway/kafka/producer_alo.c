@@ -13,7 +13,8 @@
  * producer, every record still in flight counts as failed, and the same
  * rewind follows.
  *
- * A topic Kafka refuses (an ACL: TOPIC_AUTHORIZATION_FAILED) is held
+ * A topic Kafka refuses (an ACL: TOPIC_AUTHORIZATION_FAILED; a topic that
+ * does not exist and is not created on first use; sg_send_holds) is held
  * (hold.h): the refusal counts as a failed report, so the usual rewind
  * reads the topic's records again in order, and from then on they go to
  * the topic's hold file instead of Kafka and are finished in the ring
@@ -77,8 +78,7 @@ static void alo_hold_dr(struct alo *a, uint32_t tok, const rd_kafka_message_t *m
 		sg_prod_delivered(a->c, a->hold_src[tok], 1);
 		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
 		sg_hold_result(a->hold, tok, SG_HOLD_DELIVERED, 0, now);
-	} else if (m->err && m->err != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED &&
-		   sg_send_permanent(m->err)) {
+	} else if (m->err && !sg_send_holds(m->err) && sg_send_permanent(m->err)) {
 		sg_send_reject_err(a->c, 0, m->payload, m->len, rd_kafka_topic_name(m->rkt),
 				   m->err);
 		sg_hold_result(a->hold, tok, SG_HOLD_DONE, 0, now);
@@ -105,7 +105,7 @@ static void alo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED)
 		what = SG_RING_PERSISTED;
-	else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+	else if (sg_send_holds(m->err))
 		alo_refuse(a, topic, strlen(topic), m->err); /* FAILED: the rewind holds it */
 	else if (m->err && sg_send_permanent(m->err))
 		what = SG_RING_REJECTED;
@@ -123,7 +123,7 @@ static void alo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		static struct sg_log_rl rl;
 		if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
 		    m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT &&
-		    m->err != RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) /* said above */
+		    !sg_send_holds(m->err)) /* said above */
 			sg_log_rl(&rl, SG_LOG_WARN, "producer",
 				  "delivery of seq %" PRIu64
 				  " failed: %s: %s; it stays in the spool and is sent again",
@@ -339,7 +339,7 @@ static int alo_send(struct alo *a)
 	err = sg_send_produce(c->rk, &r, (void *)token);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return SG_EAGAIN;
-	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+	if (sg_send_holds(err)) {
 		/* As a failed report: the rewind reads the topic's records in
 		 * flight again, and holds them, in order. */
 		alo_refuse(a, r.topic, r.topic_len, err);

@@ -35,15 +35,19 @@ bool sg_send_permanent(rd_kafka_resp_err_t e)
 	switch (e) {
 	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
 	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-	case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
 	case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
 	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
 	case RD_KAFKA_RESP_ERR_INVALID_MSG:
 	case RD_KAFKA_RESP_ERR__INVALID_ARG: return true;
 	default: return false;
 	}
+}
+
+bool sg_send_holds(rd_kafka_resp_err_t e)
+{
+	return e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+	       e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	       e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
 }
 
 void sg_send_reject(struct sg_prod_ctx *c, uint64_t seq, const void *payload, size_t len,

@@ -24,9 +24,15 @@
 struct sg_kafka_opts sg_send_opts(const struct sg_conf *conf, const char *bootstrap,
 				  const char *client_id);
 
-/* Kafka refuses this record for good (too large, no such topic, not
- * authorised): sending it again cannot help. */
+/* Kafka refuses this record for good (too large, invalid): sending it
+ * again cannot help.  False for what sg_send_holds() says. */
 bool sg_send_permanent(rd_kafka_resp_err_t e);
+/* Kafka refuses the record's topic, not the record, until an operator
+ * acts: an ACL denies it (TOPIC_AUTHORIZATION_FAILED) or the topic does
+ * not exist where topics are not created on first use (UNKNOWN_TOPIC_OR_PART
+ * from the broker, _UNKNOWN_TOPIC from librdkafka).  Its records are held
+ * (hold.h), or with transactions waited for, never rejected. */
+bool sg_send_holds(rd_kafka_resp_err_t e);
 
 /* Count a refused record, log it (rate-limited) and append it to the
  * spool's rejected.log with the reason "topic T: why". */

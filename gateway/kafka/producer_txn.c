@@ -22,8 +22,9 @@
  * open) and the checkpoint is read again, which says whether the span was
  * committed.  Fatal errors (fenced, say) do the same.
  *
- * A topic Kafka refuses (an ACL: TOPIC_AUTHORIZATION_FAILED, the
- * checkpoint topic included) is not a bad record: nothing is rejected.
+ * A topic Kafka refuses (an ACL: TOPIC_AUTHORIZATION_FAILED, or a topic
+ * that does not exist; sg_send_holds; the checkpoint topic included) is
+ * not a bad record: nothing is rejected.
  * The transaction cannot commit without it, so it is aborted and tried
  * again after a backoff (1 s doubling to 30 s) until the ACL is granted;
  * the events stay in the spool meanwhile, and the refusal shows in the
@@ -99,7 +100,7 @@ static void txn_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	size_t idx = (size_t)(uintptr_t)m->_private;
 
 	(void)rk;
-	if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+	if (sg_send_holds(m->err)) {
 		const char *topic = rd_kafka_topic_name(m->rkt);
 		sg_prod_refusal_note(t->c, &t->refusal, topic, strlen(topic), m->err);
 		return;
@@ -386,7 +387,7 @@ static int txn_send(struct txn *t)
 		rd_kafka_poll(c->rk, 50);
 		return SG_EAGAIN;
 	}
-	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+	if (sg_send_holds(err)) {
 		sg_prod_refusal_note(t->c, &t->refusal, r.topic, r.topic_len, err);
 		return SG_EKAFKA; /* abort, wait, try again */
 	}
@@ -541,7 +542,7 @@ static void txn_commit(struct txn *t)
 	rd_kafka_resp_err_t perr = txn_checkpoint(t, last);
 	rd_kafka_error_t *e;
 
-	if (perr == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+	if (sg_send_holds(perr))
 		sg_prod_refusal_note(t->c, &t->refusal, c->conf->kafka.checkpoint_topic,
 				     strlen(c->conf->kafka.checkpoint_topic), perr);
 	else if (perr)
