@@ -10,7 +10,8 @@ What it reads, in each docs/tutorial/NN-*.md:
 
   ```sh step [timeout=S]      a plain-process step: run, must exit 0
   ```text expect              right after a step: lines its output must
-                              hold, in order; "…" matches anything
+                              hold, in order; "…" (with the blanks
+                              around it) matches anything
   ```sh docker                the docker compose way: shown, not run here
   ```sh cloud                 needs a managed platform: shown, not run
   <!-- step [timeout=S]       a step the reader does not need to see (a
@@ -167,7 +168,8 @@ def expect_ok(expected, output):
     out = output.splitlines()
     k = 0
     for want in [w.strip() for w in expected.splitlines() if w.strip()]:
-        rx = re.compile(".*".join(re.escape(p) for p in want.split("…")))
+        # "a … b" matches "a b" and "a\tb" too: the blanks around "…" are its
+        rx = re.compile(".*".join(re.escape(p.strip()) for p in want.split("…")))
         while k < len(out) and not rx.search(out[k]):
             k += 1
         if k == len(out):
