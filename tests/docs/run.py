@@ -31,8 +31,8 @@ Servers on free ports: the well-known ports the chapters use
 numbers, by free loopback ports in every step and expected line, so a run
 never meets a learner's own broker and two runs never meet.  Kafka
 clusters live in a private SENSORGATE_CACHE (the downloaded jars are
-shared with the real cache); when a chapter ends its process group is
-killed and every cluster it started is stopped.  `make kafka-up` gets
+shared with the real cache) or under build/tutorial/NN/; when a chapter
+ends its process group is killed and every cluster in either is stopped.  `make kafka-up` gets
 its port from KAFKA_PORT, `make registry-up` from REGISTRY_PORT.
 """
 import argparse
@@ -238,8 +238,11 @@ def private_cache(work):
     return cache
 
 
-def stop_clusters(cache, env):
-    for envf in cache.rglob("cluster.env"):
+def stop_clusters(dirs, env):
+    """Stop every Kafka cluster whose state is under one of dirs (kafka.sh
+    starts brokers in sessions of their own: killing the chapter's group
+    does not reach them)."""
+    for envf in [e for d in dirs if d.is_dir() for e in d.rglob("cluster.env")]:
         subprocess.run([str(ROOT / "tests/kafka/kafka.sh"), "stop", "--dir", str(envf.parent)],
                        env=env, capture_output=True, timeout=120)
 
@@ -296,7 +299,7 @@ def run_chapter(path, args):
                     shell = Shell(env, work)
                 shell.run(f"cleanup-{n}", "set +e\n" + substitute(b.text, ports), b.timeout())
         shell.kill()
-        stop_clusters(cache, env)
+        stop_clusters([cache, ROOT / "build" / "tutorial" / path.stem[:2]], env)
     dt = time.time() - t0
     if failed:
         where, why, text, output = failed
