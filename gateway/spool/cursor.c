@@ -201,6 +201,8 @@ void sg_spool_ack(struct sg_spool *sp, uint64_t seq)
 	if (seq > sp->acked_seq) {
 		sp->acked_seq = seq;
 		moved = true;
+		if (sp->flusher_idle) /* a checkpoint is due in ack_interval */
+			pthread_cond_signal(&sp->flush_cv);
 	}
 	pthread_mutex_unlock(&sp->mu);
 	/* Into the page cache now: a crash re-sends only what was in flight. */
@@ -310,38 +312,93 @@ int sg_spool_sync(struct sg_spool *sp)
 	return rc;
 }
 
+/* What the flusher's last pass saw, to tell whether anything is left. */
+struct flush_seen {
+	uint64_t next_seq, acked_seq; /* the gauges as last set */
+	int64_t bytes;
+	size_t nsegs;
+	uint64_t ck_acked; /* acked_seq at the last checkpoint */
+	bool ck_failed;    /* it could not save the cursor: try again */
+};
+
+/*
+ * When the flusher's next pass is due (monotonic ns): at once when an
+ * append waits for a checkpoint; fsync_ms after the first unsynced append
+ * (group commit: the interval starts with it, so no append waits longer
+ * than fsync_ms for its fsync); at next_ack when acks moved, the last
+ * checkpoint failed, the gauges are stale or seqs should be reserved
+ * ahead.  INT64_MAX: nothing to do; the flusher then sleeps without a
+ * timeout until an append (spool_advance), an ack or close wakes it, so
+ * an idle spool costs no wake-ups.  Caller holds mu.
+ */
+static int64_t flusher_due(struct sg_spool *sp, const struct flush_seen *f, int64_t next_ack)
+{
+	int64_t due = INT64_MAX;
+
+	if (sp->ck_wanted)
+		return 0;
+	if (sp->fsync_ms > 0 && sp->written_seq != sp->durable_seq)
+		due = sp->unsynced_since + sp->fsync_ms * SG_NS_PER_MS;
+	if (next_ack < due && (sp->acked_seq != f->ck_acked || f->ck_failed ||
+			       sp->next_seq != f->next_seq || sp->acked_seq != f->acked_seq ||
+			       sp->total_bytes != f->bytes || sp->nsegs != f->nsegs ||
+			       sp->next_seq + SPOOL_SEQ_RESERVE / 2 > atomic_load(&sp->hw_durable)))
+		due = next_ack;
+	return due;
+}
+
 static void *spool_flusher(void *arg)
 {
 	struct sg_spool *sp = arg;
-	int64_t next_ack = sg_now_mono_ns() / SG_NS_PER_MS + sp->ack_interval_ms;
-	int64_t period = sp->fsync_ms > 0 ? sp->fsync_ms : sp->ack_interval_ms;
+	int64_t next_ack = sg_now_mono_ns() + sp->ack_interval_ms * SG_NS_PER_MS;
+	struct flush_seen f = {.bytes = -1};
 
 	pthread_mutex_lock(&sp->mu);
+	f.ck_acked = sp->acked_seq; /* open checkpointed */
 	while (!sp->closing) {
-		struct timespec ts;
-		uint64_t next;
+		int64_t due = flusher_due(sp, &f, next_ack), now;
+		uint64_t next, acked;
 		bool wanted;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t ns = ts.tv_nsec + period * SG_NS_PER_MS;
-		ts.tv_sec += ns / SG_NS_PER_S;
-		ts.tv_nsec = ns % SG_NS_PER_S;
-		if (!sp->ck_wanted)
+		if (due == INT64_MAX) {
+			sp->flusher_idle = true;
+			pthread_cond_wait(&sp->flush_cv, &sp->mu);
+			sp->flusher_idle = false;
+			continue;
+		}
+		now = sg_now_mono_ns();
+		if (due > now) {
+			struct timespec ts = {.tv_sec = due / SG_NS_PER_S,
+					      .tv_nsec = due % SG_NS_PER_S};
 			pthread_cond_timedwait(&sp->flush_cv, &sp->mu, &ts);
-		if (sp->closing)
-			break;
+			continue; /* the deadline stays; woken early: look again */
+		}
 		wanted = sp->ck_wanted;
 		next = sp->next_seq;
+		acked = sp->acked_seq;
 		pthread_mutex_unlock(&sp->mu);
 		if (next + SPOOL_SEQ_RESERVE / 2 > atomic_load(&sp->hw_durable))
 			spool_seq_reserve(sp, next); /* ahead of the appends */
-		if (sp->fsync_ms > 0)
+		if (sp->fsync_ms > 0) {
 			sg_spool_sync(sp);
-		if (wanted || sg_now_mono_ns() / SG_NS_PER_MS >= next_ack) {
-			sg_spool_checkpoint(sp);
-			next_ack = sg_now_mono_ns() / SG_NS_PER_MS + sp->ack_interval_ms;
+			/* What was appended during the fsync (or all of it, if
+			 * the fsync failed) waits from now at most: its interval
+			 * starts no later than this pass did. */
+			pthread_mutex_lock(&sp->mu);
+			if (sp->written_seq != sp->durable_seq)
+				sp->unsynced_since = now;
+			pthread_mutex_unlock(&sp->mu);
+		}
+		if (wanted || now >= next_ack) {
+			f.ck_failed = sg_spool_checkpoint(sp) != SG_OK;
+			f.ck_acked = acked;
+			next_ack = sg_now_mono_ns() + sp->ack_interval_ms * SG_NS_PER_MS;
 		}
 		pthread_mutex_lock(&sp->mu);
+		f.next_seq = sp->next_seq;
+		f.acked_seq = sp->acked_seq;
+		f.bytes = sp->total_bytes;
+		f.nsegs = sp->nsegs;
 		sg_gauge_set(sp->m_bytes, (uint64_t)sp->total_bytes);
 		sg_gauge_set(sp->m_pending, sp->next_seq - 1 - sp->acked_seq);
 		sg_gauge_set(sp->m_segments, sp->nsegs);

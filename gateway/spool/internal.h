@@ -46,6 +46,8 @@ struct sg_spool {
 	pthread_cond_t space_cv, flush_cv;
 	pthread_t flusher;
 	bool flusher_running, stopping, closing;
+	bool flusher_idle;      /* waiting without a timeout: nothing to do */
+	int64_t unsynced_since; /* mono ns of the first append not yet fsynced */
 
 	struct seg *segs; /* oldest first; the last one is active if wfd >= 0 */
 	size_t nsegs, capsegs;

@@ -249,12 +249,23 @@ static void spool_cut(struct sg_spool *sp, struct seg *act)
 static void spool_advance(struct sg_spool *sp, struct seg *act, uint64_t last, uint64_t records,
 			  size_t need)
 {
+	bool wake = sp->flusher_idle; /* the gauges move */
+
+	/* The first unsynced append starts the group-commit interval and
+	 * wakes the flusher, which waits without a timeout while nothing is
+	 * unsynced (cursor.c, flusher_due). */
+	if (sp->fsync_ms > 0 && sp->written_seq == sp->durable_seq) {
+		sp->unsynced_since = sg_now_mono_ns();
+		wake = true;
+	}
 	act->size += (int64_t)need;
 	act->last_seq = last;
 	act->records += records;
 	sp->total_bytes += (int64_t)need;
 	sp->next_seq = last + 1;
 	sp->written_seq = last;
+	if (wake && sp->flusher_running)
+		pthread_cond_signal(&sp->flush_cv);
 }
 
 /*

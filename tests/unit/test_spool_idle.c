@@ -1,0 +1,137 @@
+/*
+ * test_spool_idle.c - the spool's flusher costs nothing while there is
+ * nothing to do: with everything synced, checkpointed and counted it
+ * sleeps without a timeout (no context switch at all over half a second),
+ * and the append that leaves something unsynced, or the ack that moves
+ * the cursor, wakes it: the record is fsynced and the delivered segments
+ * are deleted although the flusher was asleep when they came.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "gateway/spool/spool.h"
+#include "t.h"
+
+static struct sg_spool_conf conf_for(const char *dir)
+{
+	struct sg_spool_conf c = {0};
+
+	c.dir = (char *)dir;
+	c.fsync_ms = 10;
+	c.max_bytes = 64 << 20;
+	c.segment_bytes = 64 << 10;
+	c.when_full = SG_FULL_BLOCK;
+	c.ack_interval_ms = 10;
+	c.max_record_bytes = 4096;
+	return c;
+}
+
+/* Context switches of every thread of this process but the caller's (the
+ * flusher is the only other one). */
+static long others_switches(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	long self = (long)syscall(SYS_gettid), sum = 0;
+	struct dirent *e;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], line[128];
+		long v;
+		FILE *fp;
+
+		if (e->d_name[0] == '.' || atol(e->d_name) == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		if (!(fp = fopen(path, "r")))
+			continue;
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+				sum += v;
+		fclose(fp);
+	}
+	closedir(d);
+	return sum;
+}
+
+static struct sg_spool_stats stats(struct sg_spool *sp)
+{
+	struct sg_spool_stats st;
+
+	sg_spool_stats(sp, &st);
+	return st;
+}
+
+/* Wait (up to 10 s) until the flusher has nothing left to do: everything
+ * synced and delivered segments gone, then a few idle intervals more. */
+static void settle(struct sg_spool *sp, uint64_t segments)
+{
+	for (int i = 0; i < 1000; i++) {
+		struct sg_spool_stats st = stats(sp);
+
+		if (st.durable_seq + 1 == st.next_seq && st.segments <= segments)
+			break;
+		usleep(10000);
+	}
+	usleep(100000);
+}
+
+TEST(idle_flusher_sleeps_until_an_append_or_ack)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = NULL;
+	struct sg_errbuf eb;
+	char rec[1000];
+	struct sg_buf b;
+	uint64_t seq = 0, last = 0;
+	long before;
+
+	CHECK_EQ(sg_spool_open(&c, &sp, &eb), SG_OK);
+	if (!sp)
+		return;
+	memset(rec, 'r', sizeof(rec));
+	sg_buf_init(&b);
+
+	/* Idle from the start: not one wake-up in 500 ms (a flusher on a
+	 * 10 ms timer switches some 50 times). */
+	settle(sp, 1);
+	before = others_switches();
+	usleep(500000);
+	CHECK(before >= 0);
+	CHECK(others_switches() - before <= 1);
+
+	/* An append while it sleeps: fsynced all the same. */
+	CHECK_EQ(sg_spool_append(sp, rec, sizeof(rec), &seq), SG_OK);
+	for (int i = 0; i < 1000 && stats(sp).durable_seq < seq; i++)
+		usleep(10000);
+	CHECK_EQ(stats(sp).durable_seq, seq);
+
+	/* Several segments' worth, read, then idle again. */
+	for (int i = 0; i < 200; i++)
+		CHECK_EQ(sg_spool_append(sp, rec, sizeof(rec), &seq), SG_OK);
+	while (sg_spool_read(sp, &seq, &b) == SG_OK)
+		last = seq;
+	CHECK_EQ(last, 201);
+	CHECK(stats(sp).segments > 2);
+	settle(sp, UINT64_MAX); /* segments go only once acked */
+	before = others_switches();
+	usleep(500000);
+	CHECK(others_switches() - before <= 1);
+
+	/* An ack while it sleeps: the checkpoint deletes what was delivered. */
+	sg_spool_ack(sp, last);
+	for (int i = 0; i < 1000 && stats(sp).segments > 1; i++)
+		usleep(10000);
+	CHECK_EQ(stats(sp).segments, 1);
+	CHECK_EQ(stats(sp).pending, 0);
+	sg_buf_free(&b);
+	sg_spool_close(sp);
+}
