@@ -19,6 +19,9 @@
 #include "spool.h"
 
 #define SPOOL_PATH_MAX 4200
+/* What the reader reads with one pread(2) at most (records up to this
+ * size come from it; larger ones are read on their own). */
+#define SPOOL_READ_CHUNK (64 * 1024)
 
 struct seg {
 	uint64_t first_seq; /* from the file name */
@@ -78,6 +81,11 @@ struct sg_spool {
 	uint64_t rpos_first, rfd_first, rseq, rewind_after;
 	int64_t rpos_off, r_limit; /* r_limit: readable end in rpos_first */
 	int rfd, evfd;
+	/* Read-ahead: bytes [rchunk_off, rchunk_off + rchunk_len) of the
+	 * reader's segment (below the limit when read: never rewritten). */
+	int64_t rchunk_off;
+	size_t rchunk_len;
+	uint8_t rchunk[SPOOL_READ_CHUNK];
 	_Atomic uint64_t read_hi; /* highest seq ever handed to the producer */
 
 	struct sg_spool_stats rec; /* recovery findings */

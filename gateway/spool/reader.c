@@ -4,7 +4,8 @@
  *
  * The reader takes the spool lock only to learn how far it may read
  * (spool_reader_limit); the records below that limit are complete and
- * never rewritten, so it preads them outside the lock.  The highest seq
+ * never rewritten, so it preads them outside the lock, up to 64 KiB of
+ * them with one pread(2) into its read-ahead chunk.  The highest seq
  * it ever handed out (read_hi) is what drop_oldest must not drop.
  *
  * Threads: one reader thread (the producer) calls read and rewind.
@@ -36,6 +37,7 @@ static int spool_reader_open(struct sg_spool *sp, uint64_t first)
 		return SG_OK;
 	if (sp->rfd >= 0)
 		close(sp->rfd);
+	sp->rchunk_len = 0;
 	spool_seg_path(sp, first, path, sizeof(path));
 	sp->rfd = open(path, O_RDONLY | O_CLOEXEC);
 	sp->rfd_first = sp->rfd >= 0 ? first : 0;
@@ -117,24 +119,66 @@ static int spool_reader_refresh(struct sg_spool *sp)
 	return rc;
 }
 
-/* Read the frame at the reader's position into buf (header included).
- * SG_OK with *seq, *len; SG_ECORRUPT; SG_EIO; SG_ENOMEM. */
+/* Bytes [off, off + n) of the reader's segment (n <= SPOOL_READ_CHUNK),
+ * from the read-ahead chunk, which is refilled from off with one pread(2)
+ * of up to SPOOL_READ_CHUNK bytes below the limit when it does not hold
+ * them.  SG_OK with *p; SG_ENOTFOUND (short file), SG_EIO. */
+static int spool_reader_bytes(struct sg_spool *sp, int64_t off, size_t n, const uint8_t **p)
+{
+	size_t want;
+	int rc;
+
+	if (off < sp->rchunk_off || off + (int64_t)n > sp->rchunk_off + (int64_t)sp->rchunk_len) {
+		want = sp->r_limit - off < SPOOL_READ_CHUNK ? (size_t)(sp->r_limit - off)
+							    : SPOOL_READ_CHUNK;
+		if (want < n)
+			want = n; /* past the limit (damage): read, not kept */
+		sp->rchunk_len = 0;
+		rc = sg_pread_all(sp->rfd, sp->rchunk, want, off);
+		if (rc != SG_OK)
+			return rc;
+		sp->rchunk_off = off;
+		if (off + (int64_t)want <= sp->r_limit)
+			sp->rchunk_len = want;
+		*p = sp->rchunk;
+		return SG_OK;
+	}
+	*p = sp->rchunk + (off - sp->rchunk_off);
+	return SG_OK;
+}
+
+/* Read the frame at the reader's position; its payload into buf.  SG_OK
+ * with *seq, *len; SG_ECORRUPT; SG_EIO; SG_ENOMEM.  A frame that fits the
+ * read-ahead chunk is checked there and its payload copied out; a larger
+ * one is read into buf whole. */
 static int spool_reader_frame(struct sg_spool *sp, struct sg_buf *buf, uint64_t *seq, uint32_t *len)
 {
 	const size_t fh = SG_SPOOL_FRAME_HDR;
-	uint8_t h[SG_SPOOL_FRAME_HDR];
-	int rc = sg_pread_all(sp->rfd, h, sizeof(h), sp->rpos_off);
+	const uint8_t *f;
+	int rc = spool_reader_bytes(sp, sp->rpos_off, fh, &f);
 
 	if (rc != SG_OK)
 		return rc == SG_ENOTFOUND ? SG_ECORRUPT : rc;
-	*len = sg_frame_claimed_len(h);
-	if (sg_get_u32(h) != SG_FRAME_MAGIC || *len > sp->max_record ||
+	*len = sg_frame_claimed_len(f);
+	if (sg_get_u32(f) != SG_FRAME_MAGIC || *len > sp->max_record ||
 	    sp->rpos_off + (int64_t)(fh + *len) > sp->r_limit)
 		return SG_ECORRUPT;
 	sg_buf_reset(buf);
+	if (fh + *len <= SPOOL_READ_CHUNK) {
+		rc = spool_reader_bytes(sp, sp->rpos_off, fh + *len, &f);
+		if (rc != SG_OK)
+			return rc == SG_ENOTFOUND ? SG_ECORRUPT : rc;
+		if (sg_frame_check(f, fh + *len, (uint32_t)sp->max_record, seq, len) != 1)
+			return SG_ECORRUPT;
+		if (!sg_buf_reserve(buf, *len))
+			return SG_ENOMEM;
+		memcpy(buf->p, f + fh, *len);
+		buf->len = *len;
+		return SG_OK;
+	}
 	if (!sg_buf_reserve(buf, fh + *len))
 		return SG_ENOMEM;
-	memcpy(buf->p, h, fh);
+	memcpy(buf->p, f, fh);
 	rc = sg_pread_all(sp->rfd, buf->p + fh, *len, sp->rpos_off + (int64_t)fh);
 	buf->len = fh + *len;
 	if (rc == SG_ENOTFOUND)
@@ -142,6 +186,10 @@ static int spool_reader_frame(struct sg_spool *sp, struct sg_buf *buf, uint64_t 
 	if (rc == SG_OK &&
 	    sg_frame_check((uint8_t *)buf->p, buf->len, (uint32_t)sp->max_record, seq, len) != 1)
 		return SG_ECORRUPT;
+	if (rc == SG_OK) {
+		memmove(buf->p, buf->p + fh, *len);
+		buf->len = *len;
+	}
 	return rc;
 }
 
@@ -189,8 +237,6 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq_out, struct sg_buf *buf)
 		sp->rseq = seq;
 		if (seq > atomic_load(&sp->read_hi))
 			atomic_store(&sp->read_hi, seq);
-		memmove(buf->p, buf->p + SG_SPOOL_FRAME_HDR, len);
-		buf->len = len;
 		*seq_out = seq;
 		return SG_OK;
 	}
@@ -205,6 +251,7 @@ void sg_spool_rewind(struct sg_spool *sp, uint64_t after_seq)
 			sp->rpos_first = sp->segs[i].first_seq;
 	sp->rpos_off = SG_SPOOL_SEG_HDR;
 	sp->r_limit = 0;
+	sp->rchunk_len = 0;
 	sp->rseq = 0;
 	sp->rewind_after = after_seq;
 	pthread_mutex_unlock(&sp->mu);

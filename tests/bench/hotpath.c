@@ -10,6 +10,10 @@
  *   hotpath produce N   sg_send_produce of N rendered records into a
  *                       producer whose broker is never reached (the records
  *                       stay queued and are purged at the end)
+ *   hotpath read N DIR  sg_spool_read of N encoded sim readings appended
+ *                       to a fresh spool under DIR (default /tmp; left
+ *                       there) with fsync never, in batches of 256 as a
+ *                       source thread does
  *
  * Nothing here is timed: the figures are callgrind's instructions per
  * call of the toggled function, which are repeatable on a shared machine.
@@ -18,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway/core/event.h"
 #include "gateway/kafka/producer_send.h"
+#include "gateway/spool/spool.h"
 
 #define NSENSORS 10
 
@@ -105,6 +111,59 @@ static int run_topic(long n)
 	return 0;
 }
 
+static int run_read(long n, const char *base)
+{
+	char dir[512];
+	struct sg_spool_conf c = {.fsync_ms = SG_FSYNC_NEVER,
+				  .max_bytes = 1LL << 30,
+				  .segment_bytes = 16 << 20,
+				  .when_full = SG_FULL_BLOCK,
+				  .ack_interval_ms = 200,
+				  .max_record_bytes = 1 << 20};
+	struct sg_buf pay, batch, rec;
+	size_t *offs = calloc((size_t)n + 1, sizeof(*offs));
+	struct sg_spool *sp = NULL;
+	struct sg_errbuf eb;
+	uint64_t seq, first;
+	long got = 0;
+	int rc = -1;
+
+	snprintf(dir, sizeof(dir), "%s/hotpath-spool.%d", base, (int)getpid());
+	c.dir = dir;
+	sg_buf_init(&pay);
+	sg_buf_init(&batch);
+	sg_buf_init(&rec);
+	if (!offs || encode_all(n, &pay, offs) || sg_spool_open(&c, &sp, &eb) != SG_OK)
+		goto out;
+	for (long i = 0; i < n; i += 256) {
+		long k = n - i < 256 ? n - i : 256;
+
+		sg_buf_reset(&batch);
+		for (long j = i; j < i + k; j++) {
+			size_t at = sg_spool_batch_open(&batch);
+
+			sg_buf_add(&batch, pay.p + offs[j], offs[j + 1] - offs[j]);
+			sg_spool_batch_close(&batch, at);
+		}
+		if (sg_spool_append_batch(sp, batch.p, batch.len, (size_t)k, &first) != SG_OK)
+			goto out;
+	}
+	while (got < n && sg_spool_read(sp, &seq, &rec) == SG_OK)
+		got++;
+	printf("%ld records read\n", got);
+	rc = got == n ? 0 : -1;
+out:
+	if (sp)
+		sg_spool_close(sp);
+	if (rc)
+		fprintf(stderr, "hotpath: spool in %s failed\n", dir);
+	sg_buf_free(&pay);
+	sg_buf_free(&batch);
+	sg_buf_free(&rec);
+	free(offs);
+	return rc;
+}
+
 static rd_kafka_t *queue_only_producer(long n)
 {
 	char err[256], q[32];
@@ -133,13 +192,15 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || n <= 0) {
-		fprintf(stderr, "usage: hotpath render|topic|produce [N]\n");
+		fprintf(stderr, "usage: hotpath render|topic|produce|read [N [DIR]]\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "render"))
 		return run_render(n, NULL) ? 1 : 0;
 	if (!strcmp(argv[1], "topic"))
 		return run_topic(n) ? 1 : 0;
+	if (!strcmp(argv[1], "read"))
+		return run_read(n, argc > 3 ? argv[3] : "/tmp") ? 1 : 0;
 	if (!strcmp(argv[1], "produce")) {
 		rk = queue_only_producer(n);
 		if (!rk)

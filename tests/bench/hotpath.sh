@@ -21,11 +21,12 @@ cases=(
   "render sg_record_render JSON envelope and headers of a double reading"
   "topic sg_event_encode encode of a reading carrying its own topic"
   "produce sg_send_produce one record handed to librdkafka"
+  "read sg_spool_read one record read back from the spool"
 )
 for c in "${cases[@]}"; do
   read -r name fn what <<<"$c"
   valgrind --tool=callgrind --callgrind-out-file="$out/$name" \
-    --toggle-collect="$fn" "$BUILD/bench/hotpath" "$name" "$N" >/dev/null 2>"$out/$name.log" ||
+    --toggle-collect="$fn" "$BUILD/bench/hotpath" "$name" "$N" "$out" >/dev/null 2>"$out/$name.log" ||
     { cat "$out/$name.log" >&2; exit 1; }
   total=$(sed -n 's/^summary: *//p' "$out/$name")
   awk -v n="$N" -v t="$total" -v fn="$fn" -v w="$what" \
@@ -36,3 +37,8 @@ for c in "${cases[@]}"; do
       gsub(",", "", $1); sub(/ \[.*/, "", $3); sub(/^.*\//, "", $3)
       if ($1 / n >= 50 && !seen[$3]++ && k++ < 8) printf "           %8.0f  %s\n", $1 / n, $3 }'
 done
+# System calls of the reader: pread(2) per record read back.
+if command -v strace >/dev/null; then
+  strace -f -qq -c -e trace=pread64 -o "$out/strace" "$BUILD/bench/hotpath" read "$N" "$out" >/dev/null
+  awk -v n="$N" '$NF == "pread64" { printf "%-8s %-18s %8.3f pread(2) per record (strace)\n", "", "sg_spool_read", $4 / n }' "$out/strace"
+fi
