@@ -102,6 +102,20 @@ else
   if_=$((if_ + 1)); tail -20 /tmp/sg-bench-smoke.$$; echo "  bench-smoke FAILED"
 fi
 rm -f /tmp/sg-bench-smoke.$$
+# A slice of the tutorial: its chapters' plain-process steps, run and
+# checked (tests/docs/run.py; `make test-docs` runs all nine chapters in
+# about 10 minutes, this slice in under one).  Not under the sanitizers:
+# the steps run build/sensorgate.
+DOCS_SLICE=${DOCS_SLICE:-01 03 09}
+if [[ -n "${ASAN_OPTIONS:-}" ]]; then
+  echo "== docs slice: not run under ASan"
+elif echo "== docs slice: tutorial chapters $DOCS_SLICE (make test-docs runs all nine)" &&
+  python3 tests/docs/run.py $DOCS_SLICE >/tmp/sg-docs.$$ 2>&1; then
+  ip=$((ip + 1)); grep -E '^  [0-9]{2}-|^docs:' /tmp/sg-docs.$$
+else
+  if_=$((if_ + 1)); cat /tmp/sg-docs.$$; echo "  docs slice FAILED"
+fi
+rm -f /tmp/sg-docs.$$
 ((${#failed_bins[@]})) && echo "failed unit binaries: ${failed_bins[*]}"
 echo
 echo "summary: unit $unit_pass/$((unit_pass + unit_fail)), integration $ip/$((ip + if_)) (skipped $is)"
