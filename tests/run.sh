@@ -111,7 +111,7 @@ if [[ -n "${ASAN_OPTIONS:-}" ]]; then
   echo "== docs slice: not run under ASan"
 elif echo "== docs slice: tutorial chapters $DOCS_SLICE (make test-docs runs all nine)" &&
   python3 tests/docs/run.py $DOCS_SLICE >/tmp/sg-docs.$$ 2>&1; then
-  ip=$((ip + 1)); grep -E '^  [0-9]{2}-|^docs:' /tmp/sg-docs.$$
+  ip=$((ip + 1)); grep -E '^  [0-9]{2}-|^  SKIPPED|^docs:' /tmp/sg-docs.$$
 else
   if_=$((if_ + 1)); cat /tmp/sg-docs.$$; echo "  docs slice FAILED"
 fi
