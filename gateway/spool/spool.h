@@ -143,7 +143,8 @@ int sg_spool_read_fd(const struct sg_spool *sp);
 /* Every seq <= seq is delivered.  Monotonic; saved by the flusher. */
 void sg_spool_ack(struct sg_spool *sp, uint64_t seq);
 /* Save the cursor and delete delivered segments now (shutdown, tests);
- * the flusher does it every ack_interval.  Any thread, one at a time
+ * the flusher does it after an ack, at most once per ack_interval, and
+ * not at all while nothing changed.  Any thread, one at a time
  * inside.  SG_OK, or SG_EIO if the cursor cannot be saved. */
 int sg_spool_checkpoint(struct sg_spool *sp);
 /* fsync everything written so far now. */
