@@ -104,7 +104,7 @@ fi
 rm -f /tmp/sg-bench-smoke.$$
 # A slice of the tutorial: its chapters' plain-process steps, run and
 # checked (tests/docs/run.py; `make test-docs` runs all nine chapters in
-# about 10 minutes, this slice in under one).  Not under the sanitizers:
+# 6 to 10 minutes, this slice in under one).  Not under the sanitizers:
 # the steps run build/sensorgate.
 DOCS_SLICE=${DOCS_SLICE:-01 03 09}
 if [[ -n "${ASAN_OPTIONS:-}" ]]; then
