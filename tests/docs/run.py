@@ -339,21 +339,21 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the blocks, run nothing")
     ap.add_argument("-v", "--verbose", action="store_true", help="a line per step")
     args = ap.parse_args()
-    todo = chapters(args.chapter)
+    selected = chapters(args.chapter)
     if args.list:
-        for c in todo:
+        for c in selected:
             for b in parse(c):
                 print(f"{c.name}:{b.line}: {b.kind}{' + expect' if b.expect else ''}")
         return 0
     if not (ROOT / "build" / "sensorgate").exists():
         raise SystemExit("docs runner: build/sensorgate is missing (make first)")
     ok_all, total, skipped, t0 = True, 0, [], time.time()
-    for c in todo:
+    for c in selected:
         ok, counts, _ = run_chapter(c, args)
         ok_all &= ok
         total += counts["step"]
         skipped += [c.stem] * (counts["docker"] + counts["cloud"])
-    print(f"docs: {len(todo)} chapters, {total} steps ran, {len(skipped)} blocks skipped "
+    print(f"docs: {len(selected)} chapters, {total} steps ran, {len(skipped)} blocks skipped "
           f"(docker or managed platforms), {time.time() - t0:.0f} s: {'ok' if ok_all else 'FAILED'}")
     return 0 if ok_all else 1
 
