@@ -84,6 +84,8 @@ struct sg_kafka_conf {
 	char *topic; /* template: {gateway} {source} {sensor} */
 	struct sg_cfg_map properties;
 	int64_t max_in_flight;
+	int64_t max_in_flight_bytes;
+	int64_t batch_wait_ms;
 	int64_t embedded_brokers;
 	char *checkpoint_topic;
 	int64_t txn_max_records;

@@ -225,7 +225,7 @@ static void kc_defaults(struct kc_build *b)
 	if (o->stats_cb && o->stats_interval_ms > 0)
 		kc_set_i64(b, "statistics.interval.ms", o->stats_interval_ms, NULL);
 	if (kc_producer(o)) {
-		kc_set(b, "linger.ms", "5", NULL);
+		kc_set(b, "linger.ms", "1", NULL);
 		/* A transaction must finish within transaction.timeout.ms (60 s
 		 * by default), and no message may outlive its transaction. */
 		kc_set(b, "message.timeout.ms",
@@ -235,6 +235,9 @@ static void kc_defaults(struct kc_build *b)
 		if (o->max_queued > 0)
 			kc_set_i64(b, "queue.buffering.max.messages", o->max_queued,
 				   o->max_queued_key ? o->max_queued_key : "kafka.max_in_flight");
+		if (o->max_queued_kbytes > 0)
+			kc_set_i64(b, "queue.buffering.max.kbytes", o->max_queued_kbytes,
+				   "kafka.max_in_flight_bytes");
 	} else {
 		if (o->session_timeout_ms > 0)
 			kc_set_i64(b, "session.timeout.ms", o->session_timeout_ms, NULL);

@@ -80,6 +80,7 @@ struct sg_kafka_opts {
 	const char *txn_id_key;       /* our name for it in errors (default gateway.id) */
 	int64_t max_queued;           /* queue.buffering.max.messages; 0: librdkafka's */
 	const char *max_queued_key;   /* our name for it (default kafka.max_in_flight) */
+	int64_t max_queued_kbytes;    /* queue.buffering.max.kbytes; 0: librdkafka's */
 	void (*dr_msg_cb)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 	/* consumers */

@@ -100,6 +100,7 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg
 	    .rejected = sg_metric("dropped", "reason=\"rejected_by_kafka\"", false),
 	    .restarts = sg_metric("producer_restarts", "", false),
 	    .inflight = sg_metric("in_flight", "", true),
+	    .inflight_bytes = sg_metric("in_flight_bytes", "", true),
 	    .oldest_age = sg_metric("oldest_undelivered_age_ms", "", true),
 	    .kafka_errors = sg_metric("errors", "class=\"kafka\"", false),
 	};

@@ -44,12 +44,16 @@
 struct alo {
 	struct sg_prod_ctx *c;
 	struct sg_ring ring;
-	uint16_t *slot_src; /* per ring slot (token - 1): the record's source */
-	int qpipe[2];       /* librdkafka's main queue -> readable */
+	uint16_t *slot_src;      /* per ring slot (token - 1): the record's source */
+	uint32_t *slot_bytes;    /* per ring slot: its bytes in flight (0: none) */
+	uint64_t inflight_bytes; /* the sum of slot_bytes: kafka.max_in_flight_bytes */
+	int qpipe[2];            /* librdkafka's main queue -> readable */
 	struct sg_hold *hold;
 	bool hold_dirty;    /* held records written since the last sync */
 	uint64_t ack_due;   /* released, waiting for the hold's sync to be acked */
 	struct sg_buf hrec; /* a held record being sent again */
+	uint64_t nread;     /* records read from the spool, ever */
+	int64_t gather_end; /* mono ns: the spool is not read before (batch_wait) */
 	uint16_t hold_src[SG_HOLD_WINDOW + 1];
 	int64_t hold_ts[SG_HOLD_WINDOW + 1];
 };
@@ -102,6 +106,10 @@ static void alo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (token & ALO_HOLD_TAG) {
 		alo_hold_dr(a, (uint32_t)(token & ~ALO_HOLD_TAG), m);
 		return;
+	}
+	if (token && token <= a->ring.cap) {
+		a->inflight_bytes -= a->slot_bytes[token - 1];
+		a->slot_bytes[token - 1] = 0;
 	}
 	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED)
 		what = SG_RING_PERSISTED;
@@ -184,6 +192,7 @@ static void alo_close(struct sg_prod_ctx *c, void *st)
 		close(a->qpipe[1]);
 	sg_ring_fini(&a->ring);
 	free(a->slot_src);
+	free(a->slot_bytes);
 	c->hold = NULL;
 	sg_hold_close(a->hold);
 	sg_buf_free(&a->hrec);
@@ -219,6 +228,7 @@ static int alo_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
 	a->qpipe[0] = a->qpipe[1] = -1;
 	sg_ring_init(&a->ring, (size_t)c->conf->kafka.max_in_flight, 0);
 	a->slot_src = sg_xcalloc((size_t)c->conf->kafka.max_in_flight, sizeof(*a->slot_src));
+	a->slot_bytes = sg_xcalloc((size_t)c->conf->kafka.max_in_flight, sizeof(*a->slot_bytes));
 	sg_buf_init(&a->hrec);
 	if (pipe2(a->qpipe, O_NONBLOCK | O_CLOEXEC) != 0)
 		rc = sg_errf(eb, SG_EIO, "pipe: %s", strerror(errno));
@@ -274,6 +284,7 @@ static void alo_release(struct alo *a)
 	sg_hold_counts(a->hold, &refused, &held, NULL, 0);
 	sg_prod_refused(c, refused, held);
 	sg_gauge_set(c->m.inflight, sg_ring_count(&a->ring));
+	sg_gauge_set(c->m.inflight_bytes, a->inflight_bytes);
 	sg_gauge_set(c->m.oldest_age,
 		     oldest ? (uint64_t)((sg_now_ns() - oldest) / SG_NS_PER_MS) : 0);
 }
@@ -362,20 +373,32 @@ static int alo_send(struct alo *a)
 		return SG_EAGAIN;
 	}
 	sg_ring_sent(&a->ring, c->rec_seq, r.ts_ns);
+	a->slot_bytes[token - 1] =
+	    (uint32_t)(r.value_len + r.key_len + r.headers_len + r.topic_len);
+	a->inflight_bytes += a->slot_bytes[token - 1];
 	sg_send_count(c);
 	return SG_OK;
 }
 
-/* Produce as much as possible; returns true if blocked (full queue or ring). */
+/* The window is full: in records (the ring) or in bytes. */
+static bool alo_window_full(const struct alo *a)
+{
+	return sg_ring_full(&a->ring) ||
+	       a->inflight_bytes >= (uint64_t)a->c->conf->kafka.max_in_flight_bytes;
+}
+
+/* Produce as much as possible; returns true if blocked (full queue or
+ * window). */
 static bool alo_fill(struct alo *a)
 {
 	struct sg_prod_ctx *c = a->c;
 	struct sg_ring *r = &a->ring;
 
-	while (!sg_ring_full(r) && !sg_ring_rewinding(r) && !c->fatal) {
+	while (!alo_window_full(a) && !sg_ring_rewinding(r) && !c->fatal) {
 		if (!c->have_rec) {
 			if (sg_spool_read(c->sp, &c->rec_seq, &c->rec) != SG_OK)
 				return false;
+			a->nread++;
 			if (sg_ring_skipping(r) && sg_ring_skip(r, c->rec_seq, sg_now_ns()))
 				continue;
 			c->have_rec = true;
@@ -384,7 +407,40 @@ static bool alo_fill(struct alo *a)
 			return true;
 		c->have_rec = false;
 	}
-	return sg_ring_full(r);
+	return alo_window_full(a);
+}
+
+/*
+ * Fill unless gathering: while events flow, the spool is read at most
+ * once per kafka.batch_wait, so a trickle of events reaches librdkafka
+ * (and its broker thread, and the broker) in bursts, one wake-up each,
+ * instead of one per event.  A fill that read something and caught up
+ * starts a gathering; one that read nothing leaves the spool's eventfd
+ * armed, so the first event after a quiet spell is read at once.  A fill
+ * stopped by the window or the queue is not a gathering: reports free
+ * room, and the next pass fills again.  Returns alo_fill's blocked;
+ * *gathering: the spool is not to be polled now.
+ */
+static bool alo_gather(struct alo *a, bool *gathering)
+{
+	int64_t wait_ns = a->c->conf->kafka.batch_wait_ms * 1000000, now;
+	uint64_t before = a->nread;
+	bool blocked;
+
+	if (a->gather_end) {
+		now = sg_now_mono_ns();
+		if (now < a->gather_end) {
+			*gathering = true;
+			return false;
+		}
+	}
+	blocked = alo_fill(a);
+	a->gather_end = 0;
+	if (wait_ns > 0 && !blocked && a->nread != before && !a->c->fatal &&
+	    !sg_ring_rewinding(&a->ring))
+		a->gather_end = sg_now_mono_ns() + wait_ns;
+	*gathering = a->gather_end != 0;
+	return blocked;
 }
 
 /* Render a held record for seq into r, through the same path as a spool
@@ -449,6 +505,8 @@ static void alo_restart(struct alo *a)
 	sg_prod_beat(c, 2000);      /* the flush inside waits up to 1 s */
 	sg_send_destroy(c);         /* purged records report as failed */
 	sg_ring_fail_all(&a->ring); /* and no report comes for the rest */
+	memset(a->slot_bytes, 0, (size_t)c->conf->kafka.max_in_flight * sizeof(*a->slot_bytes));
+	a->inflight_bytes = 0;
 	while (alo_client(a, &eb) != SG_OK) {
 		sg_error("producer", "%s; retrying in 1 s", eb.msg);
 		sg_prod_beat(c, 2000);
@@ -479,12 +537,15 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 	struct alo *a = st;
 	struct sg_spool_stats sst;
 	char drain[64];
+	bool gathering = false;
 
 	/* Resume after what the cursor says is delivered; never before it
 	 * (records below it may still sit in a live segment). */
 	sg_spool_stats(c->sp, &sst);
 	sg_ring_fini(&a->ring);
 	sg_ring_init(&a->ring, (size_t)c->conf->kafka.max_in_flight, sst.acked_seq);
+	memset(a->slot_bytes, 0, (size_t)c->conf->kafka.max_in_flight * sizeof(*a->slot_bytes));
+	a->inflight_bytes = 0;
 	sg_spool_rewind(c->sp, sst.acked_seq);
 	for (;;) {
 		struct pollfd fds[2];
@@ -502,21 +563,26 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		}
 		if (sg_ring_rewind_ready(&a->ring))
 			alo_rewind(a);
-		blocked = alo_fill(a);
+		blocked = alo_gather(a, &gathering);
 		alo_hold_send(a);
 		alo_ack(a, 0); /* a sync that failed before */
 		if (alo_done(a))
 			break;
 		fds[0] = (struct pollfd){.fd = a->qpipe[0], .events = POLLIN};
-		fds[1] =
-		    (struct pollfd){.fd = sg_spool_read_fd(c->sp),
-				    .events = blocked || sg_ring_rewinding(&a->ring) ? 0 : POLLIN};
+		fds[1] = (struct pollfd){
+		    .fd = sg_spool_read_fd(c->sp),
+		    .events = blocked || gathering || sg_ring_rewinding(&a->ring) ? 0 : POLLIN};
 		/* librdkafka signals its queue fd once per non-polling period,
 		 * and a delivery report can slip in while we serve the queue;
 		 * so with records in flight the wait is short (5 ms), and idle
 		 * (only the spool's eventfd matters, which never misses) it is
-		 * long.  The stop flag is looked at on every pass. */
+		 * long; while gathering, until the gathering ends.  The stop
+		 * flag is looked at on every pass. */
 		wait = sg_ring_count(&a->ring) ? 5 : 250;
+		if (gathering) {
+			int64_t left = (a->gather_end - sg_now_mono_ns() + 999999) / 1000000;
+			wait = left < 1 ? 1 : left < wait ? (int)left : wait;
+		}
 		sg_prod_beat(c, wait);
 		poll(fds, 2, wait);
 	}

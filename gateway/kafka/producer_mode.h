@@ -35,7 +35,7 @@ struct sg_hold;
 
 struct sg_prod_metrics {
 	struct sg_counter *produced, *delivered, *retry, *rejected, *restarts, *inflight,
-	    *oldest_age, *kafka_errors;
+	    *inflight_bytes, *oldest_age, *kafka_errors;
 };
 
 /* producer_watch.c's metrics. */

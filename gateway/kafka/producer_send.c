@@ -27,6 +27,9 @@ struct sg_kafka_opts sg_send_opts(const struct sg_conf *conf, const char *bootst
 	    /* librdkafka's queue holds what is in flight, plus room for the
 	     * checkpoint records and the resend after a rewind. */
 	    .max_queued = conf->kafka.max_in_flight + 1000,
+	    /* A backstop in bytes: the window (producer_alo.c) keeps what is
+	     * in flight below max_in_flight_bytes already. */
+	    .max_queued_kbytes = (2 * conf->kafka.max_in_flight_bytes + (1 << 20)) / 1024,
 	};
 }
 

@@ -89,6 +89,9 @@ const struct sg_metric_family sg_metric_families[] = {
       "Times the producer was recreated after a fatal error."),
     G("in_flight", "sensorgate_kafka_in_flight_records", "",
       "Records handed to librdkafka and not yet acknowledged."),
+    G("in_flight_bytes", "sensorgate_kafka_in_flight_bytes", "",
+      "Bytes (value, key, headers, topic) of the records in flight, at_least_once; bounded "
+      "by `kafka.max_in_flight_bytes` plus one record."),
     C("kafka_errors", "sensorgate_kafka_errors", "error",
       "Errors librdkafka reported, by error name (e.g. `_TRANSPORT`, `_ALL_BROKERS_DOWN`)."),
     G("kafka_brokers_up", "sensorgate_kafka_brokers_up", "",

@@ -276,6 +276,7 @@ int sg_spool_sync(struct sg_spool *sp)
 	uint64_t seq, first;
 	int64_t off;
 	int fd, rc = SG_OK;
+	bool moved;
 
 	pthread_mutex_lock(&sp->mu);
 	if (sp->written_seq == sp->durable_seq || sp->wfd < 0 || !sp->nsegs) {
@@ -303,12 +304,14 @@ int sg_spool_sync(struct sg_spool *sp)
 		sp->durable_seq = seq;
 	/* Visible from now on, if not already (the fallback: no durable
 	 * reservation of seqs); never backwards. */
-	if (first > sp->vis_first || (first == sp->vis_first && off > sp->vis_off)) {
+	moved = first > sp->vis_first || (first == sp->vis_first && off > sp->vis_off);
+	if (moved) {
 		sp->vis_first = first;
 		sp->vis_off = off;
 	}
 	pthread_mutex_unlock(&sp->mu);
-	spool_notify(sp);
+	if (moved)
+		spool_notify(sp);
 	return rc;
 }
 

@@ -81,6 +81,9 @@ struct sg_spool {
 	uint64_t rpos_first, rfd_first, rseq, rewind_after;
 	int64_t rpos_off, r_limit; /* r_limit: readable end in rpos_first */
 	int rfd, evfd;
+	/* The reader found nothing and may be waiting on evfd: the next
+	 * record made visible writes it (spool_notify), the others do not. */
+	atomic_bool reader_waiting;
 	/* Read-ahead: bytes [rchunk_off, rchunk_off + rchunk_len) of the
 	 * reader's segment (below the limit when read: never rewritten). */
 	int64_t rchunk_off;

@@ -98,9 +98,11 @@ static int spool_reader_limit(struct sg_spool *sp)
 	return spool_reader_open(sp, s->first_seq);
 }
 
-/* Lock, find the limit; when caught up, drain the wake-up counter and
- * look once more, so a notify racing with the drain is not lost (only
- * here, not per record: no syscall on the hot path). */
+/* Lock, find the limit; when caught up, say the reader may wait (so the
+ * next record made visible writes the eventfd), drain the wake-up
+ * counter and look once more under the lock: an append either is seen
+ * by that look or sees the flag (both under mu), so no wake-up is lost.
+ * Only here, not per record: no syscall on the hot path. */
 static int spool_reader_refresh(struct sg_spool *sp)
 {
 	uint64_t drain;
@@ -111,6 +113,7 @@ static int spool_reader_refresh(struct sg_spool *sp)
 	pthread_mutex_unlock(&sp->mu);
 	if (rc != SG_EAGAIN)
 		return rc;
+	atomic_store(&sp->reader_waiting, true);
 	if (read(sp->evfd, &drain, sizeof(drain)) < 0 && errno != EAGAIN)
 		sg_debug("spool", "eventfd read: %s", strerror(errno));
 	pthread_mutex_lock(&sp->mu);
@@ -255,5 +258,6 @@ void sg_spool_rewind(struct sg_spool *sp, uint64_t after_seq)
 	sp->rseq = 0;
 	sp->rewind_after = after_seq;
 	pthread_mutex_unlock(&sp->mu);
+	atomic_store(&sp->reader_waiting, true); /* read again from there */
 	spool_notify(sp);
 }

@@ -37,10 +37,16 @@ void spool_seg_path(const struct sg_spool *sp, uint64_t first_seq, char *out, si
 	snprintf(out, n, "%s/%020" PRIu64 ".seg", sp->dir, first_seq);
 }
 
+/* Wake the reader if it said it may wait (reader.c, spool_reader_refresh):
+ * one write(2) per time it caught up, not one per append. */
 void spool_notify(struct sg_spool *sp)
 {
 	uint64_t one = 1;
-	ssize_t r = write(sp->evfd, &one, sizeof(one));
+	ssize_t r;
+
+	if (!atomic_exchange(&sp->reader_waiting, false))
+		return;
+	r = write(sp->evfd, &one, sizeof(one));
 	(void)r; /* EAGAIN: counter saturated, reader is awake anyway */
 }
 

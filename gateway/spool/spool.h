@@ -137,7 +137,9 @@ int sg_spool_read(struct sg_spool *sp, uint64_t *seq, struct sg_buf *buf);
 /* Move the read position back to the first record after `after_seq`. */
 void sg_spool_rewind(struct sg_spool *sp, uint64_t after_seq);
 /* A file descriptor that polls readable when new durable records may be
- * there; sg_spool_read() drains it. */
+ * there since sg_spool_read() last returned SG_EAGAIN (which drains it).
+ * Only the first record after that writes it: appends to a reader that
+ * is busy, or gathering (kafka.batch_wait), cost no system call. */
 int sg_spool_read_fd(const struct sg_spool *sp);
 
 /* Every seq <= seq is delivered.  Monotonic; saved by the flusher. */

@@ -6,6 +6,8 @@ Kafka broker in test_core_kafka.py.
 """
 import time
 
+import pytest
+
 from gateway import Gateway
 from kafkaread import audit, read_topic
 
@@ -30,6 +32,13 @@ def conf(bootstrap, gw, limit, total_rate):
     # The mock cluster keeps only about 5 MB per partition log: spread the
     # test topic over enough partitions that nothing is trimmed.
     return CONF.format(bootstrap=bootstrap, gw=gw, limit=limit, rate=total_rate / 200)
+
+
+def with_kafka(text, *lines):
+    """text with more keys in its kafka section."""
+    anchor = '  properties: {linger.ms: "5"}\n'
+    assert anchor in text
+    return text.replace(anchor, anchor + "".join(f"  {line}\n" for line in lines))
 
 
 def mock_reappends(recs):
@@ -69,9 +78,14 @@ def check(recs, gw, last_seq, allow_dups=False):
     return a
 
 
-def test_end_to_end(tmp_path, kafka_mock):
+@pytest.mark.parametrize("batch_wait", ["5ms", "0ms"])
+def test_end_to_end(tmp_path, kafka_mock, batch_wait):
+    """Every event once, in order, whether the producer gathers what the
+    spool has for kafka.batch_wait (the default) or reads each event as
+    soon as it is appended (0)."""
     kafka_mock.cmd("topic t.s1 64")
-    gw = Gateway(tmp_path, conf(kafka_mock.bootstrap, "e2e", 20000, 10000)).start()
+    text = with_kafka(conf(kafka_mock.bootstrap, "e2e", 20000, 10000), f"batch_wait: {batch_wait}")
+    gw = Gateway(tmp_path, text).start()
     st = gw.wait_drained(timeout=60, min_seq=20000)
     assert gw.stop() == 0
     assert st["last_seq"] == 20000
@@ -103,6 +117,38 @@ def test_broker_down_10s(tmp_path, kafka_mock):
           f"after the brokers returned, {a['unique']} events, {a['duplicates']} duplicates")
     final = gw.spool_stat()
     assert final["pending"] == 0
+
+
+def test_window_bounded_in_bytes(tmp_path, kafka_mock):
+    """kafka.max_in_flight_bytes bounds what is handed to librdkafka: with
+    the brokers down the window fills to the byte bound, not to the record
+    bound (max_in_flight, far above it), and holds there; once they are
+    back every event arrives once."""
+    total, bound = 30000, 64 * 1024
+    kafka_mock.cmd("topic t.s1 64")
+    text = with_kafka(conf(kafka_mock.bootstrap, "win", total, 5000),
+                      f"max_in_flight_bytes: {bound}", "max_in_flight: 100000")
+    gw = Gateway(tmp_path, text).start()
+    time.sleep(1)
+    kafka_mock.cmd("down")
+    time.sleep(3)
+    samples = []
+    for _ in range(10):
+        samples.append((gw.metric("sensorgate_kafka_in_flight_bytes"),
+                        gw.metric("sensorgate_kafka_in_flight_records")))
+        time.sleep(0.2)
+    kafka_mock.cmd("up")
+    st = gw.wait_drained(timeout=120, min_seq=total)
+    assert gw.stop() == 0
+    recs = read_topic(kafka_mock.bootstrap, "t.s1", count=total)
+    a = check(recs, "win", st["last_seq"])
+    assert a["unique"] == total
+    # A record is about 300 bytes: one more than the bound may be in flight.
+    for nbytes, nrecs in samples:
+        assert 0 < nrecs < 1000, samples
+        assert bound - 1024 <= nbytes <= bound + 1024, samples
+    print(f"\nwindow while the brokers were down: {samples[-1][1]:.0f} records, "
+          f"{samples[-1][0]:.0f} bytes (bound {bound})")
 
 
 def test_kill9_restart(tmp_path, kafka_mock):

@@ -4,6 +4,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from procs import die_with_parent
@@ -62,6 +63,19 @@ class Gateway:
         pattern = r"metrics and probes at http://\S*:(\d+)/metrics"
         self.wait_log(pattern, timeout)
         return int(re.findall(pattern, self.log().rsplit("---- start", 1)[-1])[-1])
+
+    def metric(self, name, labels="", timeout=5):
+        """The sum of the samples of one metric (those whose labels contain
+        `labels`) on this run's /metrics."""
+        port = self.http_port()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+            text = r.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            m = re.match(r"^(\S+?)(\{[^}]*\})?\s+(\S+)$", line)
+            if m and m.group(1) == name and labels in (m.group(2) or ""):
+                total += float(m.group(3))
+        return total
 
     def log(self):
         return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
