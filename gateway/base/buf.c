@@ -92,6 +92,18 @@ size_t sg_utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* True when none of the 8 bytes of w needs more than a copy: each is
+ * 0x20..0x7f and neither '"' nor '\\'.  The classic word tests: a byte
+ * below 0x20 sets its high bit in (w - 0x20..) & ~w; a byte equal to c
+ * in ((w ^ c..) - 0x01..) & ~(w ^ c..); both exact for "any byte". */
+static inline bool json_plain8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+
+	return !((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w) & high);
+}
+
 void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -103,7 +115,17 @@ void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
 		return;
 	o = b->p + b->len;
 	*o++ = '"';
-	for (size_t i = 0; i < n;) {
+	/* Ids, names and units are mostly plain: eight bytes at a time up
+	 * to the first that is not (or the last word), then byte by byte. */
+	size_t i = 0;
+	for (uint64_t w; n - i >= 8; i += 8) {
+		memcpy(&w, u + i, 8);
+		if (!json_plain8(w))
+			break;
+		memcpy(o, &w, 8);
+		o += 8;
+	}
+	while (i < n) {
 		unsigned char c = u[i];
 		size_t l;
 
