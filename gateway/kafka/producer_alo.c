@@ -168,7 +168,7 @@ static int alo_client(struct alo *a, struct sg_errbuf *eb)
 	o.dr_msg_cb = alo_dr_cb;
 	o.error_cb = alo_error_cb;
 	o.stats_cb = alo_stats_cb;
-	o.stats_interval_ms = 1000;
+	o.stats_interval_ms = SG_PROD_STATS_MS;
 	o.opaque = a;
 	if ((rc = sg_kafka_new(&o, &c->rk, eb)) != SG_OK)
 		return rc;

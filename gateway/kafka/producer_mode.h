@@ -134,9 +134,16 @@ void sg_prod_watch_fini(struct sg_prod_ctx *c);
 uint16_t sg_prod_source(struct sg_prod_ctx *c, const char *s, size_t len);
 /* n records of source index idx were delivered. */
 void sg_prod_delivered(struct sg_prod_ctx *c, uint16_t idx, uint64_t n);
-/* librdkafka's statistics: the brokers the producer has a connection to
- * (kafka_brokers_up); a connection clears the connection problem. */
+/* librdkafka's statistics (every SG_PROD_STATS_MS): the brokers the
+ * producer has a connection to (kafka_brokers_up); a connection clears
+ * the connection problem.  Between two of them, _ALL_BROKERS_DOWN sets
+ * it to 0 at once (sg_prod_all_brokers_down) and an acknowledgement
+ * (sg_prod_delivered) to at least 1, so the probes follow at once. */
 void sg_prod_stats(struct sg_prod_ctx *c, const char *json, size_t len);
+void sg_prod_all_brokers_down(struct sg_prod_ctx *c);
+/* librdkafka builds the whole statistics JSON (every broker, topic and
+ * partition) for it: not every second. */
+#define SG_PROD_STATS_MS 5000
 /* The brokers counted in a statistics JSON (distinct broker ids in state
  * UP, of configured or learned brokers), or -1 if it has no brokers
  * object.  Pure. */

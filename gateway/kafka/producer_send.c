@@ -157,6 +157,8 @@ void sg_send_error(struct sg_prod_ctx *c, rd_kafka_t *rk, int err, const char *r
 		c->fatal = true;
 		return;
 	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		sg_prod_all_brokers_down(c);
 	sg_prod_conn_error(c, rk, err, reason);
 }
 

@@ -139,7 +139,7 @@ static int txn_client(struct txn *t, struct sg_errbuf *eb)
 	o.dr_msg_cb = txn_dr_cb;
 	o.error_cb = txn_error_cb;
 	o.stats_cb = txn_stats_cb;
-	o.stats_interval_ms = 1000;
+	o.stats_interval_ms = SG_PROD_STATS_MS;
 	o.opaque = t;
 	c->fatal = false;
 	return sg_kafka_new(&o, &c->rk, eb);

@@ -71,9 +71,31 @@ uint16_t sg_prod_source(struct sg_prod_ctx *c, const char *s, size_t len)
 	return (uint16_t)t->n++;
 }
 
+/* The brokers the producer has a connection to, as far as it knows:
+ * the gauge, what the probes read, and a connection clears the
+ * connection problem. */
+static void watch_brokers(struct sg_prod_ctx *c, int up)
+{
+	if (!c->w.brokers_up) /* from now on the probes know */
+		c->w.brokers_up = sg_metric("kafka_brokers_up", "", true);
+	sg_gauge_set(c->w.brokers_up, (uint64_t)up);
+	atomic_store(&c->brokers_up, up);
+	if (up > 0) {
+		sg_kafka_error_clear(&c->errlog);
+		pthread_mutex_lock(&c->problem.mu);
+		c->problem.conn[0] = '\0';
+		pthread_mutex_unlock(&c->problem.mu);
+	}
+}
+
 void sg_prod_delivered(struct sg_prod_ctx *c, uint16_t idx, uint64_t n)
 {
 	struct sg_counter **d;
+
+	/* An acknowledgement proves a broker is there, before the next
+	 * statistics say how many. */
+	if (atomic_load_explicit(&c->brokers_up, memory_order_relaxed) <= 0)
+		watch_brokers(c, 1);
 
 	if (idx > SG_PROD_MAX_SOURCES)
 		idx = SG_PROD_MAX_SOURCES;
@@ -149,18 +171,13 @@ void sg_prod_stats(struct sg_prod_ctx *c, const char *json, size_t len)
 {
 	int up = sg_prod_stats_brokers_up(json, len);
 
-	if (up < 0)
-		return;
-	if (!c->w.brokers_up) /* from now on the probes know */
-		c->w.brokers_up = sg_metric("kafka_brokers_up", "", true);
-	sg_gauge_set(c->w.brokers_up, (uint64_t)up);
-	atomic_store(&c->brokers_up, up);
-	if (up > 0) {
-		sg_kafka_error_clear(&c->errlog);
-		pthread_mutex_lock(&c->problem.mu);
-		c->problem.conn[0] = '\0';
-		pthread_mutex_unlock(&c->problem.mu);
-	}
+	if (up >= 0)
+		watch_brokers(c, up);
+}
+
+void sg_prod_all_brokers_down(struct sg_prod_ctx *c)
+{
+	watch_brokers(c, 0);
 }
 
 void sg_prod_refused(struct sg_prod_ctx *c, unsigned topics, uint64_t held)
