@@ -101,14 +101,22 @@ def test_broker_down_10s(tmp_path, kafka_mock):
     kafka_mock.cmd("topic t.s1 64")
     gw = Gateway(tmp_path, conf(kafka_mock.bootstrap, "down", total, 10000)).start()
     time.sleep(2)
+    assert gw.metric("sensorgate_kafka_brokers_up") >= 1
     kafka_mock.cmd("down")
-    time.sleep(5)
+    # The gauge (and /ready) follow librdkafka's _ALL_BROKERS_DOWN at
+    # once, not at the next statistics (every 5 s).
+    t_down = time.time()
+    while gw.metric("sensorgate_kafka_brokers_up") != 0 and time.time() - t_down < 2:
+        time.sleep(0.1)
+    assert gw.metric("sensorgate_kafka_brokers_up") == 0, "brokers_up still > 0 2 s after down"
+    time.sleep(5 - (time.time() - t_down))
     grown = gw.spool_stat()
     time.sleep(5)
     kafka_mock.cmd("up")
     t0 = time.time()
     st = gw.wait_drained(timeout=120, min_seq=total)
     drain_s = time.time() - t0
+    assert gw.metric("sensorgate_kafka_brokers_up") >= 1
     assert gw.stop() == 0
     assert grown["pending"] > 20000, f"spool did not grow while Kafka was down: {grown}"
     recs = read_topic(kafka_mock.bootstrap, "t.s1", count=total)
