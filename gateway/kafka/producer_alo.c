@@ -347,7 +347,7 @@ static int alo_send(struct alo *a)
 		return alo_hold_put(a, &r);
 	token = sg_ring_token(&a->ring);
 	a->slot_src[token - 1] = sg_prod_source(c, r.source, r.source_len);
-	err = sg_send_produce(c->rk, &r, (void *)token);
+	err = sg_send_produce(c->rk, &c->topics, &r, (void *)token);
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return SG_EAGAIN;
 	if (sg_send_holds(err)) {
@@ -485,7 +485,7 @@ static void alo_hold_send(struct alo *a)
 		}
 		a->hold_src[tok] = sg_prod_source(c, r.source, r.source_len);
 		a->hold_ts[tok] = r.ts_ns;
-		err = sg_send_produce(c->rk, &r, (void *)(ALO_HOLD_TAG | tok));
+		err = sg_send_produce(c->rk, &c->topics, &r, (void *)(ALO_HOLD_TAG | tok));
 		if (!err) {
 			sg_counter_add(c->m.produced, 1);
 			continue;

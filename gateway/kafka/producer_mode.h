@@ -68,13 +68,30 @@ struct sg_prod_problem {
 	unsigned nrefused;
 };
 
+/* Topic handles kept for the producer's topics: naming the topic in
+ * rd_kafka_producev() costs a locked search of librdkafka's topics and a
+ * reference taken and dropped per record (some 300 instructions); a
+ * handle costs a compare.  At most SG_SEND_TOPICS, the oldest replaced
+ * when a new topic comes; cleared before the producer is destroyed
+ * (sg_send_destroy).  The producer thread only. */
+#define SG_SEND_TOPICS 32
+struct sg_send_topics {
+	struct {
+		rd_kafka_topic_t *rkt;
+		uint16_t len;
+		char name[256];
+	} v[SG_SEND_TOPICS];
+	unsigned n, last, next; /* in use; the last one used; the next to replace */
+};
+
 struct sg_prod_ctx {
-	const struct sg_conf *conf; /* borrowed, outlives the producer */
-	struct sg_spool *sp;        /* borrowed */
-	char *bootstrap;            /* owned */
-	char client_id[160];        /* sensorgate-<gateway.id>; also the transactional.id */
-	rd_kafka_t *rk;             /* the mode's producer handle, or NULL */
-	bool fatal;                 /* a fatal producer error was raised: recreate */
+	const struct sg_conf *conf;   /* borrowed, outlives the producer */
+	struct sg_spool *sp;          /* borrowed */
+	char *bootstrap;              /* owned */
+	char client_id[160];          /* sensorgate-<gateway.id>; also the transactional.id */
+	rd_kafka_t *rk;               /* the mode's producer handle, or NULL */
+	struct sg_send_topics topics; /* rk's topic handles */
+	bool fatal;                   /* a fatal producer error was raised: recreate */
 	_Atomic bool stop;
 	_Atomic int64_t stop_deadline; /* monotonic ns */
 

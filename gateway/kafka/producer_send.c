@@ -106,8 +106,51 @@ int sg_send_prepare(struct sg_prod_ctx *c, struct sg_record *r)
 	return SG_OK;
 }
 
-rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, const struct sg_record *r, void *opaque)
+void sg_send_topics_clear(struct sg_send_topics *t)
 {
+	for (unsigned i = 0; i < t->n; i++)
+		rd_kafka_topic_destroy(t->v[i].rkt);
+	t->n = t->last = t->next = 0;
+}
+
+/* The handle of topic[0..len) (len < 256, no NUL in it), made on first
+ * use; NULL if librdkafka cannot make one (then the name is used). */
+static rd_kafka_topic_t *send_topic(rd_kafka_t *rk, struct sg_send_topics *t, const char *topic,
+				    size_t len)
+{
+	unsigned i = t->last;
+	rd_kafka_topic_t *rkt;
+	char name[256];
+
+	if (i < t->n && t->v[i].len == len && !memcmp(t->v[i].name, topic, len))
+		return t->v[i].rkt;
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].len == len && !memcmp(t->v[i].name, topic, len)) {
+			t->last = i;
+			return t->v[i].rkt;
+		}
+	memcpy(name, topic, len);
+	name[len] = '\0';
+	if (!(rkt = rd_kafka_topic_new(rk, name, NULL)))
+		return NULL;
+	if (t->n < SG_SEND_TOPICS) {
+		i = t->n++;
+	} else {
+		i = t->next;
+		t->next = (t->next + 1) % SG_SEND_TOPICS;
+		rd_kafka_topic_destroy(t->v[i].rkt); /* records in flight keep theirs */
+	}
+	t->v[i].rkt = rkt;
+	t->v[i].len = (uint16_t)len;
+	memcpy(t->v[i].name, name, len + 1);
+	t->last = i;
+	return rkt;
+}
+
+rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, struct sg_send_topics *t,
+				    const struct sg_record *r, void *opaque)
+{
+	rd_kafka_topic_t *rkt;
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(r->nheaders);
 	rd_kafka_resp_err_t err;
 	size_t pos = 0, nl, vl;
@@ -119,15 +162,27 @@ rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, const struct sg_record *r, v
 	size_t tn =
 	    strnlen(r->topic, r->topic_len < sizeof(topic) ? r->topic_len : sizeof(topic) - 1);
 
-	memcpy(topic, r->topic, tn);
-	topic[tn] = '\0';
 	while (sg_record_header_next(r, &pos, &name, &nl, &val, &vl))
 		rd_kafka_header_add(hdrs, name, (ssize_t)nl, val, (ssize_t)vl);
-	err = rd_kafka_producev(
-	    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
-	    RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
-	    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS),
-	    RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	rkt = t ? send_topic(rk, t, r->topic, tn) : NULL;
+	if (!rkt) {
+		memcpy(topic, r->topic, tn);
+		topic[tn] = '\0';
+	}
+	if (rkt)
+		err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(r->key, r->key_len),
+					RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+					RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS),
+					RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque),
+					RD_KAFKA_V_END);
+	else
+		err = rd_kafka_producev(
+		    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+		    RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		    RD_KAFKA_V_TIMESTAMP(r->ts_ns / SG_NS_PER_MS), RD_KAFKA_V_HEADERS(hdrs),
+		    RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (err)
 		rd_kafka_headers_destroy(hdrs); /* ownership passes only on success */
 	return err;
@@ -169,6 +224,7 @@ void sg_send_destroy(struct sg_prod_ctx *c)
 	rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(c->rk, 0);
 	rd_kafka_flush(c->rk, 1000);
+	sg_send_topics_clear(&c->topics);
 	rd_kafka_destroy(c->rk);
 	c->rk = NULL;
 }

@@ -52,9 +52,13 @@ void sg_send_reject_err(struct sg_prod_ctx *c, uint64_t seq, const void *payload
  */
 int sg_send_prepare(struct sg_prod_ctx *c, struct sg_record *r);
 
-/* Produce r (copied) to its topic with its key, event time and headers.
- * Returns librdkafka's error (RD_KAFKA_RESP_ERR__QUEUE_FULL: later). */
-rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, const struct sg_record *r, void *opaque);
+/* Produce r (copied) to its topic with its key, event time and headers,
+ * through the topic's handle in t (NULL: by name).  Returns librdkafka's
+ * error (RD_KAFKA_RESP_ERR__QUEUE_FULL: later). */
+rd_kafka_resp_err_t sg_send_produce(rd_kafka_t *rk, struct sg_send_topics *t,
+				    const struct sg_record *r, void *opaque);
+/* Drop every topic handle of t (before rd_kafka_destroy of their rk). */
+void sg_send_topics_clear(struct sg_send_topics *t);
 
 /* A record was handed to librdkafka: count it, and raise the injected
  * fatal error of SENSORGATE_FAULT_FATAL_AFTER when its turn comes. */

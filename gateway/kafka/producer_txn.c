@@ -381,7 +381,7 @@ static int txn_send(struct txn *t)
 	}
 	if (!t->open && !txn_begin(t))
 		return SG_EKAFKA;
-	err = sg_send_produce(c->rk, &r, (void *)(uintptr_t)(t->n + 1));
+	err = sg_send_produce(c->rk, &c->topics, &r, (void *)(uintptr_t)(t->n + 1));
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		sg_prod_beat(c, 50);
 		rd_kafka_poll(c->rk, 50);

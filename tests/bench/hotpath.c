@@ -62,6 +62,7 @@ static int encode_all(long n, struct sg_buf *out, size_t *offs)
 
 static int run_render(long n, rd_kafka_t *rk)
 {
+	static struct sg_send_topics topics; /* as the producer keeps them */
 	struct sg_buf pay, scratch;
 	size_t *offs = calloc((size_t)n + 1, sizeof(*offs));
 	struct sg_record r;
@@ -79,12 +80,13 @@ static int run_render(long n, rd_kafka_t *rk)
 			break;
 		}
 		total += r.value_len;
-		if (rk && sg_send_produce(rk, &r, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (rk && sg_send_produce(rk, &topics, &r, NULL) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			fprintf(stderr, "hotpath: produce failed at %ld\n", i);
 			rc = -1;
 		}
 	}
 	printf("%ld records, %zu bytes of JSON\n", n, total);
+	sg_send_topics_clear(&topics);
 	sg_buf_free(&pay);
 	sg_buf_free(&scratch);
 	free(offs);
