@@ -1131,6 +1131,10 @@ sources:
                 log(f"rate {rate}: run {i + 1}: read {read}/s delivered {delivered}/s cpu {cpu:.3f} "
                     f"hwm {hwm} kB p99 {per[-1]['p99']} ms")
             sweep.append((rate, per))
+            if rate in (1000, 100000):
+                ref = [self.kcat_paced(rate, secs) for _ in range(self.runs)]
+                self.series.setdefault("kcat_paced", {})[rate] = median(ref)
+                log(f"rate {rate}: kcat -P paced: {ref} us per record")
         self.series["sweep"] = []
         for rate, per in sweep:
             cpu = median([p["cpu"] for p in per])
@@ -1229,6 +1233,48 @@ sources:
             return None
         return 100 * (c1 - c0) / (t1 - t0)
 
+    def kcat_paced(self, rate, secs):
+        """CPU microseconds per record of kcat -P (idempotent, acks=all,
+        the same records and headers) fed `rate` lines a second in 1 ms
+        steps, over the last secs - 3 s: what librdkafka itself costs per
+        record at that rate."""
+        lines = self.records(20000).read_bytes().splitlines(keepends=True)
+        p = subprocess.Popen(["kcat", "-P", "-b", self.bootstrap, "-t", "bench.kcat", "-K", "\t",
+                              *KCAT_FAIR, *KCAT_HEADERS], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        res = {}
+
+        def feed():
+            t0, i = time.time(), 0
+            try:
+                while time.time() - t0 < secs:
+                    due = int((time.time() - t0) * rate)
+                    if due > i:
+                        p.stdin.write(b"".join(lines[j % len(lines)] for j in range(i, due)))
+                        p.stdin.flush()
+                        i = due
+                    time.sleep(0.001)
+            except (BrokenPipeError, OSError):
+                pass
+            res["sent"] = i
+
+        th = threading.Thread(target=feed)
+        th.start()
+        time.sleep(3)
+        c0, t0 = proc_cpu_s(p.pid), time.time()
+        time.sleep(secs - 3)
+        c1, t1 = proc_cpu_s(p.pid), time.time()
+        th.join()
+        try:
+            p.stdin.close()
+            p.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            p.kill()
+            p.wait()
+        if c0 is None or c1 is None:
+            return None
+        return (c1 - c0) * 1e6 / (rate * (t1 - t0))
+
     def scenario_scale(self):
         pts = [s for s in self.series.get("sweep", []) if s["us_per_event"]]
         for s in pts:
@@ -1241,6 +1287,20 @@ sources:
                      "us", [per[1000]], "the same at 100k events/s", [per[100000]],
                      TARGETS["flat"], higher_is_better=False, short="cpu 1k/100k",
                      note="a flat cost per event: wake-ups, not work, make the difference")
+        kp = self.series.get("kcat_paced", {})
+        for rate in sorted(kp):
+            if kp[rate] and per.get(rate):
+                self.row("7. scale", f"{rate:g} events/s: CPU per event against kcat -P fed at "
+                         "the same rate", "CPU per event", "us", [per[rate]],
+                         "kcat -P (idempotent, acks=all), same records, fed in 1 ms steps",
+                         [kp[rate]], higher_is_better=False,
+                         note="what librdkafka alone costs per record at this rate (no spool, "
+                              "no fsync, no encoding)")
+        if kp.get(1000) and kp.get(100000):
+            self.row("7. scale", "kcat -P: CPU per record at 1k/s against 100k/s", "CPU per event",
+                     "us", [kp[1000]], "the same at 100k records/s", [kp[100000]],
+                     higher_is_better=False,
+                     note="the reference's own ratio: the per-wake-up floor of librdkafka")
         if getattr(self, "max_rate_cpu_us", None):
             self.series.setdefault("max", dict(rate=self.max_rate, us_per_event=self.max_rate_cpu_us))
             self.row("7. scale", f"max rate ({self.max_rate:.0f}/s, produce scenario, fsync 10ms)",
