@@ -6,17 +6,27 @@
 #   make test-asan  the same suite under ASan + UBSan
 #   make test-docs  every plain-process step of the tutorial (docs/tutorial/)
 #   make bench      benchmarks (not part of test)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (LIBDIR, MODULEDIR: the modules)
 #   make deb        Debian package, ARCH=amd64|arm64|armhf (cross/cross.mk: also
 #                   cross, test-cross, test-gpio-kernel)
 #   V=1             show full command lines
 
 CC      ?= cc
+NM      ?= nm
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+# Where an installed sensorgate loads its modules from (gateway/base/module.h).
+MODULEDIR ?= $(LIBDIR)/sensorgate
 BUILD   ?= build
 PKG_CONFIG ?= pkg-config
+# Every library of the build (compile flags; cross/build.sh and the
+# packaging tests read this line) ...
 PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3 libmicrohttpd libsystemd libcrypto avro-c libcurl jansson
+# ... and the ones only a loadable module links: the executable does not.
+AVRO_PKGS   := avro-c libcurl jansson
+SQLITE_PKGS := sqlite3
+CORE_PKGS   := $(filter-out $(AVRO_PKGS) $(SQLITE_PKGS),$(PKGS))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers \
@@ -28,7 +38,9 @@ ALL_CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANITIZE) -D_GNU_SOURCE -D_FILE_OFFSET
               -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
               -DSG_GPIOD_MAJOR=$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null | cut -d. -f1) \
               $(CFLAGS)
-LDLIBS  := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS  := $(shell $(PKG_CONFIG) --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm
+AVRO_LIBS   := $(shell $(PKG_CONFIG) --libs $(AVRO_PKGS) 2>/dev/null)
+SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs $(SQLITE_PKGS) 2>/dev/null)
 LDFLAGS ?=
 
 ifeq ($(V),1)
@@ -41,7 +53,16 @@ endif
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-CORE_SRC   := $(filter-out gateway/cli/main.c,$(wildcard gateway/*/*.c))
+# The loadable modules (gateway/base/module.h): kafka.format avro and the
+# sink's SQLite output, each a shared object in $(BUILD)/modules/.
+AVRO_SRC   := $(filter-out gateway/schema/schema_load.c,$(wildcard gateway/schema/*.c))
+SQLITE_SRC := gateway/sink/sqlite_out.c
+AVRO_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(AVRO_SRC))
+SQLITE_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(SQLITE_SRC))
+MOD_OBJ    := $(AVRO_OBJ) $(SQLITE_OBJ)
+MODULES    := $(BUILD)/modules/sensorgate-avro.so $(BUILD)/modules/sensorgate-sqlite.so
+
+CORE_SRC   := $(filter-out gateway/cli/main.c $(AVRO_SRC) $(SQLITE_SRC),$(wildcard gateway/*/*.c))
 DRIVER_SRC := $(wildcard drivers/*.c drivers/*/*.c)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC) $(DRIVER_SRC))
 MAIN_OBJ   := $(BUILD)/gateway/cli/main.o
@@ -53,7 +74,7 @@ TOOL_BIN   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .PHONY: all run test test-unit test-asan test-docs deps install clean format docs \
         check-format bench bench-smoke
-all: $(BUILD)/sensorgate
+all: $(BUILD)/sensorgate $(MODULES)
 
 $(BUILD)/%.o: %.c
 	$(call msg,CC,$<)
@@ -66,7 +87,8 @@ $(BUILD)/version.h: FORCE
 	@mkdir -p $(BUILD)
 	@printf '#define SG_VERSION "%s"\n' '$(VERSION)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
-SG_VERSIONED := $(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o $(BUILD)/gateway/core/gateway.o
+SG_VERSIONED := $(BUILD)/gateway/cli/main.o $(BUILD)/gateway/view/view.o $(BUILD)/gateway/core/gateway.o \
+                $(BUILD)/gateway/base/module.o $(BUILD)/gateway/schema/avro_table.o $(SQLITE_OBJ)
 $(SG_VERSIONED): $(BUILD)/version.h
 $(SG_VERSIONED): ALL_CFLAGS += -include $(BUILD)/version.h
 .PHONY: FORCE
@@ -75,14 +97,55 @@ $(BUILD)/libsg.a: $(LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/sensorgate: $(MAIN_OBJ) $(BUILD)/libsg.a
+$(BUILD)/gateway/base/module.o: ALL_CFLAGS += -DSG_MODULE_DIR='"$(MODULEDIR)"'
+$(BUILD)/gateway/base/module.o: Makefile
+
+# A module is position-independent code that exports its table only
+# (a version script); what it uses from the core is resolved against the
+# executable at dlopen.
+$(MOD_OBJ): ALL_CFLAGS += -fPIC
+$(MOD_OBJ): Makefile
+$(BUILD)/modules/%.ver:
+	@mkdir -p $(dir $@)
+	@printf '{ global: %s; local: *; };\n' '$(TABLE)' > $@
+$(BUILD)/modules/sensorgate-avro.ver: TABLE := sg_avro_module
+$(BUILD)/modules/sensorgate-sqlite.ver: TABLE := sg_sqlite_module
+$(BUILD)/modules/sensorgate-avro.so: $(AVRO_OBJ) $(BUILD)/modules/sensorgate-avro.ver
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) -shared $(SANITIZE) $(LDFLAGS) -Wl,--version-script=$(filter %.ver,$^) \
+	  -o $@ $(filter %.o,$^) $(AVRO_LIBS)
+$(BUILD)/modules/sensorgate-sqlite.so: $(SQLITE_OBJ) $(BUILD)/modules/sensorgate-sqlite.ver
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared $(SANITIZE) $(LDFLAGS) -Wl,--version-script=$(filter %.ver,$^) \
+	  -o $@ $(filter %.o,$^) $(SQLITE_LIBS)
+
+# The executable exports exactly the core symbols the modules use (the
+# ones they leave undefined that libsg.a defines), and links them in.
+$(BUILD)/core-exports.txt: $(MOD_OBJ) $(BUILD)/libsg.a
+	$(Q)$(NM) -u --format=just-symbols $(MOD_OBJ) | sort -u > $@.undef
+	$(Q)$(NM) -g --defined-only --format=just-symbols $(BUILD)/libsg.a | sort -u > $@.def
+	$(Q)comm -12 $@.undef $@.def > $@ && rm -f $@.undef $@.def
+$(BUILD)/core-exports.dyn: $(BUILD)/core-exports.txt
+	$(Q){ echo '{'; sed 's/.*/  &;/' $<; echo '};'; } > $@
+$(BUILD)/core-exports.rsp: $(BUILD)/core-exports.txt
+	$(Q)sed 's/.*/-Wl,--undefined=&/' $< > $@
+
+$(BUILD)/sensorgate: $(MAIN_OBJ) $(BUILD)/libsg.a $(BUILD)/core-exports.dyn $(BUILD)/core-exports.rsp
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -Wl,--dynamic-list=$(BUILD)/core-exports.dyn \
+	  @$(BUILD)/core-exports.rsp -o $@ $(MAIN_OBJ) $(BUILD)/libsg.a $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_LIB) $(BUILD)/libsg.a
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The Avro tests link the module's objects themselves (avro_module.h).
+AVRO_TESTS := $(BUILD)/tests/test_avro $(BUILD)/tests/test_avro_registry
+$(AVRO_TESTS): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_LIB) $(AVRO_OBJ) $(BUILD)/libsg.a
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(AVRO_LIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tests/tools/%.o $(BUILD)/libsg.a
 	$(call msg,LD,$@)
@@ -129,8 +192,10 @@ docs: all
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/sensorgate)
-	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/sensorgate/examples
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PREFIX)/share/sensorgate/examples \
+	  $(DESTDIR)$(MODULEDIR)
 	$(Q)install -m 0755 $(BUILD)/sensorgate $(DESTDIR)$(BINDIR)/sensorgate
+	$(Q)install -m 0644 $(MODULES) $(DESTDIR)$(MODULEDIR)/
 	$(Q)install -m 0644 config/*.yaml $(DESTDIR)$(PREFIX)/share/sensorgate/examples/
 	$(Q)if [ -f cross/sensorgate.service ]; then \
 	  install -m 0644 cross/sensorgate.service $(DESTDIR)$(PREFIX)/share/sensorgate/; fi
@@ -149,4 +214,4 @@ clean:
 -include cross/cross.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(MOD_OBJ:.o=.d)

@@ -1,6 +1,7 @@
 /*
- * decoder.c - the sink's Avro decoder (decoder.h): schema id -> reader,
- * cached for the life of the sink.
+ * decoder.c - the sink's Avro decoder (decoder.h), inside
+ * sensorgate-avro.so (avro_module.h): schema id -> reader, cached for the
+ * life of the sink.
  */
 #include "decoder.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "avro_codec.h"
+#include "avro_module.h"
 #include "gateway/base/mem.h"
 #include "registry.h"
 #include "wire.h"
@@ -23,15 +25,15 @@ struct dec_schema {
 	struct sg_avro_reader *rd;
 };
 
-struct sg_schema_dec {
+struct sg_avro_dec {
 	struct sg_registry *reg;
 	struct dec_schema *schemas;
 };
 
-int sg_schema_dec_new(const struct sg_registry_conf *rc, struct sg_schema_dec **out,
-		      struct sg_errbuf *eb)
+int sg_avro_dec_new(const struct sg_registry_conf *rc, struct sg_avro_dec **out,
+		    struct sg_errbuf *eb)
 {
-	struct sg_schema_dec *d = sg_xcalloc(1, sizeof(*d));
+	struct sg_avro_dec *d = sg_xcalloc(1, sizeof(*d));
 	int rc2 = sg_registry_new(rc, &d->reg, eb);
 
 	if (rc2 != SG_OK) {
@@ -42,7 +44,7 @@ int sg_schema_dec_new(const struct sg_registry_conf *rc, struct sg_schema_dec **
 	return SG_OK;
 }
 
-void sg_schema_dec_free(struct sg_schema_dec *d)
+void sg_avro_dec_free(struct sg_avro_dec *d)
 {
 	if (!d)
 		return;
@@ -56,7 +58,7 @@ void sg_schema_dec_free(struct sg_schema_dec *d)
 }
 
 /* The reader of schema id, fetched when new. */
-static int dec_reader(struct sg_schema_dec *d, uint32_t id, struct sg_avro_reader **rd,
+static int dec_reader(struct sg_avro_dec *d, uint32_t id, struct sg_avro_reader **rd,
 		      struct sg_errbuf *eb)
 {
 	enum sg_reg_reason why;
@@ -90,8 +92,8 @@ static int dec_reader(struct sg_schema_dec *d, uint32_t id, struct sg_avro_reade
 	return SG_OK;
 }
 
-int sg_schema_dec_text(struct sg_schema_dec *d, const void *p, size_t n, struct sg_buf *out,
-		       struct sg_errbuf *eb)
+int sg_avro_dec_text(struct sg_avro_dec *d, const void *p, size_t n, struct sg_buf *out,
+		     struct sg_errbuf *eb)
 {
 	struct sg_avro_reader *rd;
 	const uint8_t *body;

@@ -6,6 +6,9 @@
  * kafka.format json), an Avro string key its text, anything else Avro's
  * JSON.  Bytes that are not in the wire format are left as they are.
  *
+ * The decoder lives in sensorgate-avro.so, like the encoder (encoder.h):
+ * sg_schema_dec_new() loads it, or says which file is missing.
+ *
  * Ownership: borrows rc, which must outlive the decoder.  Threads: the
  * sink's thread (new and free too).
  */
@@ -20,7 +23,7 @@
 
 struct sg_schema_dec;
 
-/* SG_OK, or SG_ENOMEM / SG_ECONFIG with eb. */
+/* SG_OK, or SG_ENOMEM / SG_ECONFIG (also: the module cannot be loaded) with eb. */
 int sg_schema_dec_new(const struct sg_registry_conf *rc, struct sg_schema_dec **out,
 		      struct sg_errbuf *eb);
 void sg_schema_dec_free(struct sg_schema_dec *d);

@@ -1,7 +1,8 @@
 /*
- * encoder.c - the producer's Avro encoder (encoder.h): subject names, the
- * id cache, the backoff while the registry cannot help, and the wire
- * format of values and keys.
+ * encoder.c - the producer's Avro encoder (encoder.h), inside
+ * sensorgate-avro.so (avro_module.h): subject names, the id cache, the
+ * backoff while the registry cannot help, and the wire format of values
+ * and keys.
  */
 #include "encoder.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "avro_codec.h"
+#include "avro_module.h"
 #include "gateway/base/clock.h"
 #include "gateway/base/fs.h"
 #include "gateway/base/log.h"
@@ -32,7 +34,7 @@ struct subj {
 	char name[];
 };
 
-struct sg_schema_enc {
+struct sg_avro_enc {
 	const struct sg_registry_conf *rc;
 	struct sg_registry *reg;
 	struct sg_avro *av;
@@ -56,7 +58,7 @@ static unsigned enc_hash(const char *s)
 	return h % ENC_BUCKETS;
 }
 
-static struct subj *enc_find(struct sg_schema_enc *e, const char *name)
+static struct subj *enc_find(struct sg_avro_enc *e, const char *name)
 {
 	for (struct subj *s = e->tab[enc_hash(name)]; s; s = s->next)
 		if (!strcmp(s->name, name))
@@ -64,7 +66,7 @@ static struct subj *enc_find(struct sg_schema_enc *e, const char *name)
 	return NULL;
 }
 
-static void enc_put(struct sg_schema_enc *e, const char *name, uint32_t id)
+static void enc_put(struct sg_avro_enc *e, const char *name, uint32_t id)
 {
 	size_t n = strlen(name) + 1;
 	struct subj *s = sg_xcalloc(1, sizeof(*s) + n);
@@ -78,7 +80,7 @@ static void enc_put(struct sg_schema_enc *e, const char *name, uint32_t id)
 
 /* --- asking the registry ------------------------------------------------- */
 
-static void enc_subject(const struct sg_schema_enc *e, const char *topic, size_t tl, bool key,
+static void enc_subject(const struct sg_avro_enc *e, const char *topic, size_t tl, bool key,
 			char *out, size_t n)
 {
 	if (e->rc->subject_strategy == SG_SUBJECT_RECORD)
@@ -87,7 +89,7 @@ static void enc_subject(const struct sg_schema_enc *e, const char *topic, size_t
 		snprintf(out, n, "%.*s-%s", (int)tl, topic, key ? "key" : "value");
 }
 
-static void enc_failed(struct sg_schema_enc *e, enum sg_reg_reason why, const char *msg)
+static void enc_failed(struct sg_avro_enc *e, enum sg_reg_reason why, const char *msg)
 {
 	int64_t max = e->rc->retry_max_ms * SG_NS_PER_MS;
 
@@ -103,7 +105,7 @@ static void enc_failed(struct sg_schema_enc *e, enum sg_reg_reason why, const ch
 }
 
 /* Register or look up one subject.  SG_OK (cached), or SG_EAGAIN. */
-static int enc_ask(struct sg_schema_enc *e, const char *subject, const char *schema)
+static int enc_ask(struct sg_avro_enc *e, const char *subject, const char *schema)
 {
 	struct sg_errbuf eb;
 	enum sg_reg_reason why;
@@ -134,7 +136,7 @@ static int enc_ask(struct sg_schema_enc *e, const char *subject, const char *sch
 
 /* The id of subject (topic, key or value), asking the registry when it
  * is not cached and the backoff allows.  SG_OK or SG_EAGAIN. */
-static int enc_id(struct sg_schema_enc *e, const char *topic, size_t tl, bool key, uint32_t *id)
+static int enc_id(struct sg_avro_enc *e, const char *topic, size_t tl, bool key, uint32_t *id)
 {
 	char subject[ENC_SUBJECT_MAX];
 	struct subj *s;
@@ -153,7 +155,7 @@ static int enc_id(struct sg_schema_enc *e, const char *topic, size_t tl, bool ke
 
 /* The subjects the configuration names, asked for once at start; the
  * first failure ends the round (records retry later with backoff). */
-static void enc_warm(struct sg_schema_enc *e, const struct sg_conf *conf)
+static void enc_warm(struct sg_avro_enc *e, const struct sg_conf *conf)
 {
 	const struct sg_source_conf *sv = conf->sources.items;
 	char topic[256];
@@ -174,7 +176,7 @@ static void enc_warm(struct sg_schema_enc *e, const struct sg_conf *conf)
 
 /* --- life ------------------------------------------------------------------ */
 
-static int enc_schema(struct sg_schema_enc *e, struct sg_errbuf *eb)
+static int enc_schema(struct sg_avro_enc *e, struct sg_errbuf *eb)
 {
 	const char *file = e->rc->schema_file;
 	size_t len;
@@ -194,7 +196,7 @@ static int enc_schema(struct sg_schema_enc *e, struct sg_errbuf *eb)
 	return rc;
 }
 
-static void enc_metrics(struct sg_schema_enc *e)
+static void enc_metrics(struct sg_avro_enc *e)
 {
 	char labels[64];
 
@@ -207,9 +209,9 @@ static void enc_metrics(struct sg_schema_enc *e)
 	e->errors[SG_REG_OK] = e->errors[SG_REG_OTHER];
 }
 
-int sg_schema_enc_new(const struct sg_conf *conf, struct sg_schema_enc **out, struct sg_errbuf *eb)
+int sg_avro_enc_new(const struct sg_conf *conf, struct sg_avro_enc **out, struct sg_errbuf *eb)
 {
-	struct sg_schema_enc *e;
+	struct sg_avro_enc *e;
 	int rc;
 
 	*out = NULL;
@@ -221,7 +223,7 @@ int sg_schema_enc_new(const struct sg_conf *conf, struct sg_schema_enc **out, st
 	sg_buf_init(&e->key);
 	if ((rc = enc_schema(e, eb)) != SG_OK ||
 	    (rc = sg_registry_new(e->rc, &e->reg, eb)) != SG_OK) {
-		sg_schema_enc_free(e);
+		sg_avro_enc_free(e);
 		return rc;
 	}
 	enc_metrics(e);
@@ -234,7 +236,7 @@ int sg_schema_enc_new(const struct sg_conf *conf, struct sg_schema_enc **out, st
 	return SG_OK;
 }
 
-void sg_schema_enc_free(struct sg_schema_enc *e)
+void sg_avro_enc_free(struct sg_avro_enc *e)
 {
 	if (!e)
 		return;
@@ -253,8 +255,8 @@ void sg_schema_enc_free(struct sg_schema_enc *e)
 
 /* --- rendering ------------------------------------------------------------- */
 
-int sg_schema_enc_render(struct sg_schema_enc *e, struct sg_record *r, uint64_t seq,
-			 struct sg_buf *scratch)
+int sg_avro_enc_render(struct sg_avro_enc *e, struct sg_record *r, uint64_t seq,
+		       struct sg_buf *scratch)
 {
 	bool avro_key = e->rc->key_format == SG_KEY_AVRO;
 	uint32_t vid, kid = 0;

@@ -22,9 +22,14 @@
  * an id comes (/ready fails meanwhile).  Nothing is dropped for the
  * registry's sake.
  *
+ * The encoder lives in the loadable module sensorgate-avro.so
+ * (avro_module.h, gateway/base/module.h): sg_schema_enc_new() loads it
+ * on first use, and a missing or foreign module is an SG_ECONFIG that
+ * names the file ("kafka.format: avro needs PATH: why").
+ *
  * Ownership: the encoder borrows conf (it outlives the producer).
- * Threads: new and free on the main thread; render on the producer
- * thread.
+ * Threads: new, free and check on the main thread; render on the
+ * producer thread.
  */
 #ifndef SG_SCHEMA_ENCODER_H
 #define SG_SCHEMA_ENCODER_H
@@ -46,6 +51,9 @@ struct sg_schema_enc;
  * SG_EIO / SG_ENOMEM with eb.  With kafka.format json: SG_OK and *out
  * NULL. */
 int sg_schema_enc_new(const struct sg_conf *conf, struct sg_schema_enc **out, struct sg_errbuf *eb);
+/* What `check` asks: with kafka.format avro, can the module be loaded?
+ * SG_OK (also with kafka.format json), or SG_ECONFIG with eb. */
+int sg_schema_enc_check(const struct sg_conf *conf, struct sg_errbuf *eb);
 void sg_schema_enc_free(struct sg_schema_enc *e);
 
 /*

@@ -12,7 +12,9 @@
  * ignored; the epoch keeps the events of a new spool (seqs from 1 again
  * after an SD card was reflashed) from being taken for old ones.  Records
  * without an event id (not from a sensorgate) are stored with their
- * topic/partition/offset.
+ * topic/partition/offset.  The SQLite output is the loadable module
+ * sensorgate-sqlite.so (sqlite_out.h), loaded when the target is SQLite;
+ * Avro decoding loads sensorgate-avro.so (decoder.h).
  */
 #include "sink.h"
 
@@ -22,7 +24,6 @@
 #include <librdkafka/rdkafka.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "gateway/kafka/client.h"
 #include "gateway/schema/decoder.h"
 #include "gateway/schema/encoder.h"
+#include "sqlite_out.h"
 
 /* Records per durable batch: written, flushed, then committed. */
 #define SINK_BATCH 1000
@@ -49,8 +51,8 @@ struct sink {
 	enum sink_kind kind;
 	const char *path;
 	FILE *fp;
-	sqlite3 *db;
-	sqlite3_stmt *ins;
+	const struct sg_sqlite_module *sq; /* SINK_SQLITE: the module, and its output */
+	struct sg_sqlite_out *db;
 	uint64_t written, duplicates;
 	struct sg_buf line;
 	struct sg_schema_dec *dec; /* Avro values and keys, or NULL */
@@ -67,46 +69,6 @@ static const char *hdr(rd_kafka_message_t *m, const char *name, size_t *len)
 	if (rd_kafka_header_get_last(h, name, &v, len) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return NULL;
 	return v;
-}
-
-/* The events table, keyed by (id, epoch).  A database of the previous
- * release (keyed by id alone) is converted once, its rows with epoch ''. */
-static int sink_table(sqlite3 *db)
-{
-	static const char create[] =
-	    "CREATE TABLE IF NOT EXISTS events ("
-	    " id TEXT NOT NULL, topic TEXT, partition INTEGER, offset INTEGER,"
-	    " key TEXT, ts_ms INTEGER, source TEXT, value BLOB, epoch TEXT NOT NULL DEFAULT '',"
-	    " PRIMARY KEY (id, epoch));";
-	sqlite3_stmt *st = NULL;
-	bool old = false, has_epoch = false;
-	int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL);
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('events')", -1, &st,
-					NULL);
-	while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-		old = true;
-		has_epoch |= !strcmp((const char *)sqlite3_column_text(st, 0), "epoch");
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_OK)
-		return rc;
-	if (!old || has_epoch)
-		return sqlite3_exec(db, create, NULL, NULL, NULL);
-	sg_info("sink", "converting the events table: its key becomes (id, epoch)");
-	rc = sqlite3_exec(db, "BEGIN; ALTER TABLE events RENAME TO events_v1;", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, create, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(
-		    db,
-		    "INSERT INTO events SELECT id, topic, partition, offset, key, ts_ms,"
-		    " source, value, '' FROM events_v1; DROP TABLE events_v1; COMMIT;",
-		    NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
 }
 
 static int sink_open(struct sink *s, const struct sg_registry_conf *rc, struct sg_errbuf *eb)
@@ -128,36 +90,19 @@ static int sink_open(struct sink *s, const struct sg_registry_conf *rc, struct s
 		return s->fp ? SG_OK
 			     : sg_errf(eb, SG_EIO, "cannot open %s: %s", s->path, strerror(errno));
 	}
-	/* SQLite creates the database with 0644 (and gives -wal and -shm
-	 * the database's mode): make it 0600 first. */
-	{
-		int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, strerror(errno));
-		close(fd);
-	}
-	if (sqlite3_open(s->path, &s->db) != SQLITE_OK)
-		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
-	if (sink_table(s->db) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?)", -1,
-			       &s->ins, NULL) != SQLITE_OK)
-		return sg_errf(eb, SG_EIO, "sqlite %s: %s", s->path, sqlite3_errmsg(s->db));
-	return SG_OK;
+	return s->sq->open(s->path, &s->db, eb);
 }
 
 static int sink_begin(struct sink *s)
 {
-	if (s->db && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-		return SG_EIO;
-	return SG_OK;
+	return s->db ? s->sq->begin(s->db) : SG_OK;
 }
 
 /* Make everything written so far durable.  Only then are offsets committed. */
 static int sink_flush(struct sink *s)
 {
 	if (s->db)
-		return sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? SG_OK
-										    : SG_EIO;
+		return s->sq->commit(s->db);
 	if (fflush(s->fp) != 0)
 		return SG_EIO;
 	if (s->kind == SINK_FILE && fsync(fileno(s->fp)) != 0)
@@ -239,19 +184,27 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 		id = idbuf;
 	}
 	if (s->db) {
-		sqlite3_reset(s->ins);
-		sqlite3_bind_text(s->ins, 1, id, (int)idl, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s->ins, 2, rd_kafka_topic_name(m->rkt), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(s->ins, 3, (int)m->partition);
-		sqlite3_bind_int64(s->ins, 4, m->offset);
-		sqlite3_bind_text(s->ins, 5, key ? key : "", (int)kl, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s->ins, 6, ts);
-		sqlite3_bind_text(s->ins, 7, src ? src : "", (int)srcl, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(s->ins, 8, val, (int)vl, SQLITE_TRANSIENT);
-		sqlite3_bind_text(s->ins, 9, ep ? ep : "", (int)epl, SQLITE_TRANSIENT);
-		if (sqlite3_step(s->ins) != SQLITE_DONE)
+		const struct sg_sink_row row = {
+		    .id = id,
+		    .id_len = idl,
+		    .topic = rd_kafka_topic_name(m->rkt),
+		    .partition = m->partition,
+		    .offset = m->offset,
+		    .key = key,
+		    .key_len = kl,
+		    .ts_ms = ts,
+		    .source = src,
+		    .source_len = srcl,
+		    .value = val,
+		    .value_len = vl,
+		    .epoch = ep,
+		    .epoch_len = epl,
+		};
+		bool dup = false;
+
+		if (s->sq->insert(s->db, &row, &dup) != SG_OK)
 			return SG_EIO;
-		if (sqlite3_changes(s->db) == 0)
+		if (dup)
 			s->duplicates++;
 		else
 			s->written++;
@@ -282,10 +235,8 @@ static int sink_write(struct sink *s, rd_kafka_message_t *m)
 
 static void sink_close(struct sink *s)
 {
-	if (s->ins)
-		sqlite3_finalize(s->ins);
 	if (s->db)
-		sqlite3_close(s->db);
+		s->sq->close(s->db);
 	if (s->fp && s->fp != stdout)
 		fclose(s->fp);
 	sg_buf_free(&s->line);
@@ -400,7 +351,7 @@ static int sink_loop(rd_kafka_t *rk, struct sink *s, uint64_t count, int64_t idl
 	if (batch && sink_flush(s) == SG_OK)
 		rd_kafka_commit(rk, NULL, 0);
 	else if (s->db)
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		s->sq->commit(s->db);
 	close(sfd);
 	return rc;
 }
@@ -416,6 +367,11 @@ static int sink_target(struct sink *s, const char *to, struct sg_errbuf *eb)
 	else
 		return sg_errf(eb, SG_EINVAL,
 			       "unknown target '%s' (stdout, file:PATH, sqlite:PATH)", to);
+	if (s->kind == SINK_SQLITE &&
+	    !(s->sq = sg_module_table(SG_SQLITE_MODULE_FILE, SG_SQLITE_MODULE_TABLE,
+				      SG_SQLITE_MODULE_ABI, sizeof(struct sg_sqlite_module),
+				      "sink --to sqlite:", eb)))
+		return SG_ECONFIG;
 	return SG_OK;
 }
 
