@@ -105,35 +105,38 @@ $(BUILD)/gateway/base/module.o: Makefile
 # executable at dlopen.
 $(MOD_OBJ): ALL_CFLAGS += -fPIC
 $(MOD_OBJ): Makefile
-$(BUILD)/modules/%.ver:
+$(BUILD)/ld/sensorgate-avro.ver $(BUILD)/ld/sensorgate-sqlite.ver: Makefile
 	@mkdir -p $(dir $@)
 	@printf '{ global: %s; local: *; };\n' '$(TABLE)' > $@
-$(BUILD)/modules/sensorgate-avro.ver: TABLE := sg_avro_module
-$(BUILD)/modules/sensorgate-sqlite.ver: TABLE := sg_sqlite_module
-$(BUILD)/modules/sensorgate-avro.so: $(AVRO_OBJ) $(BUILD)/modules/sensorgate-avro.ver
+$(BUILD)/ld/sensorgate-avro.ver: TABLE := sg_avro_module
+$(BUILD)/ld/sensorgate-sqlite.ver: TABLE := sg_sqlite_module
+$(BUILD)/modules/sensorgate-avro.so: $(AVRO_OBJ) $(BUILD)/ld/sensorgate-avro.ver
 	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
 	$(Q)$(CC) -shared $(SANITIZE) $(LDFLAGS) -Wl,--version-script=$(filter %.ver,$^) \
 	  -o $@ $(filter %.o,$^) $(AVRO_LIBS)
-$(BUILD)/modules/sensorgate-sqlite.so: $(SQLITE_OBJ) $(BUILD)/modules/sensorgate-sqlite.ver
+$(BUILD)/modules/sensorgate-sqlite.so: $(SQLITE_OBJ) $(BUILD)/ld/sensorgate-sqlite.ver
 	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
 	$(Q)$(CC) -shared $(SANITIZE) $(LDFLAGS) -Wl,--version-script=$(filter %.ver,$^) \
 	  -o $@ $(filter %.o,$^) $(SQLITE_LIBS)
 
 # The executable exports exactly the core symbols the modules use (the
 # ones they leave undefined that libsg.a defines), and links them in.
-$(BUILD)/core-exports.txt: $(MOD_OBJ) $(BUILD)/libsg.a
-	$(Q)$(NM) -u --format=just-symbols $(MOD_OBJ) | sort -u > $@.undef
-	$(Q)$(NM) -g --defined-only --format=just-symbols $(BUILD)/libsg.a | sort -u > $@.def
-	$(Q)comm -12 $@.undef $@.def > $@ && rm -f $@.undef $@.def
-$(BUILD)/core-exports.dyn: $(BUILD)/core-exports.txt
+$(BUILD)/ld/core-exports.txt: $(MOD_OBJ) $(BUILD)/libsg.a
+	@mkdir -p $(dir $@)
+	$(Q)$(NM) -u --format=just-symbols $(MOD_OBJ) | LC_ALL=C sort -u > $@.undef
+	$(Q)$(NM) -g --defined-only --format=just-symbols $(BUILD)/libsg.a | LC_ALL=C sort -u > $@.def
+	$(Q)LC_ALL=C comm -12 $@.undef $@.def > $@ && rm -f $@.undef $@.def
+$(BUILD)/ld/core-exports.dyn: $(BUILD)/ld/core-exports.txt
 	$(Q){ echo '{'; sed 's/.*/  &;/' $<; echo '};'; } > $@
-$(BUILD)/core-exports.rsp: $(BUILD)/core-exports.txt
+$(BUILD)/ld/core-exports.rsp: $(BUILD)/ld/core-exports.txt
 	$(Q)sed 's/.*/-Wl,--undefined=&/' $< > $@
 
-$(BUILD)/sensorgate: $(MAIN_OBJ) $(BUILD)/libsg.a $(BUILD)/core-exports.dyn $(BUILD)/core-exports.rsp
+$(BUILD)/sensorgate: $(MAIN_OBJ) $(BUILD)/libsg.a $(BUILD)/ld/core-exports.dyn $(BUILD)/ld/core-exports.rsp
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -Wl,--dynamic-list=$(BUILD)/core-exports.dyn \
-	  @$(BUILD)/core-exports.rsp -o $@ $(MAIN_OBJ) $(BUILD)/libsg.a $(LDLIBS)
+	$(Q)$(CC) $(SANITIZE) $(LDFLAGS) -Wl,--dynamic-list=$(BUILD)/ld/core-exports.dyn \
+	  @$(BUILD)/ld/core-exports.rsp -o $@ $(MAIN_OBJ) $(BUILD)/libsg.a $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_LIB) $(BUILD)/libsg.a
 	$(call msg,LD,$@)

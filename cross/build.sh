@@ -15,7 +15,8 @@
 #   make BUILD=build-ARCH CC=TRIPLET-gcc PKG_CONFIG=TRIPLET-pkg-config
 #
 # and writes build-ARCH/sensorgate plus a stripped copy,
-# build-ARCH/sensorgate.stripped, the one to copy to the Pi.
+# build-ARCH/sensorgate.stripped, the one to copy to the Pi, and its
+# modules, build-ARCH/modules/*.so (stripped: build-ARCH/modules.stripped/).
 #
 # Environment:
 #   CROSS_NO_INSTALL=1   never call apt-get; fail (exit 2) when something
@@ -237,13 +238,21 @@ say "make BUILD=$BUILD_DIR CC=$CC PKG_CONFIG=$PKG_CONFIG${SYSROOT:+ (sysroot)}"
 # otherwise readdir() fails with EOVERFLOW on 64-bit directory cookies or
 # inode numbers (every 32-bit binary under qemu-user on a 64-bit host) and
 # the spool recovery misses its segments.
-margs=(BUILD="$BUILD_DIR" CC="$CC" AR="$TRIPLET-ar" PKG_CONFIG="$PKG_CONFIG"
+margs=(BUILD="$BUILD_DIR" CC="$CC" AR="$TRIPLET-ar" NM="$TRIPLET-nm" PKG_CONFIG="$PKG_CONFIG"
   CFLAGS="-D_FILE_OFFSET_BITS=64 ${CFLAGS:-}")
 [[ -n $LDFLAGS_X ]] && margs+=(LDFLAGS="$LDFLAGS_X")
 PATH="$shim:$PATH" make -C "$ROOT" -j"${JOBS:-$(nproc)}" "${margs[@]}" "$@" || exit 1
 
 bin=$ROOT/$BUILD_DIR/sensorgate
 "$TRIPLET-strip" -o "$bin.stripped" "$bin"
-say "built $BUILD_DIR/sensorgate"
+# The loadable modules (kafka.format avro, the sink's SQLite output),
+# stripped beside them: build-ARCH/modules.stripped/ goes to the Pi's
+# module directory (docs/raspberry-pi.md).
+rm -rf "$ROOT/$BUILD_DIR/modules.stripped"
+mkdir -p "$ROOT/$BUILD_DIR/modules.stripped"
+for m in "$ROOT/$BUILD_DIR"/modules/*.so; do
+  "$TRIPLET-strip" --strip-unneeded -o "$ROOT/$BUILD_DIR/modules.stripped/$(basename "$m")" "$m"
+done
+say "built $BUILD_DIR/sensorgate and $BUILD_DIR/modules/"
 file "$bin.stripped" 2>/dev/null | sed "s|$ROOT/||" || true
 say "stripped size: $(stat -c %s "$bin.stripped") bytes"

@@ -85,7 +85,12 @@ static const struct sg_module_head *mod_open(const char *file, const char *symbo
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+		size_t n = strlen(path);
+
+		/* dlerror() names the file first, mostly: say it once. */
 		why = dlerror();
+		if (why && !strncmp(why, path, n) && !strncmp(why + n, ": ", 2))
+			why += n + 2;
 		sg_errf(eb, SG_ECONFIG, "%s needs %s: %s", who, path, why ? why : "cannot load it");
 		return NULL;
 	}

@@ -37,7 +37,7 @@ static const struct sg_avro_module *schema_module(const char *who, struct sg_err
 }
 
 #define WHO_ENC "kafka.format: avro"
-#define WHO_DEC "sink: Avro records (schema_registry.url)"
+#define WHO_DEC "Avro decoding (schema_registry.url)"
 
 int sg_schema_enc_check(const struct sg_conf *conf, struct sg_errbuf *eb)
 {

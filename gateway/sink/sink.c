@@ -370,7 +370,7 @@ static int sink_target(struct sink *s, const char *to, struct sg_errbuf *eb)
 	if (s->kind == SINK_SQLITE &&
 	    !(s->sq = sg_module_table(SG_SQLITE_MODULE_FILE, SG_SQLITE_MODULE_TABLE,
 				      SG_SQLITE_MODULE_ABI, sizeof(struct sg_sqlite_module),
-				      "sink --to sqlite:", eb)))
+				      "--to sqlite:PATH", eb)))
 		return SG_ECONFIG;
 	return SG_OK;
 }

@@ -230,6 +230,10 @@ class Bench:
         self.build = self.work / "snapshot"
         (self.build / "bench").mkdir(parents=True)
         shutil.copy2(src / "sensorgate", self.build / "sensorgate")
+        # Its loadable modules (kafka.format avro, the sink's SQLite): the
+        # copy finds them next to itself, in snapshot/modules/.
+        if (src / "modules").is_dir():
+            shutil.copytree(src / "modules", self.build / "modules")
         for prog in ("spool_bench", "spool_ref", "modbus_plain"):
             if (src / "bench" / prog).exists():
                 shutil.copy2(src / "bench" / prog, self.build / "bench" / prog)

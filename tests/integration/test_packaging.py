@@ -1,5 +1,7 @@
 """Packaging: the tutorial docker-compose.yml, the Dockerfile and
-config/docker.yaml; and the Debian package (cross/debian/, `make deb`).
+config/docker.yaml; the loadable modules (gateway/base/module.h: what the
+executable links, what each module exports, the errors when one is
+missing); and the Debian package (cross/debian/, `make deb`).
 
 No docker engine is needed: `docker-compose config -q` validates the
 compose file offline, and the rest is checked against the files and the
@@ -330,6 +332,140 @@ def test_dockerfile_runtime_has_every_linked_library():
         assert pkg in runtime | base, f"runtime stage lacks {pkg} ({so})"
 
 
+# --- The loadable modules (gateway/base/module.h, issue 15) ---------------
+
+# Libraries only a module may link, and the module that does.
+MODULE_LIBS = {"libavro": "sensorgate-avro.so", "libcurl": "sensorgate-avro.so",
+               "libjansson": "sensorgate-avro.so", "libsqlite3": "sensorgate-sqlite.so"}
+MODULE_TABLES = {"sensorgate-avro.so": "sg_avro_module",
+                 "sensorgate-sqlite.so": "sg_sqlite_module"}
+
+
+def needed(path):
+    r = subprocess.run(["objdump", "-p", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return re.findall(r"NEEDED\s+(\S+)", r.stdout)
+
+
+def module_dir():
+    return Path(sg_bin()).parent / "modules"
+
+
+def test_binary_leaves_the_optional_stacks_to_its_modules():
+    """build/sensorgate does not link libavro, libcurl, jansson or
+    sqlite3; each module links its own and exports one table only."""
+    if not shutil.which("objdump") or not shutil.which("nm"):
+        loud_skip("NO objdump/nm: THE MODULES' LINKAGE WAS NOT CHECKED")
+    core = needed(sg_bin())
+    for lib, mod in MODULE_LIBS.items():
+        assert not [so for so in core if so.startswith(lib + ".")], \
+            f"{sg_bin()} links {lib}: it belongs to {mod} ({core})"
+        assert [so for so in needed(module_dir() / mod) if so.startswith(lib + ".")], \
+            f"{mod} does not link {lib}"
+    for mod, table in MODULE_TABLES.items():
+        r = subprocess.run(["nm", "-D", "--defined-only", str(module_dir() / mod)],
+                           capture_output=True, text=True, check=True)
+        exported = [l.split()[-1] for l in r.stdout.splitlines() if l.split()[1:2] != ["A"]]
+        assert exported == [table], f"{mod} exports {exported}, not only {table}"
+
+
+def module_conf(tmp_path, fmt="avro"):
+    conf = tmp_path / f"{fmt}.yaml"
+    conf.write_text("gateway: {id: mod-test, shutdown_timeout: 2s}\n"
+                    f"spool: {{dir: {tmp_path / fmt}, fsync: 100ms}}\n"
+                    f"kafka: {{bootstrap: embedded, topic: modtest, format: {fmt}}}\n"
+                    "schema_registry: {url: \"http://127.0.0.1:9\", timeout: 500ms}\n"
+                    "http: {port: 0}\n"
+                    "view: {mode: lines}\n"
+                    "sources:\n"
+                    "  - {name: sim, driver: sim, sensors: [{id: c, kind: counter, rate: 10}]}\n")
+    return conf
+
+
+def run_until(conf, env, want, look=None, timeout=20):
+    """Run the gateway until its output says want, call look(pid) then,
+    SIGTERM it; or let it exit.  Returns (its exit status if it exited
+    on its own, else None; its output)."""
+    log = conf.with_suffix(".log")
+    with open(log, "w") as fp:
+        p = subprocess.Popen([sg_bin(), "run", "-c", str(conf)], stdout=fp,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                             preexec_fn=die_with_parent)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline and p.poll() is None and want not in log.read_text():
+            time.sleep(0.2)
+        rc = p.poll()
+        if rc is None:
+            if look:
+                look(p.pid)
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(20) == 0, log.read_text()[-3000:]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return rc, log.read_text()
+
+
+def env_without_override():
+    return {k: v for k, v in os.environ.items() if k != "SENSORGATE_MODULE_DIR"}
+
+
+def test_gateway_loads_the_avro_module_only_with_kafka_format_avro(tmp_path):
+    """A JSON gateway maps none of the modules and their libraries;
+    kafka.format avro loads sensorgate-avro.so from the build tree (the
+    modules/ directory next to the binary)."""
+    def nothing_optional(pid):
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        for name in list(MODULE_LIBS) + list(MODULE_TABLES):
+            assert f"/{name}" not in maps, f"a JSON gateway maps {name}"
+
+    rc, out = run_until(module_conf(tmp_path, "json"), env_without_override(), " running: ",
+                        nothing_optional)
+    assert rc is None and " running: " in out, out
+
+    def avro_mapped(pid):
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert f"{module_dir().resolve()}/sensorgate-avro.so" in maps, maps
+        assert "/libavro" in maps, maps
+
+    rc, out = run_until(module_conf(tmp_path), env_without_override(), "values in Avro",
+                        avro_mapped)
+    assert rc is None and "values in Avro (sensorgate.Event)" in out, out
+
+
+def test_missing_module_is_a_clear_error(tmp_path):
+    """Without its module, kafka.format avro fails at start and the sink's
+    sqlite target before it connects: each names the file and what needs
+    it, and exits with an error status (no crash)."""
+    empty = tmp_path / "no-modules"
+    empty.mkdir()
+    env = dict(os.environ, SENSORGATE_MODULE_DIR=str(empty))
+    rc, out = run_until(module_conf(tmp_path), env, "values in Avro")
+    assert rc is not None and rc > 0, f"exit {rc}:\n{out}"
+    assert f"kafka.format: avro needs {empty}/sensorgate-avro.so: cannot open shared object " \
+           "file" in out, out
+    r = subprocess.run([sg_bin(), "sink", "-b", "127.0.0.1:9", "-t", "x",
+                        "--to", f"sqlite:{tmp_path / 'x.db'}"], capture_output=True, text=True,
+                       env=env, timeout=30)
+    assert r.returncode > 0, r.stdout + r.stderr
+    assert f"sink: --to sqlite:PATH needs {empty}/sensorgate-sqlite.so: " in r.stderr, r.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_wrong_module_file_is_refused(tmp_path):
+    """A file that is not the module it is named after (here the SQLite
+    module under the Avro module's name) is refused by its table."""
+    d = tmp_path / "mods"
+    d.mkdir()
+    shutil.copy(module_dir() / "sensorgate-sqlite.so", d / "sensorgate-avro.so")
+    env = dict(os.environ, SENSORGATE_MODULE_DIR=str(d))
+    rc, out = run_until(module_conf(tmp_path), env, "values in Avro")
+    assert rc is not None and rc > 0, f"exit {rc}:\n{out}"
+    assert f"kafka.format: avro needs {d}/sensorgate-avro.so: no table sg_avro_module" in out, out
+
+
 # --- The Debian package (cross/debian/, cross/deb.sh, `make deb`) -----------
 
 DEB_DIR = ROOT / "cross" / "debian"
@@ -366,6 +502,13 @@ def deb(tmp_path_factory):
     return path, r.stdout, tree
 
 
+def deb_module_dir():
+    """Where the package puts the modules (cross/debian/rules: MODULEDIR)."""
+    ma = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], capture_output=True,
+                        text=True, check=True).stdout.strip()
+    return f"usr/lib/{ma}/sensorgate"
+
+
 def packaged(tree, dirs, name):
     """The path of name in the first of dirs that has it (relative to tree)."""
     for d in dirs:
@@ -397,6 +540,8 @@ def test_deb_files_and_conffile(deb):
               "usr/share/doc/sensorgate/examples/gpio-example.yaml"):
         assert (tree / f).exists(), f"{f} is not in {path.name}"
     assert os.access(tree / "usr/bin/sensorgate", os.X_OK)
+    for mod in MODULE_TABLES:
+        assert (tree / deb_module_dir() / mod).is_file(), f"{deb_module_dir()}/{mod} is not in {path.name}"
     assert not (tree / "usr/local").exists()
     conffiles = subprocess.run(["dpkg-deb", "--ctrl-tarfile", str(path)], capture_output=True,
                                check=True).stdout
@@ -415,19 +560,21 @@ def test_deb_files_and_conffile(deb):
 
 
 def test_deb_depends_come_from_the_linked_libraries(deb):
-    """${shlibs:Depends}: every shared library the binary needs has its
-    package (with a version) in Depends."""
+    """${shlibs:Depends}: every shared library the binary and its modules
+    need has its package (with a version) in Depends."""
     path, _, tree = deb
     depends = dpkg_field(path, "Depends")
     dep_names = {d.strip().split()[0] for d in depends.split(",")}
     assert "adduser" in dep_names, depends
-    needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(
-        ["objdump", "-p", str(tree / "usr/bin/sensorgate")], capture_output=True, text=True,
-        check=True).stdout)
-    paths = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(
-        ["ldd", str(tree / "usr/bin/sensorgate")], capture_output=True, text=True).stdout, re.M))
-    assert len(needed) >= 8, needed
-    for so in needed:
+    objs = [tree / "usr/bin/sensorgate"] + [tree / deb_module_dir() / m for m in MODULE_TABLES]
+    sos, paths = [], {}
+    for o in objs:
+        sos += needed(o)
+        paths.update(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(
+            ["ldd", str(o)], capture_output=True, text=True).stdout, re.M))
+    assert len(needed(objs[0])) >= 8, needed(objs[0])
+    assert [so for so in sos if so.startswith("libavro.")], sos
+    for so in sos:
         if so not in paths:
             continue  # the dynamic loader
         pkg = owner_package(paths[so])
@@ -590,6 +737,7 @@ def test_deb_installs_checks_runs_and_purges(deb, tmp_path):
                 "/usr/share/man/man5/sensorgate.yaml.5.gz"]
         left += [f"/{d}/sensorgate.service" for d in UNIT_DIRS]
         left += [f"/{d}/60-sensorgate.rules" for d in UDEV_DIRS]
+        left += [f"/{deb_module_dir()}"]
         for p in left:
             assert not os.path.exists(p), f"{p} is left after the purge"
         st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "sensorgate"],
@@ -625,8 +773,41 @@ def install_and_run(path, tmp_path):
     confdir = Path(tempfile.mkdtemp(prefix="sg-deb-test-"))
     try:
         run_as_sensorgate(confdir, tmp_path)
+        installed_modules_load(confdir, tmp_path)
     finally:
         shutil.rmtree(confdir, ignore_errors=True)
+
+
+def installed_modules_load(confdir, tmp_path):
+    """/usr/bin/sensorgate loads the Avro module from /usr/lib/<multiarch>/sensorgate."""
+    conf = confdir / "avro.yaml"
+    conf.write_text("gateway: {id: deb-avro, shutdown_timeout: 2s}\n"
+                    "spool: {dir: /var/lib/sensorgate/spool-avro, fsync: 100ms}\n"
+                    "kafka: {bootstrap: embedded, topic: debavro, format: avro}\n"
+                    "schema_registry: {url: \"http://127.0.0.1:9\", timeout: 500ms}\n"
+                    "http: {port: 0}\n"
+                    "view: {mode: lines}\n"
+                    "sources:\n"
+                    "  - {name: sim, driver: sim, sensors: [{id: c, kind: counter, rate: 10}]}\n")
+    os.chmod(conf, 0o644)
+    log = tmp_path / "avro.log"
+    env = {k: v for k, v in os.environ.items() if k != "SENSORGATE_MODULE_DIR"}
+    with open(log, "w") as fp:
+        p = subprocess.Popen(["/usr/bin/sensorgate", "run", "-c", str(conf)], stdout=fp,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                             **as_sensorgate(preexec_fn=die_with_parent))
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and p.poll() is None and \
+                "values in Avro" not in log.read_text():
+            time.sleep(0.2)
+        assert p.poll() is None and "values in Avro" in log.read_text(), log.read_text()[-3000:]
+        p.send_signal(signal.SIGTERM)
+        p.wait(20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def run_as_sensorgate(confdir, tmp_path):
