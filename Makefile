@@ -97,8 +97,14 @@ $(BUILD)/libsg.a: $(LIB_OBJ)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/gateway/base/module.o: ALL_CFLAGS += -DSG_MODULE_DIR='"$(MODULEDIR)"'
-$(BUILD)/gateway/base/module.o: Makefile
+# MODULEDIR the same way, so `make install PREFIX=...` after `make`
+# rebuilds the loader with the directory it installs to.
+$(BUILD)/moduledir.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define SG_MODULE_DIR "%s"\n' '$(MODULEDIR)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/gateway/base/module.o: $(BUILD)/moduledir.h
+$(BUILD)/gateway/base/module.o: ALL_CFLAGS += -include $(BUILD)/moduledir.h
 
 # A module is position-independent code that exports its table only
 # (a version script); what it uses from the core is resolved against the

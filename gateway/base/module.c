@@ -18,7 +18,7 @@
 #error "module.c is built with the version header (Makefile: SG_VERSIONED)"
 #endif
 #ifndef SG_MODULE_DIR
-#define SG_MODULE_DIR "/usr/local/lib/sensorgate"
+#error "module.c is built with the module directory header (Makefile: moduledir.h)"
 #endif
 
 /* More than the modules there are. */
