@@ -223,4 +223,5 @@ clean:
 -include cross/cross.mk
 -include tests/bench/bench.mk
 -include tests/fuzz/fuzz.mk
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(MOD_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(MOD_OBJ:.o=.d) \
+         $(patsubst $(BUILD)/tests/%,$(BUILD)/tests/unit/%.d,$(AVRO_TESTS))
