@@ -114,9 +114,10 @@ TEST(every_byte_at_every_position)
 
 TEST(escapes_between_runs)
 {
-	static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f",
+	static const char *const specials[] = {"\"",       "\\",           "\n",
+					       "\x01",     "\x1f",         "\x7f",
 					       "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-					       "\xc3", "\xed\xa0\x80", "\xff"};
+					       "\xc3",     "\xed\xa0\x80", "\xff"};
 	unsigned char s[64];
 
 	mismatches = 0;
