@@ -27,7 +27,7 @@ COPY config/ config/
 # e.g. --build-arg SG_VERSION=$(git describe --always --dirty).
 ARG SG_VERSION=docker
 RUN make -j"$(nproc)" VERSION="$SG_VERSION" \
- && strip build/sensorgate \
+ && strip build/sensorgate && strip --strip-unneeded build/modules/*.so \
  && build/sensorgate version
 
 # -------------------------------------------------------------- runtime
@@ -50,6 +50,8 @@ RUN groupadd --system --gid 10001 sensorgate \
  && install -d -o sensorgate -g sensorgate -m 0700 /var/lib/sensorgate \
  && install -d -m 0755 /etc/sensorgate
 COPY --from=build /src/build/sensorgate /usr/local/bin/sensorgate
+# kafka.format avro and the sink's SQLite output (MODULEDIR of PREFIX=/usr/local).
+COPY --from=build /src/build/modules/ /usr/local/lib/sensorgate/
 COPY config/docker.yaml /etc/sensorgate/docker.yaml
 USER sensorgate
 WORKDIR /var/lib/sensorgate

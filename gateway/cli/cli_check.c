@@ -13,6 +13,7 @@
 #include "gateway/config/conf.h"
 #include "gateway/kafka/producer.h"
 #include "gateway/kafka/security_check.h"
+#include "gateway/schema/encoder.h"
 
 /* One "FILE: line" per line of msg. */
 /* One line per error, FILE: first; FILE:LINE:COL: where the line names a
@@ -88,6 +89,12 @@ int sg_cli_check(int argc, char **argv)
 	}
 	if (sg_kafka_security_check(&conf, file, stderr, &eb) != SG_OK) {
 		check_lines(stderr, file, &conf, eb.msg);
+		sg_conf_free(&conf);
+		return 2;
+	}
+	/* kafka.format avro: its module (sensorgate-avro.so) must load. */
+	if (sg_schema_enc_check(&conf, &eb) != SG_OK) {
+		fprintf(stderr, "%s: %s\n", file, eb.msg);
 		sg_conf_free(&conf);
 		return 2;
 	}

@@ -446,6 +446,12 @@ def test_missing_module_is_a_clear_error(tmp_path):
     assert rc is not None and rc > 0, f"exit {rc}:\n{out}"
     assert f"kafka.format: avro needs {empty}/sensorgate-avro.so: cannot open shared object " \
            "file" in out, out
+    # `check` says it before any start.
+    conf_file = tmp_path / "avro.yaml"
+    r = subprocess.run([sg_bin(), "check", "-c", str(conf_file)], capture_output=True, text=True,
+                       env=env, timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"kafka.format: avro needs {empty}/sensorgate-avro.so: " in r.stderr, r.stderr
     r = subprocess.run([sg_bin(), "sink", "-b", "127.0.0.1:9", "-t", "x",
                         "--to", f"sqlite:{tmp_path / 'x.db'}"], capture_output=True, text=True,
                        env=env, timeout=30)
