@@ -143,7 +143,7 @@ static const struct sg_cfg_key kafka_keys[] = {
 	       "librdkafka properties passed through as is (for example `security.protocol`, "
 	       "`sasl.password: ${KAFKA_PASSWORD}`). The gateway's own settings (idempotence, "
 	       "acks) cannot be weakened here."),
-    SG_KEY_INT("max_in_flight", struct sg_kafka_conf, max_in_flight, "16384", 1, 10000000,
+    SG_KEY_INT("max_in_flight", struct sg_kafka_conf, max_in_flight, "8192", 1, 10000000,
 	       "Most records handed to librdkafka and not yet acknowledged (one window slot of "
 	       "32 bytes each; see also `max_in_flight_bytes`)."),
     SG_KEY_SIZE("max_in_flight_bytes", struct sg_kafka_conf, max_in_flight_bytes, "2MiB", 65536,
