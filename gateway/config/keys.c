@@ -156,10 +156,10 @@ static const struct sg_cfg_key kafka_keys[] = {
     SG_KEY_DURATION("batch_wait", struct sg_kafka_conf, batch_wait_ms, "5ms", 0, 1000,
 		    "at_least_once: while events flow, the producer reads the spool at most once "
 		    "per this interval and hands librdkafka what gathered, so a steady trickle "
-		    "costs one wake-up (and one broker request) per interval, not per event. The "
-		    "first event after a quiet spell is read at once; others wait at most this "
-		    "long (librdkafka's own linger.ms, 5 ms, follows). 0: every event is read as "
-		    "soon as it is appended."),
+		    "costs one wake-up (and one broker request per partition) per interval, not "
+		    "per event. The first event after a quiet spell is read at once; others wait "
+		    "at most this long, then librdkafka's linger.ms (1 ms by default here). 0: "
+		    "every event is read as soon as it is appended."),
     SG_KEY_STR("checkpoint_topic", struct sg_kafka_conf, checkpoint_topic, "sensorgate.checkpoints",
 	       "exactly_once: compacted topic holding each gateway's last committed seq (key: "
 	       "gateway id)."),
