@@ -612,10 +612,19 @@ sources:
             flooded.append(r)
             total = [total[0] + sc[0], total[1] + sc[1]]
             log(f"scrape run {i + 1}: quiet {quiet[-1]:.0f}/s, flooded {flooded[-1]:.0f}/s")
-        self.row("6. metrics endpoint", f"delivered/s under 50 scrapes/s of /metrics and /ready, "
-                 f"{n} events", "events/s", "events/s", flooded,
-                 "the same run without scrapes", quiet, TARGETS["scrape"], short="scrape flood",
-                 note=f"{total[0]} scrapes answered, {total[1]} failed")
+        # Each flooded run follows its quiet one: their ratio is the
+        # measurement (the produce path's own rate spreads 2x between runs,
+        # so a ratio of medians from different runs measures that spread).
+        pairs = [f / q for q, f in zip(quiet, flooded) if q and f]
+        r = self.row("6. metrics endpoint", f"delivered/s under 50 scrapes/s of /metrics and /ready, "
+                     f"{n} events", "events/s", "events/s", flooded,
+                     "the same run without scrapes", quiet, TARGETS["scrape"], short="scrape flood",
+                     note=f"{total[0]} scrapes answered, {total[1]} failed; ratio: the median of "
+                          f"the runs' own (flooded / the quiet run before it): "
+                          f"{', '.join(f'{x:.2f}' for x in pairs)}")
+        if pairs:
+            r["ratio"] = median(pairs)
+            r["verdict"] = "met" if r["ratio"] >= TARGETS["scrape"][1] else "missed"
 
     # ------------------------------------------------------------ 2. mqtt
     def scenario_mqtt(self):
