@@ -104,16 +104,11 @@ static inline bool json_plain8(uint64_t w)
 	return !((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w) & high);
 }
 
-void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
+char *sg_json_put_str(char *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
-	char *o;
 
-	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (6), plus quotes. */
-	if (n > (SIZE_MAX - 2) / 6 || !sg_buf_reserve(b, n * 6 + 2))
-		return;
-	o = b->p + b->len;
 	*o++ = '"';
 	/* Ids, names and units are mostly plain: eight bytes at a time up
 	 * to the first that is not (or the last word), then byte by byte. */
@@ -163,6 +158,14 @@ void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
 		i++;
 	}
 	*o++ = '"';
-	b->len = (size_t)(o - b->p);
+	return o;
+}
+
+void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n)
+{
+	/* Worst case: every byte becomes \u00XX (6) or U+FFFD (6), plus quotes. */
+	if (n > (SIZE_MAX - 2) / 6 || !sg_buf_reserve(b, n * 6 + 2))
+		return;
+	b->len = (size_t)(sg_json_put_str(b->p + b->len, s, n) - b->p);
 	b->p[b->len] = '\0';
 }

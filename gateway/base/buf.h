@@ -28,6 +28,10 @@ void sg_buf_printf(struct sg_buf *b, const char *fmt, ...) __attribute__((format
 size_t sg_utf8_len(const unsigned char *s, size_t n);
 /* JSON string literal with quotes and escapes; invalid UTF-8 -> U+FFFD. */
 void sg_buf_add_json_str(struct sg_buf *b, const char *s, size_t n);
+/* The same literal written at o, which has room for SG_JSON_STR_MAX(n)
+ * bytes; returns the end of what was written (no NUL). */
+#define SG_JSON_STR_MAX(n) ((size_t)(n)*6 + 2)
+char *sg_json_put_str(char *o, const char *s, size_t n);
 
 /* The appenders run for every field of every event: inline, with one
  * comparison on the path where the buffer has room.  The content stays

@@ -305,17 +305,36 @@ int sg_record_decode(const void *p, size_t n, struct sg_record *r)
 
 /* --- rendering and iteration ----------------------------------------- */
 
-static void add_header(struct sg_buf *b, const char *name, size_t nl, const void *v, size_t n)
+static char *put_u16(char *o, size_t v)
 {
-	sg_buf_add_u16(b, (uint16_t)nl);
-	sg_buf_add(b, name, nl);
-	sg_buf_add_u32(b, (uint32_t)n);
-	sg_buf_add(b, v, n);
+	o[0] = (char)v;
+	o[1] = (char)(v >> 8);
+	return o + 2;
 }
 
-/* The header block for seq with content type ct, appended to scratch:
- * sg-id "<gateway>:<seq>" (composed in place), sg-source, content-type,
- * then the extra headers.  Returns the block's offset in scratch. */
+static char *put_u32(char *o, size_t v)
+{
+	o[0] = (char)v;
+	o[1] = (char)(v >> 8);
+	o[2] = (char)(v >> 16);
+	o[3] = (char)(v >> 24);
+	return o + 4;
+}
+
+static char *put_bytes(char *o, const void *p, size_t n)
+{
+	if (n)
+		memcpy(o, p, n);
+	return o + n;
+}
+
+/* One { u16 len | name | u32 len | bytes } pair at o. */
+static char *put_header(char *o, const char *name, size_t nl, const void *v, size_t n)
+{
+	o = put_bytes(put_u16(o, nl), name, nl);
+	return put_bytes(put_u32(o, n), v, n);
+}
+
 /* Does the header block get sg-epoch?  (A record of the previous limit
  * of extra headers has no room for it.) */
 static bool render_epoch(const struct sg_record *r)
@@ -323,22 +342,32 @@ static bool render_epoch(const struct sg_record *r)
 	return r->epoch && r->nextra <= UINT16_MAX - 4;
 }
 
+/* The header block for seq with content type ct, appended to scratch:
+ * sg-id "<gateway>:<seq>" (composed in place), sg-source, content-type,
+ * sg-epoch, then the extra headers.  Returns the block's offset in
+ * scratch.  Room for all of it is reserved first: 4 pairs of at most
+ * 2 + 12 + 4 bytes besides their names' and values' own. */
 static size_t render_headers(struct sg_record *r, const char *d, size_t nd, const char *ct,
 			     size_t ctl, struct sg_buf *scratch)
 {
 	size_t hoff = scratch->len;
+	bool epoch = render_epoch(r);
+	char *o;
 
-	sg_buf_add_u16(scratch, 5);
-	sg_buf_add(scratch, "sg-id", 5);
-	sg_buf_add_u32(scratch, (uint32_t)(r->gateway_len + 1 + nd));
-	sg_buf_add(scratch, r->gateway, r->gateway_len);
-	sg_buf_addc(scratch, ':');
-	sg_buf_add(scratch, d, nd);
-	add_header(scratch, "sg-source", 9, r->source, r->source_len);
-	add_header(scratch, "content-type", 12, ct, ctl);
-	if (render_epoch(r))
-		add_header(scratch, "sg-epoch", 8, r->epoch, r->epoch_len);
-	sg_buf_add(scratch, r->extra, r->extra_len);
+	if (!sg_buf_reserve(scratch, 4 * 18 + r->gateway_len + 1 + nd + r->source_len + ctl +
+					 (epoch ? r->epoch_len : 0) + r->extra_len))
+		return hoff;
+	o = put_bytes(put_u16(scratch->p + hoff, 5), "sg-id", 5);
+	o = put_bytes(put_u32(o, r->gateway_len + 1 + nd), r->gateway, r->gateway_len);
+	*o++ = ':';
+	o = put_bytes(o, d, nd);
+	o = put_header(o, "sg-source", 9, r->source, r->source_len);
+	o = put_header(o, "content-type", 12, ct, ctl);
+	if (epoch)
+		o = put_header(o, "sg-epoch", 8, r->epoch, r->epoch_len);
+	o = put_bytes(o, r->extra, r->extra_len);
+	scratch->len = (size_t)(o - scratch->p);
+	scratch->p[scratch->len] = '\0';
 	return hoff;
 }
 

@@ -11,13 +11,12 @@
  */
 #include "event.h"
 
+#include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ADD_LIT(b, s) sg_buf_add((b), (s), sizeof(s) - 1)
 
 static const char *const quality_names[] = {"good", "uncertain", "bad"};
 
@@ -33,22 +32,6 @@ size_t sg_fmt_u64(char out[20], uint64_t v)
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	return n;
-}
-
-static void add_u64(struct sg_buf *b, uint64_t v)
-{
-	char d[20];
-	sg_buf_add(b, d, sg_fmt_u64(d, v));
-}
-
-static void add_i64(struct sg_buf *b, int64_t v)
-{
-	if (v < 0) {
-		sg_buf_addc(b, '-');
-		add_u64(b, (uint64_t)0 - (uint64_t)v);
-	} else {
-		add_u64(b, (uint64_t)v);
-	}
 }
 
 /* v as exactly `width` digits (v < 10^width). */
@@ -164,41 +147,59 @@ size_t sg_fmt_double(char out[SG_FMT_DOUBLE_MAX], double d)
 	return n;
 }
 
-static void add_double(struct sg_buf *b, double d)
-{
-	char tmp[SG_FMT_DOUBLE_MAX];
+/*
+ * The envelope is written with a cursor into room reserved once for the
+ * whole record (json_bound()): no bound check per piece.  PUT_LIT copies
+ * a literal of known size, which the compiler turns into a few moves.
+ */
+#define PUT_LIT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
 
-	if (isnan(d)) {
-		ADD_LIT(b, "\"NaN\"");
-		return;
-	}
-	if (isinf(d)) {
-		if (d > 0)
-			ADD_LIT(b, "\"Infinity\"");
-		else
-			ADD_LIT(b, "\"-Infinity\"");
-		return;
-	}
-	/* Keep it a JSON number: "1e+20" is fine, "inf" cannot occur. */
-	sg_buf_add(b, tmp, sg_fmt_double(tmp, d));
+static inline char *put(char *o, const void *p, size_t n)
+{
+	memcpy(o, p, n);
+	return o + n;
 }
 
-static void add_base64(struct sg_buf *b, const uint8_t *p, size_t n)
+static char *put_double(char *o, double d)
+{
+	if (isnan(d))
+		return PUT_LIT(o, "\"NaN\"");
+	if (isinf(d))
+		return d > 0 ? PUT_LIT(o, "\"Infinity\"") : PUT_LIT(o, "\"-Infinity\"");
+	/* Keep it a JSON number: "1e+20" is fine, "inf" cannot occur. */
+	return o + sg_fmt_double(o, d);
+}
+
+static char *put_i64(char *o, int64_t v)
+{
+	if (v < 0) {
+		*o++ = '-';
+		return o + sg_fmt_u64(o, (uint64_t)0 - (uint64_t)v);
+	}
+	return o + sg_fmt_u64(o, (uint64_t)v);
+}
+
+#define BASE64_MAX(n) (((size_t)(n) + 2) / 3 * 4 + 2)
+
+static char *put_base64(char *o, const uint8_t *p, size_t n)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	sg_buf_addc(b, '"');
+	*o++ = '"';
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16;
 		if (i + 1 < n)
 			v |= (uint32_t)p[i + 1] << 8;
 		if (i + 2 < n)
 			v |= p[i + 2];
-		char o[4] = {tab[v >> 18], tab[(v >> 12) & 63],
-			     i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
-		sg_buf_add(b, o, 4);
+		o[0] = tab[v >> 18];
+		o[1] = tab[(v >> 12) & 63];
+		o[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		o[3] = i + 2 < n ? tab[v & 63] : '=';
+		o += 4;
 	}
-	sg_buf_addc(b, '"');
+	*o++ = '"';
+	return o;
 }
 
 /* The proleptic Gregorian date of day z since 1970-01-01 (the algorithm
@@ -217,13 +218,14 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" in UTC.  Every int64 ns falls in the
- * years 1677..2262, so the year always has four digits. */
-static void add_time(struct sg_buf *b, int64_t ns)
+/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" in UTC, quoted (32 bytes).  Every
+ * int64 ns falls in the years 1677..2262, so the year always has four
+ * digits. */
+#define TIME_LEN 32
+static char *put_time(char *t, int64_t ns)
 {
 	int64_t s = ns / SG_NS_PER_S, frac = ns % SG_NS_PER_S, days, secs, y;
 	unsigned mo, d;
-	char t[32];
 
 	if (frac < 0) {
 		frac += SG_NS_PER_S;
@@ -248,93 +250,114 @@ static void add_time(struct sg_buf *b, int64_t ns)
 	put_digits(t + 21, (unsigned)frac, 9);
 	t[30] = 'Z';
 	t[31] = '"';
-	sg_buf_add(b, t, sizeof(t));
+	return t + TIME_LEN;
 }
 
-static void add_value(struct sg_buf *b, const struct sg_value *v)
+static char *put_value(char *o, const struct sg_value *v)
 {
 	static const char *const types[] = {"none", "double", "int",  "uint",
 					    "bool", "string", "bytes"};
 
-	ADD_LIT(b, ",\"value\":");
+	o = PUT_LIT(o, ",\"value\":");
 	switch (v->type) {
-	case SG_VAL_NONE: ADD_LIT(b, "null"); break;
-	case SG_VAL_DOUBLE: add_double(b, v->d); break;
-	case SG_VAL_INT: add_i64(b, v->i); break;
-	case SG_VAL_UINT: add_u64(b, v->u); break;
-	case SG_VAL_BOOL:
-		if (v->b)
-			ADD_LIT(b, "true");
-		else
-			ADD_LIT(b, "false");
-		break;
-	case SG_VAL_STR: sg_buf_add_json_str(b, v->s.p, v->s.len); break;
-	case SG_VAL_BYTES: add_base64(b, (const uint8_t *)v->s.p, v->s.len); break;
+	case SG_VAL_NONE: o = PUT_LIT(o, "null"); break;
+	case SG_VAL_DOUBLE: o = put_double(o, v->d); break;
+	case SG_VAL_INT: o = put_i64(o, v->i); break;
+	case SG_VAL_UINT: o += sg_fmt_u64(o, v->u); break;
+	case SG_VAL_BOOL: o = v->b ? PUT_LIT(o, "true") : PUT_LIT(o, "false"); break;
+	case SG_VAL_STR: o = sg_json_put_str(o, v->s.p, v->s.len); break;
+	case SG_VAL_BYTES: o = put_base64(o, (const uint8_t *)v->s.p, v->s.len); break;
 	}
-	ADD_LIT(b, ",\"type\":\"");
-	sg_buf_adds(b, types[v->type]);
-	sg_buf_addc(b, '"');
+	o = PUT_LIT(o, ",\"type\":\"");
+	o = put(o, types[v->type], strlen(types[v->type]));
+	*o++ = '"';
+	return o;
 }
 
-static void add_field(struct sg_buf *b, const char *lit, size_t lit_len, const char *s, size_t n)
-{
-	sg_buf_add(b, lit, lit_len);
-	sg_buf_add_json_str(b, s, n);
-}
-#define ADD_FIELD(b, lit, s, n) add_field((b), (lit), sizeof(lit) - 1, (s), (n))
+/* lit (a literal ending in ':'), then s as a JSON string. */
+#define PUT_FIELD(o, lit, s, n) sg_json_put_str(PUT_LIT((o), lit), (s), (n))
 
-static void add_attrs(struct sg_buf *b, const struct sg_event_view *ev)
+static char *put_attrs(char *o, const struct sg_event_view *ev)
 {
 	size_t pos = 0, kl, vl;
 	const char *k, *v;
-	bool first = true;
 
-	ADD_LIT(b, ",\"attrs\":{");
-	while (sg_event_attr_next(ev, &pos, &k, &kl, &v, &vl)) {
+	o = PUT_LIT(o, ",\"attrs\":{");
+	for (bool first = true; sg_event_attr_next(ev, &pos, &k, &kl, &v, &vl); first = false) {
 		if (!first)
-			sg_buf_addc(b, ',');
-		first = false;
-		sg_buf_add_json_str(b, k, kl);
-		sg_buf_addc(b, ':');
-		sg_buf_add_json_str(b, v, vl);
+			*o++ = ',';
+		o = sg_json_put_str(o, k, kl);
+		*o++ = ':';
+		o = sg_json_put_str(o, v, vl);
 	}
-	sg_buf_addc(b, '}');
+	*o++ = '}';
+	return o;
+}
+
+/* The most sg_event_json_record() writes for r: every literal (under
+ * 256 bytes together), the numbers at their widest, every string at six
+ * bytes a byte; the attrs' key and value bytes lie within their encoded
+ * block, each pair adding quotes, ':' and ','. */
+static size_t json_bound(const struct sg_record *r, size_t seq_len)
+{
+	const struct sg_event_view *ev = &r->ev;
+	size_t n = 256 + 2 * seq_len + TIME_LEN + 21 + SG_FMT_DOUBLE_MAX;
+
+	n += SG_JSON_STR_MAX(r->gateway_len) * 2 + SG_JSON_STR_MAX(r->source_len) +
+	     SG_JSON_STR_MAX(ev->sensor_len);
+	if (r->epoch)
+		n += SG_JSON_STR_MAX(r->epoch_len);
+	if (ev->unit)
+		n += SG_JSON_STR_MAX(ev->unit_len);
+	if (ev->reason)
+		n += SG_JSON_STR_MAX(ev->reason_len);
+	if (ev->value.type == SG_VAL_STR)
+		n += SG_JSON_STR_MAX(ev->value.s.len);
+	else if (ev->value.type == SG_VAL_BYTES)
+		n += BASE64_MAX(ev->value.s.len);
+	if (ev->nattrs)
+		n += 6 * ev->attrs_len + 6 * (size_t)ev->nattrs;
+	return n;
 }
 
 void sg_event_json_record(struct sg_buf *b, const struct sg_record *r, const char *seq,
 			  size_t seq_len)
 {
 	const struct sg_event_view *ev = &r->ev;
+	size_t bound = json_bound(r, seq_len), start = b->len;
+	char *o;
 
+	if (!sg_buf_reserve(b, bound))
+		return;
+	o = b->p + start;
 	/* The id "<gateway>:<seq>" as one JSON string: the gateway escaped,
 	 * then ':' and digits, which never need escaping. */
-	ADD_FIELD(b, "{\"v\":1,\"id\":", r->gateway, r->gateway_len);
-	if (!b->oom)
-		b->len--; /* reopen the string */
-	sg_buf_addc(b, ':');
-	sg_buf_add(b, seq, seq_len);
-	ADD_LIT(b, "\",\"seq\":");
-	sg_buf_add(b, seq, seq_len);
+	o = PUT_FIELD(o, "{\"v\":1,\"id\":", r->gateway, r->gateway_len) - 1;
+	*o++ = ':';
+	o = put(o, seq, seq_len);
+	o = PUT_LIT(o, "\",\"seq\":");
+	o = put(o, seq, seq_len);
 	if (r->epoch)
-		ADD_FIELD(b, ",\"epoch\":", r->epoch, r->epoch_len);
-	ADD_FIELD(b, ",\"gateway\":", r->gateway, r->gateway_len);
-	ADD_FIELD(b, ",\"source\":", r->source, r->source_len);
-	ADD_FIELD(b, ",\"sensor\":", ev->sensor, ev->sensor_len);
-	ADD_LIT(b, ",\"time\":");
-	add_time(b, r->ts_ns);
-	ADD_LIT(b, ",\"time_ns\":");
-	add_i64(b, r->ts_ns);
-	add_value(b, &ev->value);
+		o = PUT_FIELD(o, ",\"epoch\":", r->epoch, r->epoch_len);
+	o = PUT_FIELD(o, ",\"gateway\":", r->gateway, r->gateway_len);
+	o = PUT_FIELD(o, ",\"source\":", r->source, r->source_len);
+	o = PUT_FIELD(o, ",\"sensor\":", ev->sensor, ev->sensor_len);
+	o = put_time(PUT_LIT(o, ",\"time\":"), r->ts_ns);
+	o = put_i64(PUT_LIT(o, ",\"time_ns\":"), r->ts_ns);
+	o = put_value(o, &ev->value);
 	if (ev->unit)
-		ADD_FIELD(b, ",\"unit\":", ev->unit, ev->unit_len);
-	ADD_LIT(b, ",\"quality\":\"");
-	sg_buf_adds(b, quality_names[ev->quality]);
-	sg_buf_addc(b, '"');
+		o = PUT_FIELD(o, ",\"unit\":", ev->unit, ev->unit_len);
+	o = PUT_LIT(o, ",\"quality\":\"");
+	o = put(o, quality_names[ev->quality], strlen(quality_names[ev->quality]));
+	*o++ = '"';
 	if (ev->reason)
-		ADD_FIELD(b, ",\"reason\":", ev->reason, ev->reason_len);
+		o = PUT_FIELD(o, ",\"reason\":", ev->reason, ev->reason_len);
 	if (ev->nattrs)
-		add_attrs(b, ev);
-	sg_buf_addc(b, '}');
+		o = put_attrs(o, ev);
+	*o++ = '}';
+	b->len = (size_t)(o - b->p);
+	assert(b->len - start <= bound);
+	b->p[b->len] = '\0';
 }
 
 void sg_event_json(const struct sg_event_ctx *ec, const struct sg_reading *rd, uint64_t seq,

@@ -481,3 +481,102 @@ TEST(time_matches_gmtime)
 	}
 	sg_buf_free(&b);
 }
+
+/* Text that grows most when escaped: control bytes (\u0001, six bytes
+ * each) and bytes that are not UTF-8 (U+FFFD, six bytes each). */
+static char *worst_text(size_t n)
+{
+	char *s = malloc(n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		s[i] = i % 2 ? '\x01' : '\xff';
+	s[n] = '\0';
+	return s;
+}
+
+/* The envelope is written into room reserved once for the whole record:
+ * with every string at its worst, the text is still exactly the pieces
+ * escaped one by one (sg_buf_add_json_str, checked on its own in
+ * test_buf_json), whatever the scratch buffer held before. */
+TEST(worst_case_escaping_fits_the_reserved_room)
+{
+	char *gw = worst_text(200), *src = worst_text(300), *sensor = worst_text(1000),
+	     *unit = worst_text(500), *reason = worst_text(2000), *val = worst_text(3000);
+	char *keys[40], *vals[40], d[20];
+	struct sg_attr at[40];
+	struct sg_event_ctx wc = {gw, src, "t"};
+	struct sg_buf enc, scratch, exp;
+	struct sg_record r;
+
+	for (int i = 0; i < 40; i++) {
+		keys[i] = worst_text(10 + (size_t)i);
+		vals[i] = worst_text(50 + 3 * (size_t)i);
+		at[i] = (struct sg_attr){keys[i], vals[i]};
+	}
+	struct sg_reading rd = {.sensor = sensor,
+				.ts_ns = 1700000000123456789LL,
+				.value = {.type = SG_VAL_STR, .s = {val, 3000}},
+				.unit = unit,
+				.quality = SG_Q_BAD,
+				.reason = reason,
+				.attrs = at,
+				.nattrs = 40};
+	sg_buf_init(&enc);
+	sg_buf_init(&scratch);
+	sg_buf_init(&exp);
+	CHECK_EQ(sg_event_encode(&wc, &rd, &enc), SG_OK);
+	CHECK_EQ(sg_record_decode(enc.p, enc.len, &r), SG_OK);
+	r.epoch = "\x01\xff\x01";
+	r.epoch_len = 3;
+	sg_buf_printf(&scratch, "%0999d", 7); /* render starts afresh */
+	CHECK_EQ(sg_record_render(&r, 18446744073709551615ULL, &scratch), SG_OK);
+
+	sg_buf_adds(&exp, "{\"v\":1,\"id\":");
+	sg_buf_add_json_str(&exp, gw, 200);
+	exp.len--;
+	sg_buf_adds(&exp, ":18446744073709551615\",\"seq\":18446744073709551615,\"epoch\":");
+	sg_buf_add_json_str(&exp, r.epoch, 3);
+	sg_buf_adds(&exp, ",\"gateway\":");
+	sg_buf_add_json_str(&exp, gw, 200);
+	sg_buf_adds(&exp, ",\"source\":");
+	sg_buf_add_json_str(&exp, src, 300);
+	sg_buf_adds(&exp, ",\"sensor\":");
+	sg_buf_add_json_str(&exp, sensor, 1000);
+	sg_buf_adds(&exp, ",\"time\":\"2023-11-14T22:13:20.123456789Z\",\"time_ns\":"
+			  "1700000000123456789,\"value\":");
+	sg_buf_add_json_str(&exp, val, 3000);
+	sg_buf_adds(&exp, ",\"type\":\"string\",\"unit\":");
+	sg_buf_add_json_str(&exp, unit, 500);
+	sg_buf_adds(&exp, ",\"quality\":\"bad\",\"reason\":");
+	sg_buf_add_json_str(&exp, reason, 2000);
+	sg_buf_adds(&exp, ",\"attrs\":{");
+	for (int i = 0; i < 40; i++) {
+		if (i)
+			sg_buf_addc(&exp, ',');
+		sg_buf_add_json_str(&exp, keys[i], strlen(keys[i]));
+		sg_buf_addc(&exp, ':');
+		sg_buf_add_json_str(&exp, vals[i], strlen(vals[i]));
+	}
+	sg_buf_adds(&exp, "}}");
+	CHECK(!exp.oom);
+	CHECK_EQ(r.value_len, exp.len);
+	CHECK(r.value_len == exp.len && !memcmp(r.value, exp.p, exp.len));
+	/* The headers follow the value in the same buffer. */
+	CHECK_EQ(r.nheaders, 4);
+	CHECK((const char *)r.headers == (const char *)r.value + r.value_len);
+	CHECK_EQ(sg_fmt_u64(d, 18446744073709551615ULL), 20);
+
+	for (int i = 0; i < 40; i++) {
+		free(keys[i]);
+		free(vals[i]);
+	}
+	free(gw);
+	free(src);
+	free(sensor);
+	free(unit);
+	free(reason);
+	free(val);
+	sg_buf_free(&enc);
+	sg_buf_free(&scratch);
+	sg_buf_free(&exp);
+}
