@@ -38,7 +38,16 @@ ALL_CFLAGS := -std=gnu11 $(OPT) $(WARN) $(SANITIZE) -D_GNU_SOURCE -D_FILE_OFFSET
               -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) \
               -DSG_GPIOD_MAJOR=$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null | cut -d. -f1) \
               $(CFLAGS)
-LDLIBS  := $(shell $(PKG_CONFIG) --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm
+# The allocator: mimalloc takes malloc over for the whole process, the
+# libraries included (librdkafka allocates and frees a message and its
+# headers per record).  ALLOCATOR=libc keeps glibc's; the sanitizers
+# bring their own.
+ALLOCATOR ?= libc
+ifneq ($(SANITIZE),)
+ALLOCATOR := libc
+endif
+ALLOC_LIBS := $(if $(filter mimalloc,$(ALLOCATOR)),-lmimalloc)
+LDLIBS  := $(ALLOC_LIBS) $(shell $(PKG_CONFIG) --libs $(CORE_PKGS) 2>/dev/null) -lpthread -lm
 AVRO_LIBS   := $(shell $(PKG_CONFIG) --libs $(AVRO_PKGS) 2>/dev/null)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs $(SQLITE_PKGS) 2>/dev/null)
 LDFLAGS ?=

@@ -18,29 +18,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const quality_names[] = {"good", "uncertain", "bad"};
+/* "00" "01" ... "99": two digits per division. */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* The decimal digits of v (v < 10^width) in out[0..width), from the last. */
+static inline void put_digits(char *out, uint64_t v, size_t width)
+{
+	char *p = out + width;
+
+	while (p - out >= 2) {
+		p -= 2;
+		memcpy(p, digits2 + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (p > out)
+		*--p = (char)('0' + v);
+}
 
 size_t sg_fmt_u64(char out[20], uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	size_t n = 1;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
+	for (uint64_t t = v; t >= 10; t /= 10)
+		n++;
+	put_digits(out, v, n);
 	return n;
-}
-
-/* v as exactly `width` digits (v < 10^width). */
-static void put_digits(char *p, unsigned v, int width)
-{
-	for (int i = width - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
 }
 
 /*
@@ -255,9 +260,6 @@ static char *put_time(char *t, int64_t ns)
 
 static char *put_value(char *o, const struct sg_value *v)
 {
-	static const char *const types[] = {"none", "double", "int",  "uint",
-					    "bool", "string", "bytes"};
-
 	o = PUT_LIT(o, ",\"value\":");
 	switch (v->type) {
 	case SG_VAL_NONE: o = PUT_LIT(o, "null"); break;
@@ -268,9 +270,15 @@ static char *put_value(char *o, const struct sg_value *v)
 	case SG_VAL_STR: o = sg_json_put_str(o, v->s.p, v->s.len); break;
 	case SG_VAL_BYTES: o = put_base64(o, (const uint8_t *)v->s.p, v->s.len); break;
 	}
-	o = PUT_LIT(o, ",\"type\":\"");
-	o = put(o, types[v->type], strlen(types[v->type]));
-	*o++ = '"';
+	switch (v->type) {
+	case SG_VAL_NONE: return PUT_LIT(o, ",\"type\":\"none\"");
+	case SG_VAL_DOUBLE: return PUT_LIT(o, ",\"type\":\"double\"");
+	case SG_VAL_INT: return PUT_LIT(o, ",\"type\":\"int\"");
+	case SG_VAL_UINT: return PUT_LIT(o, ",\"type\":\"uint\"");
+	case SG_VAL_BOOL: return PUT_LIT(o, ",\"type\":\"bool\"");
+	case SG_VAL_STR: return PUT_LIT(o, ",\"type\":\"string\"");
+	case SG_VAL_BYTES: return PUT_LIT(o, ",\"type\":\"bytes\"");
+	}
 	return o;
 }
 
@@ -347,9 +355,11 @@ void sg_event_json_record(struct sg_buf *b, const struct sg_record *r, const cha
 	o = put_value(o, &ev->value);
 	if (ev->unit)
 		o = PUT_FIELD(o, ",\"unit\":", ev->unit, ev->unit_len);
-	o = PUT_LIT(o, ",\"quality\":\"");
-	o = put(o, quality_names[ev->quality], strlen(quality_names[ev->quality]));
-	*o++ = '"';
+	switch (ev->quality) {
+	case SG_Q_GOOD: o = PUT_LIT(o, ",\"quality\":\"good\""); break;
+	case SG_Q_UNCERTAIN: o = PUT_LIT(o, ",\"quality\":\"uncertain\""); break;
+	default: o = PUT_LIT(o, ",\"quality\":\"bad\""); break;
+	}
 	if (ev->reason)
 		o = PUT_FIELD(o, ",\"reason\":", ev->reason, ev->reason_len);
 	if (ev->nattrs)

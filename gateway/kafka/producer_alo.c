@@ -301,6 +301,7 @@ static void alo_rewind(struct alo *a)
 		"resending from seq %" PRIu64 " (%zu records already delivered are skipped)",
 		after + 1, nskip);
 	c->have_rec = false;
+	a->gather_end = 0; /* the resend reads at once */
 	sg_spool_rewind(c->sp, after);
 }
 

@@ -18,6 +18,9 @@
 #   modbus_plain  plain libmodbus read loop, the Modbus driver's reference
 #   hotpath       the per-event functions in a loop, for callgrind's
 #                 instruction counts (tests/bench/hotpath.sh)
+# and, for `make bench` only, the gateway once more with ALLOCATOR=mimalloc
+# in $(BUILD)/mimalloc/, which the produce scenario measures beside the
+# default build.
 
 BENCH_BIN := $(BUILD)/bench/spool_bench $(BUILD)/bench/spool_ref $(BUILD)/bench/modbus_plain \
              $(BUILD)/bench/hotpath
@@ -47,6 +50,7 @@ bench-tools: all $(BENCH_BIN)
 
 bench: .deps-ok
 	$(Q)$(MAKE) --no-print-directory bench-tools
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/mimalloc ALLOCATOR=mimalloc $(BUILD)/mimalloc/sensorgate
 	$(Q)SG_BUILD=$(abspath $(BUILD)) python3 tests/bench/bench.py --build $(BUILD) $(BENCH_ARGS)
 
 bench-smoke: .deps-ok

@@ -46,7 +46,8 @@ KCAT_FAIR = ["-X", "enable.idempotence=true", "-X", "acks=all"]
 # The headers the gateway puts on every sim record (docs/events.md), with
 # values of the same length, so the kcat reference sends as many bytes.
 KCAT_HEADERS = ["-H", "sg-id=bench:100000", "-H", "sg-source=sim",
-                "-H", "content-type=application/vnd.sensorgate.event.v1+json"]
+                "-H", "content-type=application/vnd.sensorgate.event.v1+json",
+                "-H", "sg-epoch=00c0ffee00c0ffee"]
 
 # (what the ratio is, the bound, "min": ratio >= bound, "max": ratio <= bound).
 # Issue 15's targets where it sets one (the others from issue 7).
@@ -272,9 +273,9 @@ class Bench:
         log(f"{scenario} {case}: not run: {reason}")
         self.row(scenario, case, "-", "", None, status=f"not run: {reason}")
 
-    def gateway(self, yaml_text, name):
+    def gateway(self, yaml_text, name, binary=None):
         self.n_gw += 1
-        return Gateway(self.work, yaml_text, name=f"{name}-{self.n_gw}")
+        return Gateway(self.work, yaml_text, name=f"{name}-{self.n_gw}", binary=binary)
 
     def conf(self, sources, fsync="10ms", topic="bench.rate", bootstrap=None, extra_kafka=""):
         return f"""
@@ -319,9 +320,9 @@ sources:
             self.kafka.create_topic(topic, partitions=3)
 
     # ------------------------------------------------------------ 1. produce
-    def produce_gateway(self, n, fsync):
+    def produce_gateway(self, n, fsync, binary=None):
         gw = self.gateway(self.conf(self.sim_source(1_000_000, limit=n), fsync=fsync,
-                                    topic="bench.produce"), f"produce-{fsync}")
+                                    topic="bench.produce"), f"produce-{fsync}", binary=binary)
         t0 = time.time()
         gw.start(wait_running=False)
         dt = wait_acked(gw, n, timeout=240, t0=t0)
@@ -330,7 +331,7 @@ sources:
         # Steady state: the status intervals between the first and the
         # last (which are cut by start-up and by the end of the events).
         steady = [s["delivered"] for s in status_lines(gw)[1:-1] if s["delivered"] > 0]
-        self.steady.setdefault(fsync, []).append(median(steady))
+        self.steady.setdefault(fsync if not binary else "alt", []).append(median(steady))
         self.finish(gw)
         if dt is None:
             raise RuntimeError(f"gateway did not deliver {n} records within 240 s")
@@ -393,6 +394,7 @@ sources:
                           f"({self.event_size['min']}-{self.event_size['max']}), same keys and headers",
                      extra=dict(cpu_us_per_event=median(cpu_us), ref_cpu_us_per_event=median(ref_us),
                                 rss_mb=median(rss), ref_rss_mb=median(ref_rss)))
+        self.produce_mimalloc(n, recfile)
         r = self.row("6. footprint", f"max rate (produce, fsync 10ms, {n} events, default "
                      "settings but spool size)", "peak RSS (VmHWM)", "MB", full["10ms"][2],
                      higher_is_better=False, short="rss max rate")
@@ -401,6 +403,35 @@ sources:
         self.max_rate = median(full["10ms"][0])
         self.max_rate_cpu_us = median(full["10ms"][1])
         self.recfile = recfile
+
+    def produce_mimalloc(self, n, recfile):
+        """The produce case with the gateway built ALLOCATOR=mimalloc
+        (bench.mk builds it beside the default one), each run next to one
+        of the default build and one of kcat: what the allocator buys in
+        rate and costs in memory."""
+        alt = Path(self.args.build).resolve() / "mimalloc" / "sensorgate"
+        if not alt.exists():
+            log(f"produce: {alt} not built (make bench builds it): no allocator rows")
+            return
+        gw_r, alt_r, ref_r, rss, alt_rss = [], [], [], [], []
+        for i in range(self.runs):
+            rate, _, hwm = self.produce_gateway(n, "10ms")
+            gw_r.append(rate)
+            rss.append(hwm / 1024 if hwm else None)
+            rate, _, hwm = self.produce_gateway(n, "10ms", binary=str(alt))
+            alt_r.append(rate)
+            alt_rss.append(hwm / 1024 if hwm else None)
+            ref_r.append(self.produce_kcat(recfile, n)[0])
+            log(f"produce mimalloc run {i + 1}: default {gw_r[-1]:.0f}/s, mimalloc "
+                f"{alt_r[-1]:.0f}/s, kcat {ref_r[-1]:.0f}/s")
+        self.row("1. produce", f"same, gateway built ALLOCATOR=mimalloc, fsync 10ms, {n} events",
+                 "events/s", "events/s", alt_r, "kcat -P (idempotent, acks=all)", ref_r,
+                 short="produce mimalloc",
+                 note=f"the default build (glibc malloc) in the same runs: "
+                      f"{self.fmt(median(gw_r))} events/s, peak RSS {self.fmt(median(rss))} MB; "
+                      f"mimalloc's peak RSS {self.fmt(median(alt_rss))} MB",
+                 extra=dict(default_rate=median(gw_r), rss_mb=median(alt_rss),
+                            default_rss_mb=median(rss)))
 
     # ------------------------------------------------------------ 1c. callgrind
     @staticmethod

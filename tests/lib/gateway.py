@@ -29,7 +29,8 @@ class Gateway:
     tests never collide on the default port.
     """
 
-    def __init__(self, workdir, yaml_text, name="gw"):
+    def __init__(self, workdir, yaml_text, name="gw", binary=None):
+        self.binary = binary  # None: sg_bin()
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.spool = self.dir / f"{name}-spool"
@@ -49,7 +50,8 @@ class Gateway:
         e = dict(os.environ)
         if env:
             e.update(env)
-        self.proc = subprocess.Popen([sg_bin(), "run", "-c", str(self.conf)], stdout=log,
+        self.proc = subprocess.Popen([self.binary or sg_bin(), "run", "-c", str(self.conf)],
+                                     stdout=log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=e,
                                      preexec_fn=die_with_parent)
         log.close()

@@ -248,3 +248,24 @@ TEST(edges)
 	CHECK_EQ(sg_fmt_double_fixed(f, 1e-5), 0);      /* %g: 1e-05 */
 	CHECK_EQ(sg_fmt_double_fixed(f, 0.1 + 0.2), 0); /* 17 digits */
 }
+
+/* Integers are written without printf, two digits at a time: every
+ * digit count, at both ends of it, reads as printf's %llu. */
+TEST(u64_matches_printf_at_every_digit_count)
+{
+	char got[21], want[32];
+	uint64_t p = 1;
+
+	for (int k = 0; k < 20; k++, p *= 10) {
+		uint64_t v[] = {p - 1, p, p + 1, p * 5 + 7};
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			size_t n = sg_fmt_u64(got, v[i]);
+			got[n] = '\0';
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+			CHECK_STR(got, want);
+		}
+	}
+	snprintf(want, sizeof(want), "%llu", 18446744073709551615ULL);
+	got[sg_fmt_u64(got, 18446744073709551615ULL)] = '\0';
+	CHECK_STR(got, want);
+}
