@@ -35,7 +35,6 @@
 #include "producer_mode.h"
 #include "hold.h"
 #include "producer_send.h"
-#include "reports.h"
 #include "ring.h"
 
 /* The opaque of a held record sent again: the hold's token | this bit
@@ -48,7 +47,7 @@ struct alo {
 	uint16_t *slot_src;      /* per ring slot (token - 1): the record's source */
 	uint32_t *slot_bytes;    /* per ring slot: its bytes in flight (0: none) */
 	uint64_t inflight_bytes; /* the sum of slot_bytes: kafka.max_in_flight_bytes */
-	struct sg_reports rep;   /* librdkafka's callbacks, served on their thread */
+	int qpipe[2];            /* librdkafka's main queue -> readable */
 	struct sg_hold *hold;
 	bool hold_dirty;    /* held records written since the last sync */
 	uint64_t ack_due;   /* released, waiting for the hold's sync to be acked */
@@ -73,37 +72,37 @@ static bool alo_refuse(struct alo *a, const char *topic, size_t len, rd_kafka_re
 	return rc == SG_OK;
 }
 
-/* A value a report kept for rejected.log, or an empty one. */
-#define REPORT_VALUE(m) ((m)->data ? (const void *)(m)->data : ""), ((m)->data ? (m)->len : 0)
-
 /* The report of a held record sent again. */
-static void alo_hold_dr(struct alo *a, uint32_t tok, const struct sg_report *m)
+static void alo_hold_dr(struct alo *a, uint32_t tok, const rd_kafka_message_t *m)
 {
 	int64_t now = sg_now_mono_ns(), lat;
 
-	if (!m->err && m->status == RD_KAFKA_MSG_STATUS_PERSISTED) {
-		lat = m->at_ns - a->hold_ts[tok];
+	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED) {
+		lat = sg_now_ns() - a->hold_ts[tok];
 		sg_prod_delivered(a->c, a->hold_src[tok], 1);
 		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
 		sg_hold_result(a->hold, tok, SG_HOLD_DELIVERED, 0, now);
 	} else if (m->err && !sg_send_holds(m->err) && sg_send_permanent(m->err)) {
-		sg_send_reject_err(a->c, 0, REPORT_VALUE(m), m->topic ? m->topic : "-", m->err);
+		sg_send_reject_err(a->c, 0, m->payload, m->len, rd_kafka_topic_name(m->rkt),
+				   m->err);
 		sg_hold_result(a->hold, tok, SG_HOLD_DONE, 0, now);
 	} else {
 		sg_hold_result(a->hold, tok, SG_HOLD_FAILED, m->err, now);
 	}
 }
 
-/* --- delivery reports (taken from the reports thread, reports.h) ------- */
+/* --- librdkafka callbacks (the producer thread, inside rd_kafka_poll) -- */
 
-static void alo_dr(struct alo *a, const struct sg_report *m)
+static void alo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
+	struct alo *a = opaque;
 	const struct sg_ring_slot *s;
 	enum sg_ring_outcome what = SG_RING_FAILED;
-	uintptr_t token = m->token;
+	uintptr_t token = (uintptr_t)m->_private;
 	uint16_t src = token && token <= a->ring.cap ? a->slot_src[token - 1] : 0;
-	const char *topic = m->topic ? m->topic : "-";
+	const char *topic = rd_kafka_topic_name(m->rkt);
 
+	(void)rk;
 	if (token & ALO_HOLD_TAG) {
 		alo_hold_dr(a, (uint32_t)(token & ~ALO_HOLD_TAG), m);
 		return;
@@ -112,7 +111,7 @@ static void alo_dr(struct alo *a, const struct sg_report *m)
 		a->inflight_bytes -= a->slot_bytes[token - 1];
 		a->slot_bytes[token - 1] = 0;
 	}
-	if (!m->err && m->status == RD_KAFKA_MSG_STATUS_PERSISTED)
+	if (!m->err && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED)
 		what = SG_RING_PERSISTED;
 	else if (sg_send_holds(m->err))
 		alo_refuse(a, topic, strlen(topic), m->err); /* FAILED: the rewind holds it */
@@ -122,11 +121,12 @@ static void alo_dr(struct alo *a, const struct sg_report *m)
 	if (!s)
 		return; /* not in flight (cannot happen: every report is awaited) */
 	if (what == SG_RING_PERSISTED) {
-		int64_t lat = m->at_ns - s->ts_ns;
+		int64_t lat = sg_now_ns() - s->ts_ns;
 		sg_prod_delivered(a->c, src, 1);
 		sg_hist_add(&sg_delivery_latency, lat > 0 ? (uint64_t)lat / 1000 : 0);
 	} else if (what == SG_RING_REJECTED) {
-		sg_send_reject_err(a->c, s->seq, REPORT_VALUE(m), topic, m->err);
+		sg_send_reject_err(a->c, s->seq, m->payload, m->len, rd_kafka_topic_name(m->rkt),
+				   m->err);
 	} else {
 		static struct sg_log_rl rl;
 		if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
@@ -141,26 +141,19 @@ static void alo_dr(struct alo *a, const struct sg_report *m)
 	}
 }
 
-/* What the callbacks said since the last time, in order: acted on here,
- * on the producer thread, as they would have been inside them.  After
- * the handle is destroyed (c->rk NULL), only the delivery reports of its
- * purge matter. */
-static void alo_reports(struct alo *a)
+static void alo_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	struct sg_prod_ctx *c = a->c;
-	size_t n;
-	struct sg_report *v = sg_reports_take(&a->rep, &n);
+	struct alo *a = opaque;
+	sg_send_error(a->c, rk, err, reason);
+}
 
-	for (size_t i = 0; i < n; i++) {
-		const struct sg_report *e = &v[i];
+static int alo_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct alo *a = opaque;
 
-		if (e->kind == SG_REPORT_DR)
-			alo_dr(a, e);
-		else if (e->kind == SG_REPORT_ERROR && c->rk)
-			sg_send_error(c, c->rk, e->err, e->data ? e->data : "");
-		else if (e->kind == SG_REPORT_STATS && c->rk)
-			sg_prod_stats(c, e->data, e->len);
-	}
+	(void)rk;
+	sg_prod_stats(a->c, json, len);
+	return 0; /* librdkafka frees json */
 }
 
 /* --- the client ------------------------------------------------------- */
@@ -169,43 +162,34 @@ static int alo_client(struct alo *a, struct sg_errbuf *eb)
 {
 	struct sg_prod_ctx *c = a->c;
 	struct sg_kafka_opts o = sg_send_opts(c->conf, c->bootstrap, c->client_id);
+	rd_kafka_queue_t *q;
 	int rc;
 
-	o.dr_msg_cb = sg_reports_dr_cb;
-	o.error_cb = sg_reports_error_cb;
-	o.stats_cb = sg_reports_stats_cb;
+	o.dr_msg_cb = alo_dr_cb;
+	o.error_cb = alo_error_cb;
+	o.stats_cb = alo_stats_cb;
 	o.stats_interval_ms = SG_PROD_STATS_MS;
-	o.opaque = &a->rep;
+	o.opaque = a;
 	if ((rc = sg_kafka_new(&o, &c->rk, eb)) != SG_OK)
 		return rc;
-	if ((rc = sg_reports_start(&a->rep, c->rk, eb)) != SG_OK) {
-		rd_kafka_destroy(c->rk);
-		c->rk = NULL;
-		return rc;
-	}
+	q = rd_kafka_queue_get_main(c->rk);
+	rd_kafka_queue_io_event_enable(q, a->qpipe[1], "1", 1);
+	rd_kafka_queue_destroy(q);
 	c->fatal = false;
 	return SG_OK;
-}
-
-/* Destroy the handle: its thread first, then the purge's reports. */
-static void alo_destroy(struct alo *a)
-{
-	sg_reports_stop(&a->rep);
-	sg_send_destroy(a->c);
-	alo_reports(a);
 }
 
 static void alo_close(struct sg_prod_ctx *c, void *st)
 {
 	struct alo *a = st;
 
-	if (!a) {
-		sg_send_destroy(c);
-		return;
-	}
-	sg_reports_stop(&a->rep);
 	sg_send_destroy(c);
-	sg_reports_fini(&a->rep);
+	if (!a)
+		return;
+	if (a->qpipe[0] >= 0)
+		close(a->qpipe[0]);
+	if (a->qpipe[1] >= 0)
+		close(a->qpipe[1]);
 	sg_ring_fini(&a->ring);
 	free(a->slot_src);
 	free(a->slot_bytes);
@@ -241,13 +225,13 @@ static int alo_open(struct sg_prod_ctx *c, void **st, struct sg_errbuf *eb)
 	int rc;
 
 	a->c = c;
-	a->rep.efd = -1;
+	a->qpipe[0] = a->qpipe[1] = -1;
 	sg_ring_init(&a->ring, (size_t)c->conf->kafka.max_in_flight, 0);
 	a->slot_src = sg_xcalloc((size_t)c->conf->kafka.max_in_flight, sizeof(*a->slot_src));
 	a->slot_bytes = sg_xcalloc((size_t)c->conf->kafka.max_in_flight, sizeof(*a->slot_bytes));
 	sg_buf_init(&a->hrec);
-	if ((rc = sg_reports_init(&a->rep, sg_send_permanent, eb)) != SG_OK)
-		;
+	if (pipe2(a->qpipe, O_NONBLOCK | O_CLOEXEC) != 0)
+		rc = sg_errf(eb, SG_EIO, "pipe: %s", strerror(errno));
 	else if ((rc = alo_hold_open(a, eb)) == SG_OK)
 		rc = alo_client(a, eb);
 	if (rc != SG_OK) {
@@ -520,7 +504,7 @@ static void alo_restart(struct alo *a)
 
 	sg_counter_add(c->m.restarts, 1);
 	sg_prod_beat(c, 2000);      /* the flush inside waits up to 1 s */
-	alo_destroy(a);             /* purged records report as failed */
+	sg_send_destroy(c);         /* purged records report as failed */
 	sg_ring_fail_all(&a->ring); /* and no report comes for the rest */
 	memset(a->slot_bytes, 0, (size_t)c->conf->kafka.max_in_flight * sizeof(*a->slot_bytes));
 	a->inflight_bytes = 0;
@@ -553,6 +537,7 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 {
 	struct alo *a = st;
 	struct sg_spool_stats sst;
+	char drain[64];
 	bool gathering = false;
 
 	/* Resume after what the cursor says is delivered; never before it
@@ -568,7 +553,9 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		bool blocked;
 		int wait;
 
-		alo_reports(a);
+		while (read(a->qpipe[0], drain, sizeof(drain)) > 0)
+			;
+		rd_kafka_poll(c->rk, 0);
 		alo_release(a);
 		if (c->fatal) {
 			alo_restart(a);
@@ -582,15 +569,17 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		alo_ack(a, 0); /* a sync that failed before */
 		if (alo_done(a))
 			break;
-		fds[0] = (struct pollfd){.fd = sg_reports_fd(&a->rep), .events = POLLIN};
+		fds[0] = (struct pollfd){.fd = a->qpipe[0], .events = POLLIN};
 		fds[1] = (struct pollfd){
 		    .fd = sg_spool_read_fd(c->sp),
 		    .events = blocked || gathering || sg_ring_rewinding(&a->ring) ? 0 : POLLIN};
-		/* The reports' eventfd and the spool's never miss a wake-up:
-		 * the wait is long (the health beat's 250 ms), and while
-		 * gathering until the gathering ends.  The stop flag is looked
-		 * at on every pass. */
-		wait = 250;
+		/* librdkafka signals its queue fd once per non-polling period,
+		 * and a delivery report can slip in while we serve the queue;
+		 * so with records in flight the wait is short (5 ms), and idle
+		 * (only the spool's eventfd matters, which never misses) it is
+		 * long; while gathering, until the gathering ends.  The stop
+		 * flag is looked at on every pass. */
+		wait = sg_ring_count(&a->ring) ? 5 : 250;
 		if (gathering) {
 			int64_t left = (a->gather_end - sg_now_mono_ns() + 999999) / 1000000;
 			wait = left < 1 ? 1 : left < wait ? (int)left : wait;
@@ -605,7 +594,6 @@ static void alo_settle(struct sg_prod_ctx *c, void *st)
 	if (!c->rk)
 		return;
 	rd_kafka_poll(c->rk, 0);
-	alo_reports(st);
 	alo_release(st);
 }
 
