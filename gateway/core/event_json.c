@@ -40,10 +40,31 @@ static inline void put_digits(char *out, uint64_t v, size_t width)
 
 size_t sg_fmt_u64(char out[20], uint64_t v)
 {
-	size_t n = 1;
+	static const uint64_t p10[20] = {1ULL,
+					 10ULL,
+					 100ULL,
+					 1000ULL,
+					 10000ULL,
+					 100000ULL,
+					 1000000ULL,
+					 10000000ULL,
+					 100000000ULL,
+					 1000000000ULL,
+					 10000000000ULL,
+					 100000000000ULL,
+					 1000000000000ULL,
+					 10000000000000ULL,
+					 100000000000000ULL,
+					 1000000000000000ULL,
+					 10000000000000000ULL,
+					 100000000000000000ULL,
+					 1000000000000000000ULL,
+					 10000000000000000000ULL};
+	/* floor(log10(2^bits)) by 1233/4096 ~ log10(2), then one compare. */
+	unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+	size_t n = t + (v >= p10[t]);
 
-	for (uint64_t t = v; t >= 10; t /= 10)
-		n++;
+	n += !n; /* v == 0 */
 	put_digits(out, v, n);
 	return n;
 }
