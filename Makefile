@@ -9,6 +9,8 @@
 #   make install    PREFIX=/usr/local DESTDIR= (LIBDIR, MODULEDIR: the modules)
 #   make deb        Debian package, ARCH=amd64|arm64|armhf (cross/cross.mk: also
 #                   cross, test-cross, test-gpio-kernel)
+#   ALLOCATOR=mimalloc  link libmimalloc (faster at high rates, more RSS;
+#                   docs/design.md); the default is glibc's malloc
 #   V=1             show full command lines
 
 CC      ?= cc

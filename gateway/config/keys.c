@@ -146,13 +146,15 @@ static const struct sg_cfg_key kafka_keys[] = {
     SG_KEY_INT("max_in_flight", struct sg_kafka_conf, max_in_flight, "8192", 1, 10000000,
 	       "Most records handed to librdkafka and not yet acknowledged (one window slot of "
 	       "32 bytes each; see also `max_in_flight_bytes`)."),
-    SG_KEY_SIZE("max_in_flight_bytes", struct sg_kafka_conf, max_in_flight_bytes, "2MiB", 65536,
+    SG_KEY_SIZE("max_in_flight_bytes", struct sg_kafka_conf, max_in_flight_bytes, "1MiB", 65536,
 		1073741824.0,
 		"Most bytes (value, key, headers and topic) of the records handed to librdkafka "
 		"and not yet acknowledged; a record larger than this goes on its own. Bounds the "
 		"producer's memory: librdkafka's copies and its buffers take about twice this "
-		"(its queue is capped at twice this plus 1 MiB). 2 MiB keeps 20 MB/s in flight "
-		"over a 100 ms round trip, far more than a Raspberry Pi's uplink."),
+		"(its queue is capped at twice this plus 1 MiB). 1 MiB keeps 10 MB/s (80 Mbit/s) "
+		"in flight over a 100 ms round trip, more than a Raspberry Pi's uplink usually "
+		"carries; a larger window costs memory and, on a local broker, CPU (its data no "
+		"longer stays in the caches)."),
     SG_KEY_DURATION("batch_wait", struct sg_kafka_conf, batch_wait_ms, "5ms", 0, 1000,
 		    "at_least_once: while events flow, the producer reads the spool at most once "
 		    "per this interval and hands librdkafka what gathered, so a steady trickle "
