@@ -15,7 +15,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config \
       librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev \
-      libsqlite3-dev libmicrohttpd-dev libsystemd-dev libssl-dev \
+      libsqlite3-dev libevent-dev libsystemd-dev libssl-dev \
       libavro-dev libcurl4-openssl-dev libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -38,7 +38,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 libfyaml0 libmodbus5 libmosquitto1 libgpiod2 libsqlite3-0 \
-      libmicrohttpd12 libsystemd0 libssl3 \
+      libevent-2.1-7 libsystemd0 libssl3 \
       libavro23 libcurl4 libjansson4 \
       ca-certificates \
  && rm -rf /var/lib/apt/lists/*

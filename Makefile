@@ -24,7 +24,7 @@ BUILD   ?= build
 PKG_CONFIG ?= pkg-config
 # Every library of the build (compile flags; cross/build.sh and the
 # packaging tests read this line) ...
-PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3 libmicrohttpd libsystemd libcrypto avro-c libcurl jansson
+PKGS    := rdkafka libfyaml libmodbus libmosquitto libgpiod sqlite3 libevent libsystemd libcrypto avro-c libcurl jansson
 # ... and the ones only a loadable module links: the executable does not.
 AVRO_PKGS   := avro-c libcurl jansson
 SQLITE_PKGS := sqlite3

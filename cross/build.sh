@@ -69,7 +69,7 @@ dev_package() {
     libmosquitto) echo libmosquitto-dev ;;
     libgpiod) echo libgpiod-dev ;;
     sqlite3) echo libsqlite3-dev ;;
-    libmicrohttpd) echo libmicrohttpd-dev ;;
+    libevent) echo libevent-dev ;;
     libsystemd) echo libsystemd-dev ;;
     libcrypto) echo libssl-dev ;;
     *) # Ask dpkg who owns the native .pc file.

@@ -8,7 +8,7 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang clang-format libclang-rt-dev
   librdkafka-dev libfyaml-dev libmodbus-dev libmosquitto-dev libgpiod-dev libsqlite3-dev sqlite3
-  libmicrohttpd-dev libsystemd-dev libssl-dev prometheus
+  libevent-dev libsystemd-dev libssl-dev prometheus
   libavro-dev libcurl4-openssl-dev libjansson-dev libmimalloc-dev
   kcat mosquitto mosquitto-clients socat mbpoll openssl
   python3 python3-pytest python3-pymodbus

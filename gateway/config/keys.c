@@ -287,7 +287,8 @@ static const struct sg_cfg_key http_keys[] = {
     SG_KEY_INT("port", struct sg_http_conf, port, "9780", 0, 65535,
 	       "TCP port (0: any free port, logged at start). A port in use is a start-up error."),
     SG_KEY_INT("max_connections", struct sg_http_conf, max_connections, "16", 1, 1024,
-	       "Most simultaneous HTTP connections; more are refused."),
+	       "Most simultaneous HTTP connections; more wait in the kernel's listen queue until "
+	       "one closes."),
     SG_KEY_DURATION("timeout", struct sg_http_conf, timeout_ms, "10s", 1000, 300000,
 		    "An idle or slow HTTP connection is closed after this long."),
     SG_KEY_DURATION("stall_timeout", struct sg_http_conf, stall_ms, "30s", 1000, 3600000,

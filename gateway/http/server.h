@@ -1,7 +1,7 @@
 /*
- * server.h - the gateway's HTTP endpoint (libmicrohttpd): one thread,
- * a bounded number of connections, a timeout for idle or slow clients,
- * GET and HEAD only.  What a path returns is decided by a handler
+ * server.h - the gateway's HTTP endpoint (libevent's evhttp): one
+ * thread, a bounded number of connections, a timeout for idle or slow
+ * clients, GET and HEAD only.  What a path returns is decided by a handler
  * function that knows nothing of HTTP's plumbing (gateway/http/routes.c),
  * so routes are tested without a socket.
  *
@@ -33,10 +33,10 @@ typedef void (*sg_http_handler_fn)(void *arg, const struct sg_http_request *req,
 				   struct sg_http_response *resp);
 
 struct sg_http_opts {
-	const char *address; /* numeric IPv4 or IPv6 address to bind */
-	int port;            /* 0: any free port (tests); see sg_http_port() */
-	unsigned max_connections;
-	unsigned timeout_s; /* idle connection timeout */
+	const char *address;      /* numeric IPv4 or IPv6 address to bind */
+	int port;                 /* 0: any free port (tests); see sg_http_port() */
+	unsigned max_connections; /* open at once; more wait in the listen queue */
+	unsigned timeout_s;       /* idle connection timeout */
 	sg_http_handler_fn handler;
 	void *arg;
 };
@@ -49,6 +49,8 @@ struct sg_http;
 int sg_http_start(const struct sg_http_opts *o, struct sg_http **out, struct sg_errbuf *eb);
 /* The bound port (useful with port 0). */
 int sg_http_port(const struct sg_http *h);
+/* Connections open now (tests). */
+unsigned sg_http_open_connections(const struct sg_http *h);
 /* Stop the thread and close every connection.  NULL is a no-op. */
 void sg_http_stop(struct sg_http *h);
 

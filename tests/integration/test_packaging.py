@@ -41,7 +41,7 @@ DEV_PKG = {
     "libmosquitto": "libmosquitto-dev",
     "libgpiod": "libgpiod-dev",
     "sqlite3": "libsqlite3-dev",
-    "libmicrohttpd": "libmicrohttpd-dev",
+    "libevent": "libevent-dev",
     "libsystemd": "libsystemd-dev",
     "avro-c": "libavro-dev",
     "libcurl": "libcurl4-openssl-dev",

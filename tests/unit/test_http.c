@@ -1,15 +1,17 @@
 /*
  * test_http.c - the metrics exposition, the liveness and readiness rules,
- * and the HTTP endpoint itself on a real loopback socket (libmicrohttpd):
- * routes, methods, a port in use, a client that never finishes its
- * request.
+ * and the HTTP endpoint itself on a real loopback socket (libevent's
+ * evhttp): routes, methods, HEAD, a port in use, clients that never
+ * finish their request, the connection limit and its accounting.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "gateway/base/clock.h"
@@ -263,7 +265,11 @@ static char *request(int port, const char *req)
 	size_t n = 0;
 	ssize_t r;
 
+	struct timeval tv = {.tv_sec = 5};
+
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* A server that never answers fails the test instead of hanging it. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
 		close(fd);
 		return out;
@@ -366,5 +372,87 @@ TEST(http_slow_clients_do_not_block_scrapes)
 	free(r);
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
+	sg_http_stop(h);
+}
+
+static int connect_to(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait up to ms for the server to count n open connections. */
+static bool open_becomes(const struct sg_http *h, unsigned n, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (sg_http_open_connections(h) == n)
+			return true;
+		usleep(10000);
+	}
+	return sg_http_open_connections(h) == n;
+}
+
+/* Whether fd has an answer (or EOF) within ms. */
+static bool answered(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1;
+}
+
+TEST(http_connection_limit_queues_and_counts)
+{
+	static const char get[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct sg_http_opts o = {.address = "127.0.0.1",
+				 .port = 0,
+				 .max_connections = 3,
+				 .timeout_s = 1,
+				 .handler = sg_http_routes,
+				 .arg = &probes};
+	struct sg_http *h = NULL;
+	struct sg_errbuf eb;
+	int idle[3], extra, port;
+	char buf[256];
+	ssize_t n;
+
+	CHECK_EQ(sg_http_start(&o, &h, &eb), SG_OK);
+	if (!h)
+		return;
+	port = sg_http_port(h);
+	/* Three clients hold every slot and say nothing. */
+	for (int i = 0; i < 3; i++)
+		CHECK((idle[i] = connect_to(port)) >= 0);
+	CHECK(open_becomes(h, 3, 2000));
+	/* A fourth connects (the kernel queues it) but is not served... */
+	extra = connect_to(port);
+	CHECK(extra >= 0);
+	CHECK(write(extra, get, sizeof(get) - 1) == (ssize_t)(sizeof(get) - 1));
+	CHECK(!answered(extra, 300));
+	CHECK_EQ(sg_http_open_connections(h), 3u);
+	/* ...until one slot frees: then it is, in full. */
+	close(idle[0]);
+	CHECK(answered(extra, 2000));
+	n = read(extra, buf, sizeof(buf) - 1);
+	CHECK(n > 12 && !strncmp(buf, "HTTP/1.1 200", 12));
+	close(extra);
+	/* The idle ones are closed by the timeout, and the count with them. */
+	CHECK(answered(idle[1], 3000) && answered(idle[2], 3000));
+	CHECK(open_becomes(h, 0, 2000));
+	close(idle[1]);
+	close(idle[2]);
+	/* Many short connections later the count is still exact. */
+	for (int i = 0; i < 50; i++) {
+		char *r = request(port, get);
+		CHECK(!strncmp(r, "HTTP/1.1 200", 12));
+		free(r);
+	}
+	CHECK(open_becomes(h, 0, 2000));
 	sg_http_stop(h);
 }
