@@ -151,7 +151,9 @@ void sg_source_set_up(struct sg_source *src, bool up);
 struct sg_wait {
 	struct pollfd fds[SG_WAIT_MAX_FDS];
 	int nfds;
-	int64_t deadline_ns; /* monotonic; 0 = none (max 1 s anyway) */
+	int64_t deadline_ns; /* monotonic; 0 = none (woken within 1 s anyway); else
+			      * the core sleeps until then (at most 60 s) unless
+			      * an fd is ready or the source is stopped */
 	int64_t now_ns;
 };
 

@@ -129,6 +129,7 @@ int sg_cli_run(int argc, char **argv)
 		sg_gateway_close(gw);
 		return 1;
 	}
+	pthread_setname_np(rs.thr, "sg-signals");
 	sg_gateway_run(gw);
 	pthread_kill(rs.thr, RUN_SIG_QUIT);
 	pthread_join(rs.thr, NULL);

@@ -234,6 +234,12 @@ void sg_source_set_up(struct sg_source *src, bool up)
 	sg_gauge_set(src->m_up, up);
 }
 
+/* The longest a source sleeps when its driver named its next deadline
+ * (a sensor read every 10 s sleeps 10 s, not ten times 1 s); with no
+ * deadline it is woken every second.  Stop and reload wake it at once
+ * (wakefd); a planned wait is not a stall (due_ns below). */
+#define SRC_MAX_WAIT_NS (60 * SG_NS_PER_S)
+
 static void src_wait(struct sg_source *s, struct sg_wait *w, int64_t timeout_ns)
 {
 	struct pollfd fds[SG_WAIT_MAX_FDS + 1];
@@ -327,7 +333,7 @@ static void *src_main(void *arg)
 			} else {
 				backoff = 100 * SG_NS_PER_MS;
 			}
-			src_wait(s, &w, SG_NS_PER_S);
+			src_wait(s, &w, w.deadline_ns ? SRC_MAX_WAIT_NS : SG_NS_PER_S);
 			if (atomic_load(&s->stopping))
 				break;
 		}
@@ -384,11 +390,21 @@ static int src_new(const struct sg_conf *conf, const struct sg_source_conf *sc, 
 	return SG_OK;
 }
 
+/* "src:" and as much of the source's name as fits (15 bytes). */
+static void src_name_thread(struct sg_source *s)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "src:%s", s->sc->name);
+	pthread_setname_np(s->thr, name);
+}
+
 static int src_start(struct sg_source *s)
 {
 	atomic_store(&s->due_ns, sg_now_mono_ns());
 	if (pthread_create(&s->thr, NULL, src_main, s) != 0)
 		return SG_ERR;
+	src_name_thread(s);
 	s->running = true;
 	return SG_OK;
 }

@@ -373,6 +373,8 @@ int sg_http_start(const struct sg_http_opts *o, struct sg_http **out, struct sg_
 	else
 		h->port = o->port;
 	e = pthread_create(&h->thread, NULL, http_main, h);
+	if (e == 0)
+		pthread_setname_np(h->thread, "sg-http");
 	if (e != 0) {
 		errno = e;
 		goto fail;

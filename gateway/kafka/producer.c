@@ -6,12 +6,15 @@
  */
 #include "producer.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "gateway/base/log.h"
@@ -80,6 +83,13 @@ int sg_producer_new(const struct sg_conf *conf, const char *bootstrap, struct sg
 	const char *fault = getenv("SENSORGATE_FAULT_FATAL_AFTER");
 	int rc;
 
+	c->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->stop_fd < 0) {
+		rc = sg_errf(eb, SG_EIO, "producer: eventfd: %s", strerror(errno));
+		free(p);
+		return rc;
+	}
+
 	p->mode = conf->kafka.delivery == SG_DELIVERY_EXACTLY_ONCE ? &sg_prod_exactly_once
 								   : &sg_prod_at_least_once;
 	c->conf = conf;
@@ -146,6 +156,7 @@ int sg_producer_start(struct sg_producer *p)
 {
 	if (pthread_create(&p->thr, NULL, prod_thread, p) != 0)
 		return SG_ERR;
+	pthread_setname_np(p->thr, "sg-producer");
 	p->running = true;
 	sg_info("producer", "delivery %s to %s", p->mode->name, p->c.bootstrap);
 	return SG_OK;
@@ -160,6 +171,8 @@ void sg_producer_stop(struct sg_producer *p, int64_t timeout_ms)
 		return;
 	atomic_store(&p->c.stop_deadline, sg_now_mono_ns() + timeout_ms * SG_NS_PER_MS);
 	atomic_store(&p->c.stop, true);
+	if (write(p->c.stop_fd, &(uint64_t){1}, sizeof(uint64_t)) < 0)
+		sg_warn("producer", "cannot wake the producer thread: %s", strerror(errno));
 	pthread_join(p->thr, NULL);
 	p->running = false;
 	p->mode->settle(&p->c, p->st);
@@ -180,6 +193,7 @@ void sg_producer_free(struct sg_producer *p)
 		sg_producer_stop(p, 0);
 	p->mode->close(&p->c, p->st);
 	sg_schema_enc_free(p->c.enc);
+	close(p->c.stop_fd);
 	sg_buf_free(&p->c.rec);
 	sg_buf_free(&p->c.scratch);
 	free(p->c.bootstrap);

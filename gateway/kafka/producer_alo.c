@@ -519,6 +519,22 @@ static void alo_restart(struct alo *a)
 	alo_rewind(a);
 }
 
+/* The wait with nothing in flight: retries that are due on time (an
+ * acknowledgement the hold's sync held back, held records) are looked
+ * at four times a second; otherwise only librdkafka's statistics and
+ * errors can arrive, and they signal the queue fd, so one wake-up a
+ * second is a bound on a missed signal, not a poll. */
+static int alo_idle_ms(struct alo *a)
+{
+	unsigned refused;
+	uint64_t held;
+
+	if (a->ack_due)
+		return 250;
+	sg_hold_counts(a->hold, &refused, &held, NULL, 0);
+	return refused || held ? 250 : 1000;
+}
+
 /* Stopping: true once drained, or at the deadline. */
 static bool alo_done(struct alo *a)
 {
@@ -549,12 +565,14 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 	a->inflight_bytes = 0;
 	sg_spool_rewind(c->sp, sst.acked_seq);
 	for (;;) {
-		struct pollfd fds[2];
+		struct pollfd fds[3];
 		bool blocked;
 		int wait;
 
 		while (read(a->qpipe[0], drain, sizeof(drain)) > 0)
 			;
+		if (read(c->stop_fd, drain, sizeof(uint64_t)) < 0 && errno != EAGAIN)
+			sg_warn("producer", "stop eventfd: %s", strerror(errno));
 		rd_kafka_poll(c->rk, 0);
 		alo_release(a);
 		if (c->fatal) {
@@ -573,19 +591,21 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		fds[1] = (struct pollfd){
 		    .fd = sg_spool_read_fd(c->sp),
 		    .events = blocked || gathering || sg_ring_rewinding(&a->ring) ? 0 : POLLIN};
+		fds[2] = (struct pollfd){.fd = c->stop_fd, .events = POLLIN};
 		/* librdkafka signals its queue fd once per non-polling period,
 		 * and a delivery report can slip in while we serve the queue;
 		 * so with records in flight the wait is short (5 ms), and idle
 		 * (only the spool's eventfd matters, which never misses) it is
 		 * long; while gathering, until the gathering ends.  The stop
-		 * flag is looked at on every pass. */
-		wait = sg_ring_count(&a->ring) ? 5 : 250;
+		 * flag is looked at on every pass; sg_producer_stop() wakes
+		 * the wait through stop_fd. */
+		wait = sg_ring_count(&a->ring) ? 5 : alo_idle_ms(a);
 		if (gathering) {
 			int64_t left = (a->gather_end - sg_now_mono_ns() + 999999) / 1000000;
 			wait = left < 1 ? 1 : left < wait ? (int)left : wait;
 		}
 		sg_prod_beat(c, wait);
-		poll(fds, 2, wait);
+		poll(fds, 3, wait);
 	}
 }
 

@@ -94,6 +94,7 @@ struct sg_prod_ctx {
 	bool fatal;                   /* a fatal producer error was raised: recreate */
 	_Atomic bool stop;
 	_Atomic int64_t stop_deadline; /* monotonic ns */
+	int stop_fd;                   /* eventfd: sg_producer_stop() wakes the thread */
 
 	struct sg_buf rec;         /* the current spool record ... */
 	struct sg_buf scratch;     /* ... and what sg_record_render() composed for it */

@@ -420,6 +420,7 @@ int spool_start_flusher(struct sg_spool *sp)
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&sp->flusher, NULL, spool_flusher, sp) != 0)
 		return SG_ERR;
+	pthread_setname_np(sp->flusher, "sg-spool");
 	sp->flusher_running = true;
 	return SG_OK;
 }
