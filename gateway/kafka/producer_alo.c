@@ -554,7 +554,7 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 	struct alo *a = st;
 	struct sg_spool_stats sst;
 	char drain[64];
-	bool gathering = false;
+	bool gathering = false, qready = true;
 
 	/* Resume after what the cursor says is delivered; never before it
 	 * (records below it may still sit in a live segment). */
@@ -569,10 +569,9 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		bool blocked;
 		int wait;
 
-		while (read(a->qpipe[0], drain, sizeof(drain)) > 0)
+		/* Only what the last poll saw ready: no read(2) per pass. */
+		while (qready && read(a->qpipe[0], drain, sizeof(drain)) > 0)
 			;
-		if (read(c->stop_fd, drain, sizeof(uint64_t)) < 0 && errno != EAGAIN)
-			sg_warn("producer", "stop eventfd: %s", strerror(errno));
 		rd_kafka_poll(c->rk, 0);
 		alo_release(a);
 		if (c->fatal) {
@@ -605,7 +604,10 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 			wait = left < 1 ? 1 : left < wait ? (int)left : wait;
 		}
 		sg_prod_beat(c, wait);
-		poll(fds, 3, wait);
+		qready = poll(fds, 3, wait) > 0 && (fds[0].revents & POLLIN);
+		if ((fds[2].revents & POLLIN) && read(c->stop_fd, drain, sizeof(uint64_t)) < 0 &&
+		    errno != EAGAIN)
+			sg_warn("producer", "stop eventfd: %s", strerror(errno));
 	}
 }
 
