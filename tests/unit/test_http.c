@@ -256,24 +256,34 @@ static bool probe(void *arg, struct sg_buf *json)
 
 static struct sg_http_probes probes = {probe, probe, NULL};
 
+/* A loopback connection to port, reads timing out after 5 s (a server
+ * that never answers fails the test instead of hanging it); -1 if the
+ * connect fails. */
+static int connect_to(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* One request; returns the whole response (caller frees). */
 static char *request(int port, const char *req)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = connect_to(port);
 	char *out = calloc(1, 1 << 20);
 	size_t n = 0;
 	ssize_t r;
 
-	struct timeval tv = {.tv_sec = 5};
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	/* A server that never answers fails the test instead of hanging it. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
+	if (fd < 0)
 		return out;
-	}
 	if (write(fd, req, strlen(req)) < 0)
 		t_fail(__FILE__, __LINE__, "write");
 	while (n < (1 << 20) - 1 && (r = read(fd, out + n, (1 << 20) - 1 - n)) > 0)
@@ -359,11 +369,7 @@ TEST(http_slow_clients_do_not_block_scrapes)
 		return;
 	/* Four clients that send half a request and then nothing. */
 	for (int i = 0; i < 4; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_port = htons((uint16_t)sg_http_port(h))};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		CHECK_EQ(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		CHECK((fds[i] = connect_to(sg_http_port(h))) >= 0);
 		CHECK(write(fds[i], "GET /metr", 9) == 9);
 	}
 	r = request(sg_http_port(h),
@@ -373,19 +379,6 @@ TEST(http_slow_clients_do_not_block_scrapes)
 	for (int i = 0; i < 4; i++)
 		close(fds[i]);
 	sg_http_stop(h);
-}
-
-static int connect_to(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* Wait up to ms for the server to count n open connections. */
