@@ -201,7 +201,7 @@ void sg_spool_ack(struct sg_spool *sp, uint64_t seq)
 	if (seq > sp->acked_seq) {
 		sp->acked_seq = seq;
 		moved = true;
-		if (sp->flusher_idle) /* a checkpoint is due in ack_interval */
+		if (sp->flusher_until == INT64_MAX) /* a checkpoint is due in ack_interval */
 			pthread_cond_signal(&sp->flush_cv);
 	}
 	pthread_mutex_unlock(&sp->mu);
@@ -321,6 +321,7 @@ struct flush_seen {
 	int64_t bytes;
 	size_t nsegs;
 	uint64_t ck_acked; /* acked_seq at the last checkpoint */
+	uint64_t appends;  /* sp->appends at the last pass */
 	bool ck_failed;    /* it could not save the cursor: try again */
 };
 
@@ -328,13 +329,18 @@ struct flush_seen {
  * When the flusher's next pass is due (monotonic ns): at once when an
  * append waits for a checkpoint; fsync_ms after the first unsynced append
  * (group commit: the interval starts with it, so no append waits longer
- * than fsync_ms for its fsync); at next_ack when acks moved, the last
+ * than fsync_ms for its fsync); at linger, fsync_ms after a pass that
+ * synced more than one append, while events flow faster than the
+ * interval (appends until then need not wake the flusher:
+ * spool_advance, so a steady flow costs one wake-up per group commit,
+ * and a slower one no empty pass); at next_ack when acks moved, the last
  * checkpoint failed, the gauges are stale or seqs should be reserved
  * ahead.  INT64_MAX: nothing to do; the flusher then sleeps without a
  * timeout until an append (spool_advance), an ack or close wakes it, so
  * an idle spool costs no wake-ups.  Caller holds mu.
  */
-static int64_t flusher_due(struct sg_spool *sp, const struct flush_seen *f, int64_t next_ack)
+static int64_t flusher_due(struct sg_spool *sp, const struct flush_seen *f, int64_t next_ack,
+			   int64_t linger)
 {
 	int64_t due = INT64_MAX;
 
@@ -342,6 +348,8 @@ static int64_t flusher_due(struct sg_spool *sp, const struct flush_seen *f, int6
 		return 0;
 	if (sp->fsync_ms > 0 && sp->written_seq != sp->durable_seq)
 		due = sp->unsynced_since + sp->fsync_ms * SG_NS_PER_MS;
+	if (linger && linger < due)
+		due = linger;
 	if (next_ack < due && (sp->acked_seq != f->ck_acked || f->ck_failed ||
 			       sp->next_seq != f->next_seq || sp->acked_seq != f->acked_seq ||
 			       sp->total_bytes != f->bytes || sp->nsegs != f->nsegs ||
@@ -353,35 +361,40 @@ static int64_t flusher_due(struct sg_spool *sp, const struct flush_seen *f, int6
 static void *spool_flusher(void *arg)
 {
 	struct sg_spool *sp = arg;
-	int64_t next_ack = sg_now_mono_ns() + sp->ack_interval_ms * SG_NS_PER_MS;
+	int64_t next_ack = sg_now_mono_ns() + sp->ack_interval_ms * SG_NS_PER_MS, linger = 0;
 	struct flush_seen f = {.bytes = -1};
 
 	pthread_mutex_lock(&sp->mu);
 	f.ck_acked = sp->acked_seq; /* open checkpointed */
 	while (!sp->closing) {
-		int64_t due = flusher_due(sp, &f, next_ack), now;
+		int64_t due = flusher_due(sp, &f, next_ack, linger), now;
 		uint64_t next, acked;
-		bool wanted;
+		bool wanted, flowing;
 
 		if (due == INT64_MAX) {
-			sp->flusher_idle = true;
+			sp->flusher_until = INT64_MAX;
 			pthread_cond_wait(&sp->flush_cv, &sp->mu);
-			sp->flusher_idle = false;
+			sp->flusher_until = 0;
 			continue;
 		}
 		now = sg_now_mono_ns();
 		if (due > now) {
 			struct timespec ts = {.tv_sec = due / SG_NS_PER_S,
 					      .tv_nsec = due % SG_NS_PER_S};
+			sp->flusher_until = due;
 			pthread_cond_timedwait(&sp->flush_cv, &sp->mu, &ts);
+			sp->flusher_until = 0;
 			continue; /* the deadline stays; woken early: look again */
 		}
 		wanted = sp->ck_wanted;
 		next = sp->next_seq;
 		acked = sp->acked_seq;
+		flowing = sp->written_seq != sp->durable_seq && sp->appends - f.appends > 1;
+		f.appends = sp->appends;
 		pthread_mutex_unlock(&sp->mu);
 		if (next + SPOOL_SEQ_RESERVE / 2 > atomic_load(&sp->hw_durable))
 			spool_seq_reserve(sp, next); /* ahead of the appends */
+		linger = 0;
 		if (sp->fsync_ms > 0) {
 			sg_spool_sync(sp);
 			/* What was appended during the fsync (or all of it, if
@@ -391,6 +404,9 @@ static void *spool_flusher(void *arg)
 			if (sp->written_seq != sp->durable_seq)
 				sp->unsynced_since = now;
 			pthread_mutex_unlock(&sp->mu);
+			/* Events flow: look again one interval on, unasked. */
+			if (flowing)
+				linger = now + sp->fsync_ms * SG_NS_PER_MS;
 		}
 		if (wanted || now >= next_ack) {
 			f.ck_failed = sg_spool_checkpoint(sp) != SG_OK;

@@ -49,7 +49,10 @@ struct sg_spool {
 	pthread_cond_t space_cv, flush_cv;
 	pthread_t flusher;
 	bool flusher_running, stopping, closing;
-	bool flusher_idle;      /* waiting without a timeout: nothing to do */
+	/* The end of the flusher's wait (mono ns): INT64_MAX while it waits
+	 * without a timeout (nothing to do), 0 while it works. */
+	int64_t flusher_until;
+	uint64_t appends;       /* calls that wrote frames, ever */
 	int64_t unsynced_since; /* mono ns of the first append not yet fsynced */
 
 	struct seg *segs; /* oldest first; the last one is active if wfd >= 0 */

@@ -249,15 +249,19 @@ static void spool_cut(struct sg_spool *sp, struct seg *act)
 static void spool_advance(struct sg_spool *sp, struct seg *act, uint64_t last, uint64_t records,
 			  size_t need)
 {
-	bool wake = sp->flusher_idle; /* the gauges move */
+	bool wake = sp->flusher_until == INT64_MAX; /* idle: the gauges move */
 
-	/* The first unsynced append starts the group-commit interval and
-	 * wakes the flusher, which waits without a timeout while nothing is
-	 * unsynced (cursor.c, flusher_due). */
+	/* The first unsynced append starts the group-commit interval.  It
+	 * wakes the flusher only if the flusher's wait would end after the
+	 * fsync is due: while events flow, the flusher's pass already comes
+	 * at most fsync_ms after the last one (cursor.c, flusher_due), so a
+	 * steady trickle costs one wake-up per group commit. */
 	if (sp->fsync_ms > 0 && sp->written_seq == sp->durable_seq) {
 		sp->unsynced_since = sg_now_mono_ns();
-		wake = true;
+		if (sp->unsynced_since + sp->fsync_ms * SG_NS_PER_MS < sp->flusher_until)
+			wake = true;
 	}
+	sp->appends++;
 	act->size += (int64_t)need;
 	act->last_seq = last;
 	act->records += records;

@@ -6,6 +6,10 @@
  * the cursor, wakes it: the record is fsynced and the delivered segments
  * are deleted although the flusher was asleep when they came.
  *
+ * While appends flow faster than the fsync interval, the flusher wakes
+ * once per group commit, on its own timer: the appends of an interval do
+ * not wake it.
+ *
  * The reader's eventfd, likewise, is written once per time the reader
  * caught up (sg_spool_read returned SG_EAGAIN), by the first record made
  * readable after that: appends to a reader that has not caught up cost
@@ -38,8 +42,9 @@ static struct sg_spool_conf conf_for(const char *dir)
 }
 
 /* Context switches of every thread of this process but the caller's (the
- * flusher is the only other one). */
-static long others_switches(void)
+ * flusher is the only other one); all, or only the voluntary ones (a
+ * wait), not a preemption by a busy machine. */
+static long others_switches_of(bool waits_only)
 {
 	DIR *d = opendir("/proc/self/task");
 	long self = (long)syscall(SYS_gettid), sum = 0;
@@ -59,12 +64,18 @@ static long others_switches(void)
 			continue;
 		while (fgets(line, sizeof(line), fp))
 			if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-			    sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+			    (!waits_only &&
+			     sscanf(line, "nonvoluntary_ctxt_switches: %ld", &v) == 1))
 				sum += v;
 		fclose(fp);
 	}
 	closedir(d);
 	return sum;
+}
+
+static long others_switches(void)
+{
+	return others_switches_of(false);
 }
 
 static struct sg_spool_stats stats(struct sg_spool *sp)
@@ -140,6 +151,63 @@ TEST(idle_flusher_sleeps_until_an_append_or_ack)
 	CHECK_EQ(stats(sp).pending, 0);
 	sg_buf_free(&b);
 	sg_spool_close(sp);
+}
+
+static unsigned long syncs;
+
+static int counting_sync(int fd)
+{
+	(void)fd;
+	__atomic_add_fetch(&syncs, 1, __ATOMIC_RELAXED);
+	return 0; /* durability is not what this test is about */
+}
+
+TEST(flowing_appends_wake_the_flusher_once_per_group_commit)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = NULL;
+	struct sg_errbuf eb;
+	char rec[100];
+	uint64_t seq = 0;
+	unsigned long n;
+	long before, woken;
+
+	c.ack_interval_ms = 60000; /* no checkpoint passes */
+	sg_spool_io.fdatasync = counting_sync;
+	CHECK_EQ(sg_spool_open(&c, &sp, &eb), SG_OK);
+	if (!sp) {
+		sg_spool_io.fdatasync = sg_spool_io_default.fdatasync;
+		return;
+	}
+	memset(rec, 'r', sizeof(rec));
+	settle(sp, 1);
+	before = others_switches_of(true);
+	n = __atomic_load_n(&syncs, __ATOMIC_RELAXED);
+
+	/* An append about every millisecond for 300 ms: ten or so per group
+	 * commit. */
+	for (int i = 0; i < 300; i++) {
+		CHECK_EQ(sg_spool_append(sp, rec, sizeof(rec), &seq), SG_OK);
+		usleep(1000);
+	}
+	for (int i = 0; i < 1000 && stats(sp).durable_seq < seq; i++)
+		usleep(1000);
+	CHECK_EQ(stats(sp).durable_seq, seq);
+	usleep(50000); /* the pass after the last one */
+	woken = others_switches_of(true) - before;
+	n = __atomic_load_n(&syncs, __ATOMIC_RELAXED) - n;
+	sg_spool_close(sp);
+	sg_spool_io.fdatasync = sg_spool_io_default.fdatasync;
+
+	/* Group commit held: fewer fsyncs than appends by far. */
+	CHECK(n >= 5);
+	CHECK(n <= 100);
+	/* One wake-up per commit, and a little slack for a contended lock
+	 * and the last pass; an append waking the flusher early costs two. */
+	if (woken > (long)(n + n / 2 + 3))
+		fprintf(stderr, "  %ld wake-ups for %lu group commits\n", woken, n);
+	CHECK(woken <= (long)(n + n / 2 + 3));
 }
 
 /* Readable now (no wait)? */
