@@ -586,7 +586,10 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		alo_ack(a, 0); /* a sync that failed before */
 		if (alo_done(a))
 			break;
-		fds[0] = (struct pollfd){.fd = a->qpipe[0], .events = POLLIN};
+		/* While gathering, the reports wait too: they are served when
+		 * the gathering ends, a batch_wait at most later, so a trickle
+		 * of events costs one wake-up per batch, not two. */
+		fds[0] = (struct pollfd){.fd = a->qpipe[0], .events = gathering ? 0 : POLLIN};
 		fds[1] = (struct pollfd){
 		    .fd = sg_spool_read_fd(c->sp),
 		    .events = blocked || gathering || sg_ring_rewinding(&a->ring) ? 0 : POLLIN};
@@ -605,6 +608,8 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		}
 		sg_prod_beat(c, wait);
 		qready = poll(fds, 3, wait) > 0 && (fds[0].revents & POLLIN);
+		if (!fds[0].events)
+			qready = true; /* unwatched: drain whatever came */
 		if ((fds[2].revents & POLLIN) && read(c->stop_fd, drain, sizeof(uint64_t)) < 0 &&
 		    errno != EAGAIN)
 			sg_warn("producer", "stop eventfd: %s", strerror(errno));
