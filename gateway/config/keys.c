@@ -155,14 +155,15 @@ static const struct sg_cfg_key kafka_keys[] = {
 		"in flight over a 100 ms round trip, more than a Raspberry Pi's uplink usually "
 		"carries; a larger window costs memory and, on a local broker, CPU (its data no "
 		"longer stays in the caches)."),
-    SG_KEY_DURATION("batch_wait", struct sg_kafka_conf, batch_wait_ms, "5ms", 0, 1000,
-		    "at_least_once: while events flow, the producer reads the spool at most once "
-		    "per this interval and hands librdkafka what gathered, so a steady trickle "
-		    "costs one wake-up (and one broker request per partition) per interval, not "
-		    "per event. The first event after a quiet spell is read at once; others wait "
-		    "at most this long, then librdkafka's linger.ms (1 ms by default here). Delivery "
-		    "reports that come meanwhile are served at the interval's end too. 0: every "
-		    "event is read as soon as it is appended."),
+    SG_KEY_DURATION(
+	"batch_wait", struct sg_kafka_conf, batch_wait_ms, "5ms", 0, 1000,
+	"at_least_once: while events flow, the producer reads the spool at most once "
+	"per this interval and hands librdkafka what gathered, so a steady trickle "
+	"costs one wake-up (and one broker request per partition) per interval, not "
+	"per event. The first event after a quiet spell is read at once; others wait "
+	"at most this long, then librdkafka's linger.ms (1 ms by default here). Delivery "
+	"reports that come meanwhile are served at the interval's end too. 0: every "
+	"event is read as soon as it is appended."),
     SG_KEY_STR("checkpoint_topic", struct sg_kafka_conf, checkpoint_topic, "sensorgate.checkpoints",
 	       "exactly_once: compacted topic holding each gateway's last committed seq (key: "
 	       "gateway id)."),
