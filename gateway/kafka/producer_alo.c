@@ -569,8 +569,9 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		bool blocked;
 		int wait;
 
-		/* Only what the last poll saw ready: no read(2) per pass. */
-		while (qready && read(a->qpipe[0], drain, sizeof(drain)) > 0)
+		/* Only what the last poll saw ready: no read(2) per pass; and
+		 * a short read is the pipe drained, no read to hear EAGAIN. */
+		while (qready && read(a->qpipe[0], drain, sizeof(drain)) == (ssize_t)sizeof(drain))
 			;
 		rd_kafka_poll(c->rk, 0);
 		alo_release(a);
