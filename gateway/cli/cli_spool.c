@@ -274,7 +274,13 @@ static void verify_segment(struct verdict *v, const struct sg_seg_info *s)
 			"segment %020" PRIu64 ": damaged header, its %" PRIu64
 			" frames intact: the gateway rewrites the header at start",
 			n, s->sc.records);
-	if (s->sc.torn_bytes && s->verdict != SG_SEG_EMPTY)
+	if (s->sc.torn_bytes && s->verdict != SG_SEG_EMPTY && s->sc.torn_records)
+		finding(v, VERIFY_REPAIRABLE,
+			"segment %020" PRIu64 ": torn tail of %zu bytes (a write cut by a crash or "
+			"power cut, never acknowledged as durable), %" PRIu64
+			" whole events of an unfinished batch among them: truncated at start",
+			n, s->sc.torn_bytes, s->sc.torn_records);
+	else if (s->sc.torn_bytes && s->verdict != SG_SEG_EMPTY)
 		finding(v, VERIFY_REPAIRABLE,
 			"segment %020" PRIu64 ": torn tail of %zu bytes (a write cut by a crash or "
 			"power cut, never acknowledged as durable): truncated at start",

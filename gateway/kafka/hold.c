@@ -343,7 +343,7 @@ int sg_hold_put(struct sg_hold *h, const char *topic, size_t tlen, uint64_t seq,
 		return SG_EINVAL;
 	if (h->bytes + SG_SPOOL_FRAME_HDR + len > h->c.max_bytes)
 		return SG_ENOSPC;
-	sg_frame_header(hdr, seq, rec, (uint32_t)len);
+	sg_frame_header(hdr, seq, rec, (uint32_t)len, false);
 	iov[0] = (struct iovec){hdr, sizeof(hdr)};
 	iov[1] = (struct iovec){(void *)rec, len};
 	w = writev(t->fd, iov, 2);

@@ -34,11 +34,14 @@ void sg_seg_header(uint8_t h[SG_SPOOL_SEG_HDR])
 
 int sg_seg_header_check(const uint8_t h[SG_SPOOL_SEG_HDR])
 {
+	uint32_t v;
+
 	if (memcmp(h, SG_SEG_MAGIC, SEG_VERSION) != 0)
 		return SG_SEG_HDR_DAMAGED;
 	if (sg_get_u32(h + SEG_CRC) != sg_crc_mask(sg_crc32c(h, SEG_CRC)))
 		return SG_SEG_HDR_DAMAGED;
-	return sg_get_u32(h + SEG_VERSION) == SG_SEG_VERSION ? SG_SEG_HDR_OK : SG_SEG_HDR_VERSION;
+	v = sg_get_u32(h + SEG_VERSION);
+	return v >= SG_SEG_VERSION_MIN && v <= SG_SEG_VERSION ? SG_SEG_HDR_OK : SG_SEG_HDR_VERSION;
 }
 
 bool sg_seg_name_ok(const char *name)
@@ -179,10 +182,10 @@ static uint32_t frame_crc(const uint8_t *h, const void *p, uint32_t len)
 	return sg_crc_mask(sg_crc32c_extend(crc, p, len));
 }
 
-void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len)
+void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len, bool more)
 {
 	put32(h, SG_FRAME_MAGIC);
-	put32(h + FR_LEN, len);
+	put32(h + FR_LEN, len | (more ? SG_FRAME_MORE : 0));
 	put32(h + FR_SEQ, (uint32_t)seq);
 	put32(h + FR_SEQ + 4, (uint32_t)(seq >> 32));
 	put32(h + FR_CRC, frame_crc(h, p, len));
@@ -190,7 +193,12 @@ void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len)
 
 uint32_t sg_frame_claimed_len(const uint8_t h[SG_SPOOL_FRAME_HDR])
 {
-	return sg_get_u32(h + FR_LEN);
+	return sg_get_u32(h + FR_LEN) & ~SG_FRAME_MORE;
+}
+
+bool sg_frame_more(const uint8_t h[SG_SPOOL_FRAME_HDR])
+{
+	return (sg_get_u32(h + FR_LEN) & SG_FRAME_MORE) != 0;
 }
 
 int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen, uint64_t *seq, uint32_t *len)
@@ -203,7 +211,7 @@ int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen, uint64_t *se
 		return 0;
 	if (avail < SG_SPOOL_FRAME_HDR)
 		return -1;
-	l = sg_get_u32(p + FR_LEN);
+	l = sg_get_u32(p + FR_LEN) & ~SG_FRAME_MORE; /* the CRC covers the bit */
 	if (l > maxlen)
 		return 0;
 	if (avail - SG_SPOOL_FRAME_HDR < l)
@@ -236,11 +244,32 @@ size_t sg_frame_resync(const uint8_t *p, size_t size, size_t off, uint32_t maxle
 	return size;
 }
 
+/* Take the frames from off up to end (all valid, in seq order) as
+ * scanned: counted and passed to fn. */
+static void scan_take(const uint8_t *p, size_t off, size_t end, uint32_t maxlen, sg_frame_fn fn,
+		      void *arg, struct sg_seg_scan *out)
+{
+	while (off < end) {
+		uint64_t seq = 0;
+		uint32_t len = 0;
+
+		sg_frame_check(p + off, end - off, maxlen, &seq, &len);
+		if (!out->records)
+			out->first_seq = seq;
+		out->last_seq = seq;
+		out->records++;
+		if (fn)
+			fn(arg, seq, p + off + SG_SPOOL_FRAME_HDR, len, off);
+		off += SG_SPOOL_FRAME_HDR + (size_t)len;
+	}
+	out->valid_end = end;
+}
+
 void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, uint64_t name_seq, sg_frame_fn fn,
 		 void *arg, struct sg_seg_scan *out)
 {
-	size_t off = SG_SPOOL_SEG_HDR;
-	uint64_t prev = 0;
+	size_t off = SG_SPOOL_SEG_HDR, batch = 0; /* batch: where an open batch began */
+	uint64_t prev = 0, open = 0;              /* open: its frames so far */
 	int hdr;
 
 	memset(out, 0, sizeof(*out));
@@ -252,6 +281,8 @@ void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, uint64_t name_s
 	out->bad_header = hdr != SG_SEG_HDR_OK;
 	if (size < SG_SPOOL_SEG_HDR)
 		return;
+	if (!out->bad_header)
+		out->version = sg_get_u32(p + SEG_VERSION);
 	out->valid_end = SG_SPOOL_SEG_HDR;
 	while (off < size) {
 		uint64_t seq;
@@ -259,15 +290,19 @@ void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, uint64_t name_s
 		int r = sg_frame_check(p + off, size - off, maxlen, &seq, &len);
 
 		if (r == 1 && seq > prev) {
-			if (!out->records)
-				out->first_seq = seq;
-			out->last_seq = seq;
-			out->records++;
-			if (fn)
-				fn(arg, seq, p + off + SG_SPOOL_FRAME_HDR, len, off);
+			size_t end = off + SG_SPOOL_FRAME_HDR + (size_t)len;
+
+			/* A batch's frames are taken when its last one is
+			 * there: what a torn append left of one is cut. */
+			if (!open)
+				batch = off;
+			open++;
+			if (!sg_frame_more(p + off)) {
+				scan_take(p, batch, end, maxlen, fn, arg, out);
+				open = 0;
+			}
 			prev = seq;
-			off += SG_SPOOL_FRAME_HDR + (size_t)len;
-			out->valid_end = off;
+			off = end;
 			continue;
 		}
 		/* Invalid here: a corrupt region if a valid frame follows. */
@@ -277,6 +312,11 @@ void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, uint64_t name_s
 		uint64_t nseq;
 		uint32_t nlen;
 		sg_frame_check(p + next, size - next, maxlen, &nseq, &nlen);
+		/* Damage inside a batch, not a torn append (appends go on
+		 * after it): its intact frames are kept, as any. */
+		if (open)
+			scan_take(p, batch, off, maxlen, fn, arg, out);
+		open = 0;
 		out->corrupt_regions++;
 		if (prev && nseq > prev + 1) {
 			out->corrupt_lost += nseq - prev - 1;
@@ -287,5 +327,6 @@ void sg_seg_scan(const uint8_t *p, size_t size, uint32_t maxlen, uint64_t name_s
 		}
 		off = next;
 	}
+	out->torn_records = open;
 	out->torn_bytes = size - out->valid_end;
 }

@@ -11,14 +11,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Segment header: magic[8] | version u32 | masked CRC32C u32 of both. */
-#define SG_SPOOL_SEG_HDR 16
-#define SG_SEG_MAGIC     "SGSEG\0\0\0"
-#define SG_SEG_VERSION   1u
+/* Segment header: magic[8] | version u32 | masked CRC32C u32 of both.
+ * Version 2 adds SG_FRAME_MORE; a version 1 segment (which never has it)
+ * reads the same, and batches appended to one go without it, so the
+ * release before, which moves version 2 segments aside unread, can
+ * still read it. */
+#define SG_SPOOL_SEG_HDR   16
+#define SG_SEG_MAGIC       "SGSEG\0\0\0"
+#define SG_SEG_VERSION     2u
+#define SG_SEG_VERSION_MIN 1u
 /* Frame: magic u32 | length u32 | seq u64 | masked CRC32C u32 over length,
- * seq and payload | payload. */
+ * seq and payload | payload.  The length's top bit (SG_FRAME_MORE, version
+ * 2) says that the next frame belongs to the same batch (one append of
+ * several events, sg_spool_append_batch); the batch's last frame has it
+ * clear.  A batch whose last frame is missing at the end of a segment is
+ * a torn append: recovery cuts all of it, so a batch is stored whole or
+ * not at all. */
 #define SG_SPOOL_FRAME_HDR 20
 #define SG_FRAME_MAGIC     0x31524753u /* "SGR1" little endian */
+#define SG_FRAME_MORE      0x80000000u
 /* Segment file name: the first seq in 20 decimal digits, then ".seg". */
 #define SG_SEG_NAME_DIGITS 20
 #define SG_SEG_NAME_LEN    (SG_SEG_NAME_DIGITS + 4)
@@ -89,8 +100,11 @@ int sg_epoch_decode(const void *p, size_t n, uint64_t *epoch);
 
 /* The payload length a frame header claims (not validated). */
 uint32_t sg_frame_claimed_len(const uint8_t h[SG_SPOOL_FRAME_HDR]);
-/* Fill the frame header at h for payload p[0..len). */
-void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len);
+/* Does the frame header say the next frame is of the same batch? */
+bool sg_frame_more(const uint8_t h[SG_SPOOL_FRAME_HDR]);
+/* Fill the frame header at h for payload p[0..len) (len below
+ * SG_FRAME_MORE); more: another frame of its batch follows. */
+void sg_frame_header(uint8_t *h, uint64_t seq, const void *p, uint32_t len, bool more);
 /*
  * Validate the frame at p (avail bytes readable).  Returns 1 with *seq,
  * *len set if a whole valid frame is there, 0 if it is invalid (bad
@@ -101,12 +115,14 @@ int sg_frame_check(const uint8_t *p, size_t avail, uint32_t maxlen, uint64_t *se
 struct sg_seg_scan {
 	bool bad_header;      /* damaged header: frames scanned anyway */
 	bool unknown_version; /* a header of another version: not scanned */
+	uint32_t version;     /* the header's (0 if damaged) */
 	uint64_t first_seq, last_seq, records;
 	size_t valid_end;         /* offset after the last valid frame */
 	uint64_t corrupt_regions; /* skipped stretches mid-segment */
 	uint64_t corrupt_lost;    /* seqs missing around those stretches */
 	bool lead_corrupt;        /* a corrupt stretch before the first valid frame */
 	size_t torn_bytes;        /* bytes after valid_end (torn tail) */
+	uint64_t torn_records;    /* whole frames in it: of a batch cut short */
 };
 
 typedef void (*sg_frame_fn)(void *arg, uint64_t seq, const uint8_t *payload, uint32_t len,

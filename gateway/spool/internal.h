@@ -28,6 +28,7 @@ struct seg {
 	uint64_t last_seq;  /* 0 while empty */
 	uint64_t records;
 	int64_t size;
+	bool batches; /* version 2: a batch's frames carry SG_FRAME_MORE */
 };
 
 /* A range of seqs dropped while older records were in flight (tombstone). */

@@ -75,9 +75,16 @@ static int recover_repair(struct sg_spool *sp, struct sg_seg_info *s)
 			 " intact events are kept",
 			 path, s->sc.records);
 	}
-	if (s->sc.torn_bytes) {
+	if (s->sc.torn_bytes && s->sc.torn_records)
+		sg_warn("spool",
+			"segment %s: torn tail of %zu bytes truncated at offset %zu: %" PRIu64
+			" events of a batch whose append did not finish (a batch is stored whole "
+			"or not at all; its source was not told it was stored)",
+			path, s->sc.torn_bytes, s->sc.valid_end, s->sc.torn_records);
+	else if (s->sc.torn_bytes)
 		sg_warn("spool", "segment %s: torn tail of %zu bytes truncated at offset %zu", path,
 			s->sc.torn_bytes, s->sc.valid_end);
+	if (s->sc.torn_bytes) {
 		if (sg_spool_io.ftruncate(fd, (off_t)s->sc.valid_end) != 0)
 			rc = SG_EIO;
 		sp->rec.truncated_bytes += s->sc.torn_bytes;
@@ -141,7 +148,9 @@ static int recover_add(struct sg_spool *sp, const struct sg_seg_info *s)
 	sp->segs[sp->nsegs++] = (struct seg){.first_seq = s->name,
 					     .last_seq = s->sc.last_seq,
 					     .records = s->sc.records,
-					     .size = s->size};
+					     .size = s->size,
+					     /* a damaged header is rewritten as ours */
+					     .batches = s->sc.version != SG_SEG_VERSION_MIN};
 	sp->total_bytes += s->size;
 	return SG_OK;
 }

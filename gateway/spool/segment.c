@@ -150,8 +150,8 @@ int spool_seg_create(struct sg_spool *sp)
 		sg_spool_io.close(sp->wfd);
 	sp->wfd = fd;
 	sp->act_reserved = sp->prealloc;
-	sp->segs[sp->nsegs++] =
-	    (struct seg){.first_seq = sp->next_seq, .last_seq = 0, .size = SG_SPOOL_SEG_HDR};
+	sp->segs[sp->nsegs++] = (struct seg){
+	    .first_seq = sp->next_seq, .last_seq = 0, .size = SG_SPOOL_SEG_HDR, .batches = true};
 	sp->total_bytes += SG_SPOOL_SEG_HDR;
 	/* Callers made everything before it durable (spool_roll syncs). */
 	sp->vis_first = sp->next_seq;

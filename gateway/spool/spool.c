@@ -357,7 +357,7 @@ int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64
 	act = spool_active(sp);
 	/* The seq is taken only now, after any wait: file order is seq order. */
 	seq = sp->next_seq;
-	sg_frame_header(h, seq, payload, (uint32_t)len);
+	sg_frame_header(h, seq, payload, (uint32_t)len, false);
 	rc = spool_write_iov(sp, act, iov, len ? 2 : 1, need, seq, 1);
 	if (rc != SG_OK) {
 		spool_io_failed(sp, rc, 1);
@@ -391,7 +391,8 @@ void sg_spool_batch_close(struct sg_buf *b, size_t at)
 		return;
 	/* Magic and length now; seq and CRC under the lock, when the seq is
 	 * known (the CRC covers it). */
-	sg_frame_header(h, 0, h + SG_SPOOL_FRAME_HDR, (uint32_t)(b->len - at - SG_SPOOL_FRAME_HDR));
+	sg_frame_header(h, 0, h + SG_SPOOL_FRAME_HDR, (uint32_t)(b->len - at - SG_SPOOL_FRAME_HDR),
+			false);
 }
 
 /* Are frames[0..len) exactly n frames laid out by sg_spool_batch_*? */
@@ -406,15 +407,18 @@ static bool batch_well_formed(const uint8_t *f, size_t len, size_t n)
 	return k == n && off == len;
 }
 
-/* Fill in the seqs from seq and the CRCs.  Caller holds mu. */
-static void batch_seal(uint8_t *f, size_t n, uint64_t seq)
+/* Fill in the seqs from seq and the CRCs; with marks, SG_FRAME_MORE on
+ * all frames but the last, so recovery keeps the batch whole or cuts all
+ * of it (frame.h).  Caller holds mu. */
+static void batch_seal(uint8_t *f, size_t n, uint64_t seq, bool marks)
 {
 	size_t off = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t l = sg_frame_claimed_len(f + off);
 
-		sg_frame_header(f + off, seq + i, f + off + SG_SPOOL_FRAME_HDR, l);
+		sg_frame_header(f + off, seq + i, f + off + SG_SPOOL_FRAME_HDR, l,
+				marks && i + 1 < n);
 		off += SG_SPOOL_FRAME_HDR + l;
 	}
 }
@@ -441,7 +445,7 @@ int sg_spool_append_batch(struct sg_spool *sp, void *frames, size_t len, size_t 
 		goto out;
 	act = spool_active(sp);
 	seq = sp->next_seq;
-	batch_seal(frames, n, seq);
+	batch_seal(frames, n, seq, act->batches);
 	rc = spool_write_iov(sp, act, &iov, 1, len, seq + n - 1, n);
 	if (rc != SG_OK) {
 		spool_io_failed(sp, rc, n);

@@ -7,10 +7,10 @@
  * Invariants (abort when broken): the scanner reports frames in strictly
  * increasing seq order, each a valid frame within the image where it says,
  * its records and valid end agree with the frames, valid_end + torn_bytes
- * is the size; resync lands on a valid frame or at the end; a decoded
- * cursor is one of its valid slots; a tombstone name prints back the same;
- * the layout keeps segments in order with no overlap among kept ones and
- * counts gaps no larger than the seqs between them.
+ * is the size (a batch's whole frames cut with a torn tail are in it); resync lands on a valid
+ * frame or at the end; a decoded cursor is one of its valid slots; a tombstone name prints back the
+ * same; the layout keeps segments in order with no overlap among kept ones and counts gaps no
+ * larger than the seqs between them.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -57,6 +57,7 @@ static void scan(const uint8_t *p, size_t n)
 		return;
 	}
 	FZ_CHECK(sc.valid_end <= n && sc.valid_end + sc.torn_bytes == n);
+	FZ_CHECK(sc.torn_bytes >= sc.torn_records * SG_SPOOL_FRAME_HDR);
 	FZ_CHECK(sc.valid_end == (s.records ? s.last_end : SG_SPOOL_SEG_HDR));
 	FZ_CHECK(!sc.records || (sc.first_seq <= sc.last_seq && sc.last_seq == s.prev));
 	for (size_t off = SG_SPOOL_SEG_HDR; off < n && off < 64; off += 7) {

@@ -25,13 +25,13 @@ def mask(crc):  # LevelDB's masked CRC, as gateway/base/crc32c.h
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def seg_header():
-    h = b"SGSEG\0\0\0" + struct.pack("<I", 1)
+def seg_header(version=1):
+    h = b"SGSEG\0\0\0" + struct.pack("<I", version)
     return h + struct.pack("<I", mask(crc32c(h)))
 
 
-def frame(seq, payload):
-    body = struct.pack("<IQ", len(payload), seq)
+def frame(seq, payload, more=False):  # more: SG_FRAME_MORE (version 2)
+    body = struct.pack("<IQ", len(payload) | (0x80000000 if more else 0), seq)
     crc = mask(crc32c(payload, crc32c(body)))
     return struct.pack("<I", 0x31524753) + body + struct.pack("<I", crc) + payload
 
@@ -39,6 +39,16 @@ def frame(seq, payload):
 def segment(first, n, size=40):
     return seg_header() + b"".join(frame(first + i, bytes([65 + i % 26]) * (size + i % 7))
                                    for i in range(n))
+
+
+def batches(first, sizes):
+    """A version 2 segment of batches of the given sizes."""
+    out, seq = [seg_header(2)], first
+    for n in sizes:
+        for i in range(n):
+            out.append(frame(seq, bytes([97 + seq % 26]) * (30 + seq % 5), more=i + 1 < n))
+            seq += 1
+    return b"".join(out)
 
 
 def ack(acked, hw=0):
@@ -70,6 +80,8 @@ def main():
     seeds = {"whole": s, "torn": s[:-17], "flipped": bytes(flipped),
              "bad-header": bytes(bad_header), "empty": seg_header(), "ack": ack(7, 99),
              "epoch": epoch(0x1234), "two": s + segment(13, 3)}
+    v2 = batches(1, [1, 4, 2, 5])
+    seeds.update({"batches": v2, "batch-torn": v2[:-70], "batch-cut-at-frame": v2[:-52]})
     for name, data in seeds.items():
         with open(os.path.join(scan, name), "wb") as f:
             f.write(data)

@@ -3,7 +3,8 @@
  * upstream message appended together.  Consecutive seqs in buffer order,
  * one write(2) per batch, all or none under every full-spool policy and
  * under injected write and fsync errors, exact drop counts, and what
- * recovery makes of a batch torn by a crash mid-write.
+ * recovery makes of a batch torn by a crash mid-write (cut whole) or
+ * damaged inside (its intact frames kept).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "gateway/base/crc32c.h"
 #include "gateway/core/metrics.h"
+#include "gateway/spool/frame.h"
 #include "gateway/spool/spool.h"
 #include "t.h"
 
@@ -377,28 +380,136 @@ TEST(fsync_failure_stores_none)
 	io_case(0, EIO, SG_EIO);
 }
 
+/* Cut the last `cut` bytes off segment 1. */
+static void cut_tail(const char *dir, off_t cut)
+{
+	char path[512];
+	struct stat stt;
+
+	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
+	CHECK_EQ(stat(path, &stt), 0);
+	CHECK_EQ(truncate(path, stt.st_size - cut), 0);
+}
+
 /* A crash inside the batch's write(2) (kill -9 between two pages of a
- * large write): recovery keeps the whole frames before the tear and cuts
- * the rest, as for any torn tail.  docs/mqtt.md states this window. */
-TEST(torn_batch_keeps_whole_frames_only)
+ * large write): recovery cuts all of the batch, its whole frames too, so
+ * an upstream message whose events were not all stored (and so not
+ * acknowledged) comes again without a duplicate.  The batch before it
+ * stays.  The same when the cut falls between two frames. */
+TEST(torn_batch_is_cut_whole)
+{
+	const off_t cuts[] = {60, 20 + 104}; /* into the last frame; just before it */
+
+	for (size_t k = 0; k < 2; k++) {
+		const char *dir = t_tmpdir();
+		struct sg_spool_conf c = conf_for(dir);
+		struct sg_spool *sp = open_ok(&c);
+		uint64_t first, seqs[16];
+		char tags[16][32];
+		struct sg_spool_stats st;
+
+		CHECK_EQ(append_batch(sp, "a", 2, 0, &first), SG_OK);
+		CHECK_EQ(append_batch(sp, "t", 4, 100, &first), SG_OK); /* frames of 124 bytes */
+		sg_spool_close(sp);
+		cut_tail(dir, cuts[k]);
+		sp = open_ok(&c);
+		CHECK_EQ(read_all(sp, seqs, tags, 16), 2);
+		CHECK_STR(tags[1], "a-1");
+		sg_spool_stats(sp, &st);
+		CHECK(st.truncated_bytes >= 3 * 124);
+		CHECK_EQ(st.corrupt_regions, 0);
+		CHECK_EQ(st.next_seq, 3);
+		CHECK_EQ(append_batch(sp, "n", 2, 0, &first), SG_OK);
+		CHECK_EQ(first, 3);
+		sg_spool_close(sp);
+	}
+}
+
+/* Damage inside a batch with more appends after it is not a torn append:
+ * the batch's intact frames are kept, as any intact frame is. */
+TEST(damage_inside_a_batch_keeps_its_intact_frames)
 {
 	const char *dir = t_tmpdir();
 	struct sg_spool_conf c = conf_for(dir);
 	struct sg_spool *sp = open_ok(&c);
 	uint64_t first, seqs[16];
 	char tags[16][32], path[512];
-	struct stat stt;
 	struct sg_spool_stats st;
+	int fd;
 
-	CHECK_EQ(append_batch(sp, "t", 4, 100, &first), SG_OK);
+	CHECK_EQ(append_batch(sp, "d", 4, 100, &first), SG_OK);
+	CHECK_EQ(append_batch(sp, "e", 1, 0, &first), SG_OK);
 	sg_spool_close(sp);
 	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
-	CHECK_EQ(stat(path, &stt), 0);
-	CHECK_EQ(truncate(path, stt.st_size - 60), 0); /* into the last frame */
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0);
+	/* a payload byte of the second frame (header 16, frames of 124) */
+	CHECK_EQ(pwrite(fd, "X", 1, 16 + 124 + 20 + 50), 1);
+	close(fd);
+	sp = open_ok(&c);
+	CHECK_EQ(read_all(sp, seqs, tags, 16), 4);
+	CHECK_STR(tags[0], "d-0");
+	CHECK_STR(tags[1], "d-2");
+	CHECK_STR(tags[3], "e-0");
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.corrupt_regions, 1);
+	sg_spool_close(sp);
+}
+
+/* A segment of the release before (version 1) goes on taking appends
+ * after an upgrade, and its batches are written as that release reads
+ * them: no frame marked as continued.  (So a torn batch there keeps its
+ * whole frames, as before.) */
+TEST(batches_in_a_version_1_segment_are_unmarked)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp = open_ok(&c);
+	uint64_t first, seqs[16];
+	char tags[16][32], path[512];
+	uint8_t h[16], f[20];
+	uint32_t v1 = 1, crc;
+	int fd;
+
+	CHECK_EQ(append_batch(sp, "a", 1, 0, &first), SG_OK);
+	sg_spool_close(sp);
+	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	memcpy(h + 8, &v1, 4); /* little endian, as the format */
+	crc = sg_crc_mask(sg_crc32c(h, 12));
+	memcpy(h + 12, &crc, 4);
+	CHECK_EQ(pwrite(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+
+	sp = open_ok(&c);
+	CHECK_EQ(append_batch(sp, "b", 3, 0, &first), SG_OK);
+	CHECK_EQ(first, 2);
+	sg_spool_close(sp);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	for (off_t off = 16; pread(fd, f, sizeof(f), off) == (ssize_t)sizeof(f);) {
+		CHECK(!sg_frame_more(f));
+		off += 20 + sg_frame_claimed_len(f);
+	}
+	close(fd);
+	cut_tail(dir, 1);
 	sp = open_ok(&c);
 	CHECK_EQ(read_all(sp, seqs, tags, 16), 3);
-	sg_spool_stats(sp, &st);
-	CHECK(st.truncated_bytes > 0);
-	CHECK_EQ(st.next_seq, 4);
+	CHECK_STR(tags[2], "b-1");
 	sg_spool_close(sp);
+
+	/* A new segment is version 2: marked. */
+	dir = t_tmpdir();
+	c = conf_for(dir);
+	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
+	sp = open_ok(&c);
+	CHECK_EQ(append_batch(sp, "c", 3, 0, &first), SG_OK);
+	sg_spool_close(sp);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, f, sizeof(f), 16), (ssize_t)sizeof(f));
+	CHECK(sg_frame_more(f));
+	close(fd);
 }
