@@ -380,15 +380,27 @@ TEST(fsync_failure_stores_none)
 	io_case(0, EIO, SG_EIO);
 }
 
+/* Segment 1's file, opened with flags (the test fails if it cannot be). */
+static int seg1_open(const char *dir, int flags)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
+	fd = open(path, flags);
+	CHECK(fd >= 0);
+	return fd;
+}
+
 /* Cut the last `cut` bytes off segment 1. */
 static void cut_tail(const char *dir, off_t cut)
 {
-	char path[512];
+	int fd = seg1_open(dir, O_RDWR);
 	struct stat stt;
 
-	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
-	CHECK_EQ(stat(path, &stt), 0);
-	CHECK_EQ(truncate(path, stt.st_size - cut), 0);
+	CHECK_EQ(fstat(fd, &stt), 0);
+	CHECK_EQ(ftruncate(fd, stt.st_size - cut), 0);
+	close(fd);
 }
 
 /* A crash inside the batch's write(2) (kill -9 between two pages of a
@@ -433,16 +445,14 @@ TEST(damage_inside_a_batch_keeps_its_intact_frames)
 	struct sg_spool_conf c = conf_for(dir);
 	struct sg_spool *sp = open_ok(&c);
 	uint64_t first, seqs[16];
-	char tags[16][32], path[512];
+	char tags[16][32];
 	struct sg_spool_stats st;
 	int fd;
 
 	CHECK_EQ(append_batch(sp, "d", 4, 100, &first), SG_OK);
 	CHECK_EQ(append_batch(sp, "e", 1, 0, &first), SG_OK);
 	sg_spool_close(sp);
-	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
-	fd = open(path, O_WRONLY);
-	CHECK(fd >= 0);
+	fd = seg1_open(dir, O_WRONLY);
 	/* a payload byte of the second frame (header 16, frames of 124) */
 	CHECK_EQ(pwrite(fd, "X", 1, 16 + 124 + 20 + 50), 1);
 	close(fd);
@@ -466,16 +476,14 @@ TEST(batches_in_a_version_1_segment_are_unmarked)
 	struct sg_spool_conf c = conf_for(dir);
 	struct sg_spool *sp = open_ok(&c);
 	uint64_t first, seqs[16];
-	char tags[16][32], path[512];
+	char tags[16][32];
 	uint8_t h[16], f[20];
 	uint32_t v1 = 1, crc;
 	int fd;
 
 	CHECK_EQ(append_batch(sp, "a", 1, 0, &first), SG_OK);
 	sg_spool_close(sp);
-	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
-	fd = open(path, O_RDWR);
-	CHECK(fd >= 0);
+	fd = seg1_open(dir, O_RDWR);
 	CHECK_EQ(pread(fd, h, sizeof(h), 0), (ssize_t)sizeof(h));
 	memcpy(h + 8, &v1, 4); /* little endian, as the format */
 	crc = sg_crc_mask(sg_crc32c(h, 12));
@@ -487,8 +495,7 @@ TEST(batches_in_a_version_1_segment_are_unmarked)
 	CHECK_EQ(append_batch(sp, "b", 3, 0, &first), SG_OK);
 	CHECK_EQ(first, 2);
 	sg_spool_close(sp);
-	fd = open(path, O_RDONLY);
-	CHECK(fd >= 0);
+	fd = seg1_open(dir, O_RDONLY);
 	for (off_t off = 16; pread(fd, f, sizeof(f), off) == (ssize_t)sizeof(f);) {
 		CHECK(!sg_frame_more(f));
 		off += 20 + sg_frame_claimed_len(f);
@@ -503,12 +510,10 @@ TEST(batches_in_a_version_1_segment_are_unmarked)
 	/* A new segment is version 2: marked. */
 	dir = t_tmpdir();
 	c = conf_for(dir);
-	snprintf(path, sizeof(path), "%s/%020d.seg", dir, 1);
 	sp = open_ok(&c);
 	CHECK_EQ(append_batch(sp, "c", 3, 0, &first), SG_OK);
 	sg_spool_close(sp);
-	fd = open(path, O_RDONLY);
-	CHECK(fd >= 0);
+	fd = seg1_open(dir, O_RDONLY);
 	CHECK_EQ(pread(fd, f, sizeof(f), 16), (ssize_t)sizeof(f));
 	CHECK(sg_frame_more(f));
 	close(fd);
