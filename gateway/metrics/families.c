@@ -66,6 +66,10 @@ const struct sg_metric_family sg_metric_families[] = {
       "Corrupt regions skipped by recovery at start."),
     C("spool_truncated_bytes", "sensorgate_spool_truncated_bytes", "",
       "Bytes of torn tails truncated by recovery at start."),
+    C("spool_torn_batch_events", "sensorgate_spool_torn_batch_events", "",
+      "Whole events recovery cut at start with a torn tail because their batch's last event "
+      "was missing (a batch is stored whole or not at all; after a kill -9 its source was "
+      "never told they were stored)."),
     C("spool_segments_moved_aside", "sensorgate_spool_segments_moved_aside", "",
       "Segments recovery moved to corrupt/ (a format version it does not read, no intact "
       "record, or seqs overlapping another segment)."),

@@ -88,6 +88,7 @@ static int recover_repair(struct sg_spool *sp, struct sg_seg_info *s)
 		if (sg_spool_io.ftruncate(fd, (off_t)s->sc.valid_end) != 0)
 			rc = SG_EIO;
 		sp->rec.truncated_bytes += s->sc.torn_bytes;
+		sp->rec.torn_batch_records += s->sc.torn_records;
 		s->size = (int64_t)s->sc.valid_end;
 	}
 	if (rc == SG_OK && sg_spool_io.fdatasync(fd) != 0)
@@ -349,6 +350,7 @@ static void recover_counters(struct sg_spool *sp)
 		       sp->rec.segments_moved_aside);
 	sg_counter_add(sg_metric("spool_gap_records", "", false), sp->rec.gap_records);
 	sg_counter_add(sg_metric("spool_headers_repaired", "", false), sp->rec.headers_repaired);
+	sg_counter_add(sg_metric("spool_torn_batch_events", "", false), sp->rec.torn_batch_records);
 }
 
 /* Appends go on in the last segment if it has room (no new file: this is

@@ -78,9 +78,10 @@ struct sg_spool_stats {
 	/* From recovery at open: */
 	uint64_t recovered_records, truncated_bytes, corrupt_regions, corrupt_lost_records,
 	    segments_moved_aside;
-	uint64_t gap_records;      /* seqs missing between segments, not dropped by policy */
-	uint64_t misordered;       /* segments whose name disagreed with their records */
-	uint64_t headers_repaired; /* damaged segment headers rewritten (frames intact) */
+	uint64_t gap_records;        /* seqs missing between segments, not dropped by policy */
+	uint64_t misordered;         /* segments whose name disagreed with their records */
+	uint64_t headers_repaired;   /* damaged segment headers rewritten (frames intact) */
+	uint64_t torn_batch_records; /* whole events of unfinished batches cut with torn tails */
 };
 
 /* Free space kept where the filesystem cannot preallocate. */

@@ -429,6 +429,7 @@ TEST(torn_batch_is_cut_whole)
 		CHECK_STR(tags[1], "a-1");
 		sg_spool_stats(sp, &st);
 		CHECK(st.truncated_bytes >= 3 * 124);
+		CHECK_EQ(st.torn_batch_records, 3); /* its fourth frame torn or missing */
 		CHECK_EQ(st.corrupt_regions, 0);
 		CHECK_EQ(st.next_seq, 3);
 		CHECK_EQ(append_batch(sp, "n", 2, 0, &first), SG_OK);
