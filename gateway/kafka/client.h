@@ -108,11 +108,16 @@ struct sg_kafka_errlog {
 	bool failing;     /* an error was logged and no recovery since */
 };
 
+/* The timer slack of librdkafka's threads (client.c, kc_new_slack). */
+#define SG_KAFKA_TIMER_SLACK_NS 1000000UL
+
 /*
  * Build the configuration for o and create the client.  Consumers are
  * set up for rd_kafka_consumer_poll() (the main queue is redirected).
  * SG_OK with *out set; SG_ECONFIG (refused properties, every one in eb);
- * SG_EKAFKA (librdkafka could not create the client).
+ * SG_EKAFKA (librdkafka could not create the client).  librdkafka's
+ * threads run with SG_KAFKA_TIMER_SLACK_NS of timer slack, the caller's
+ * thread keeps its own.
  */
 int sg_kafka_new(const struct sg_kafka_opts *o, rd_kafka_t **out, struct sg_errbuf *eb);
 

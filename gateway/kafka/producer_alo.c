@@ -519,11 +519,17 @@ static void alo_restart(struct alo *a)
 	alo_rewind(a);
 }
 
+/* The longest wait with nothing in flight and nothing due on time. */
+#define ALO_IDLE_MAX_MS 60000
+
 /* The wait with nothing in flight: retries that are due on time (an
  * acknowledgement the hold's sync held back, held records) are looked
- * at four times a second; otherwise only librdkafka's statistics and
- * errors can arrive, and they signal the queue fd, so one wake-up a
- * second is a bound on a missed signal, not a poll. */
+ * at four times a second; otherwise only what the fds say can arrive:
+ * librdkafka's statistics, errors and logs signal its queue fd (it marks
+ * the queue served and takes every op under one lock, so an op that
+ * comes later writes the fd again), events the spool's eventfd, a stop
+ * stop_fd.  The bound is for the liveness heartbeat, not a poll: an idle
+ * gateway costs librdkafka's wake-ups, not the producer's. */
 static int alo_idle_ms(struct alo *a)
 {
 	unsigned refused;
@@ -532,7 +538,7 @@ static int alo_idle_ms(struct alo *a)
 	if (a->ack_due)
 		return 250;
 	sg_hold_counts(a->hold, &refused, &held, NULL, 0);
-	return refused || held ? 250 : 1000;
+	return refused || held ? 250 : ALO_IDLE_MAX_MS;
 }
 
 /* Stopping: true once drained, or at the deadline. */
@@ -609,6 +615,7 @@ static void alo_run(struct sg_prod_ctx *c, void *st)
 		}
 		sg_prod_beat(c, wait);
 		qready = poll(fds, 3, wait) > 0 && (fds[0].revents & POLLIN);
+		sg_prod_beat(c, 0); /* back: due now, not at the wait's end */
 		if (!fds[0].events)
 			qready = true; /* unwatched: drain whatever came */
 		if ((fds[2].revents & POLLIN) && read(c->stop_fd, drain, sizeof(uint64_t)) < 0 &&

@@ -4,6 +4,7 @@ The mock is used here for what it is good at: faults on demand (all
 brokers down for 10 s).  The same promises are checked against a real
 Kafka broker in test_core_kafka.py.
 """
+import os
 import time
 
 import pytest
@@ -227,3 +228,57 @@ def test_full_spool_blocks_the_source_without_loss(tmp_path, kafka_mock):
     assert "dropped" not in gw.log().split("running")[-1].replace("dropped 0", "")
     recs = read_topic(kafka_mock.bootstrap, "t.s1", count=60000)
     check(recs, "block", st["last_seq"], allow_dups=False)
+
+
+def _threads(pid):
+    """{name: [tid, ...]} of the process's threads."""
+    out = {}
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                out.setdefault(f.read().strip(), []).append(int(t))
+        except FileNotFoundError:
+            pass  # ended meanwhile
+    return out
+
+
+def _switches(tid):
+    with open(f"/proc/{tid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no voluntary_ctxt_switches for thread {tid}")
+
+
+def _slack(tid):
+    with open(f"/proc/{tid}/timerslack_ns") as f:
+        return int(f.read())
+
+
+def test_idle_costs_librdkafka_wakeups_not_ours(tmp_path, kafka_mock):
+    """Once everything is delivered, the producer thread sleeps on its fds
+    (the spool's eventfd, librdkafka's queue, stop) instead of waking
+    every second, and librdkafka's threads run with 1 ms of timer slack,
+    which ends its main thread's sub-millisecond spin before each timer
+    (librdkafka < 2.3.1); the gateway's own threads keep the default."""
+    text = conf(kafka_mock.bootstrap, "idle", 10, 1000)
+    gw = Gateway(tmp_path, text).start()
+    gw.wait_drained(timeout=60, min_seq=10)
+    pid = gw.proc.pid
+    th = _threads(pid)
+    rdk = [t for name, tids in th.items() if name.startswith("rdk:") for t in tids]
+    assert rdk, th
+    for t in rdk:
+        assert _slack(t) == 1_000_000, (t, _slack(t))
+    for name in ("sensorgate", "sg-producer", "sg-spool"):
+        for t in th[name]:
+            assert _slack(t) != 1_000_000, (name, _slack(t))
+    (prod,) = th["sg-producer"]
+    time.sleep(1)
+    s0 = _switches(prod)
+    time.sleep(4)
+    woke = _switches(prod) - s0
+    assert gw.stop() == 0
+    # librdkafka's statistics come every 5 s (one wake-up); the old
+    # once-a-second bound made it 4 or more.
+    assert woke <= 2, f"the idle producer woke {woke} times in 4 s"
