@@ -472,6 +472,7 @@ void sg_spool_close(struct sg_spool *sp)
 	free(sp->segs);
 	free(sp->tombs);
 	free(sp->dir);
+	pthread_mutex_destroy(&sp->ap_mu);
 	pthread_mutex_destroy(&sp->mu);
 	pthread_mutex_destroy(&sp->ck_mu);
 	pthread_mutex_destroy(&sp->cur_mu);

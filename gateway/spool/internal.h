@@ -44,6 +44,10 @@ struct sg_spool {
 	char epoch_hex[SG_EPOCH_HEX + 1];
 	bool epoch_unsaved; /* made, not yet on disk (full disk at open) */
 
+	/* Serialises appenders (taken before mu): the writer (wfd, the
+	 * active segment's file) changes only under it, so a roll can drop
+	 * mu while it syncs (segment.c, spool_roll). */
+	pthread_mutex_t ap_mu;
 	pthread_mutex_t mu;
 	pthread_mutex_t ck_mu;  /* serialises checkpoints; guards saved_ack */
 	pthread_mutex_t cur_mu; /* the cursor file (innermost lock) */
@@ -112,8 +116,9 @@ struct seg *spool_active(struct sg_spool *sp);
  * filesystem does not preallocate. */
 bool spool_free_ok(int fd, size_t need);
 /* Seal the active segment (synced unless fsync never) and start a new
- * one; on failure the sealed one stays the writer.  SG_OK, SG_ENOSPC,
- * SG_EIO, SG_ENOMEM. */
+ * one; on failure the sealed one stays the writer.  Caller holds ap_mu
+ * and mu, which is dropped while it syncs.  SG_OK, SG_ENOSPC, SG_EIO,
+ * SG_ENOMEM. */
 int spool_roll(struct sg_spool *sp);
 /* Replace segs[i] (dropped) by its tombstone. */
 void spool_seg_bury(struct sg_spool *sp, size_t i);

@@ -428,6 +428,7 @@ static void recover_init(struct sg_spool *sp, const struct sg_spool_conf *c)
 	sp->wfd = sp->rfd = sp->lockfd = sp->cfd = -1;
 	sp->prealloc = true;
 	sp->next_seq = 1;
+	pthread_mutex_init(&sp->ap_mu, NULL);
 	pthread_mutex_init(&sp->mu, NULL);
 	pthread_mutex_init(&sp->ck_mu, NULL);
 	pthread_mutex_init(&sp->cur_mu, NULL);

@@ -3,7 +3,8 @@
  * into the active segment never meets ENOSPC), sealed and trimmed,
  * deleted, and replaced by a tombstone when drop_oldest drops one that
  * is not the oldest.  The table of segments is in struct sg_spool
- * (internal.h); every function here runs with mu held.
+ * (internal.h); every function here runs with mu held (spool_roll drops
+ * it while it syncs, holding ap_mu).
  */
 #include <assert.h>
 #include <errno.h>
@@ -126,14 +127,9 @@ static int spool_seg_file(struct sg_spool *sp, const char *path)
 	return fd;
 }
 
-int spool_seg_create(struct sg_spool *sp)
+/* Room in the table for one more segment.  Caller holds mu. */
+static int spool_seg_room(struct sg_spool *sp)
 {
-	char path[SPOOL_PATH_MAX];
-	const struct seg *prev = sp->nsegs ? &sp->segs[sp->nsegs - 1] : NULL;
-	int fd;
-
-	/* Never two segments with one name: O_TRUNC would empty a listed one. */
-	assert(!prev || prev->first_seq < sp->next_seq);
 	if (sp->nsegs == sp->capsegs) {
 		size_t cap = sp->capsegs ? sp->capsegs * 2 : 16;
 		struct seg *ns = realloc(sp->segs, cap * sizeof(*ns));
@@ -142,10 +138,18 @@ int spool_seg_create(struct sg_spool *sp)
 		sp->segs = ns;
 		sp->capsegs = cap;
 	}
-	spool_seg_path(sp, sp->next_seq, path, sizeof(path));
-	fd = spool_seg_file(sp, path);
-	if (fd < 0)
-		return spool_io_err();
+	return SG_OK;
+}
+
+/* Make fd, the new file for the segment named next_seq, the writer.
+ * Caller holds mu and made room in the table. */
+static void spool_seg_install(struct sg_spool *sp, int fd)
+{
+	const struct seg *prev = sp->nsegs ? &sp->segs[sp->nsegs - 1] : NULL;
+
+	/* Never two segments with one name: O_TRUNC would empty a listed one. */
+	assert(!prev || prev->first_seq < sp->next_seq);
+	(void)prev;
 	if (sp->wfd >= 0)
 		sg_spool_io.close(sp->wfd);
 	sp->wfd = fd;
@@ -156,29 +160,72 @@ int spool_seg_create(struct sg_spool *sp)
 	/* Callers made everything before it durable (spool_roll syncs). */
 	sp->vis_first = sp->next_seq;
 	sp->vis_off = SG_SPOOL_SEG_HDR;
+}
+
+int spool_seg_create(struct sg_spool *sp)
+{
+	char path[SPOOL_PATH_MAX];
+	int fd, rc;
+
+	if ((rc = spool_seg_room(sp)) != SG_OK)
+		return rc;
+	spool_seg_path(sp, sp->next_seq, path, sizeof(path));
+	fd = spool_seg_file(sp, path);
+	if (fd < 0)
+		return spool_io_err();
+	spool_seg_install(sp, fd);
 	return SG_OK;
 }
 
-/* Seal the active segment (synced unless fsync never) and start a new
+/*
+ * Seal the active segment (synced unless fsync never) and start a new
  * one.  On failure the sealed segment stays the writer, to be rolled
- * again by the next append.  Caller holds mu. */
+ * again by the next append.  Caller holds ap_mu and mu; mu is dropped
+ * while the old segment is synced and the new file made, synced and
+ * named in the directory (on an SD card that can be a second), so the
+ * producer reads, acknowledges and reports meanwhile.  What could change
+ * without mu is not the writer's: appends wait on ap_mu, the active
+ * segment is never deleted, and the flusher only syncs the old fd.
+ */
 int spool_roll(struct sg_spool *sp)
 {
 	struct seg *act = spool_active(sp);
+	char path[SPOOL_PATH_MAX];
+	uint64_t first = act ? act->first_seq : 0, written = sp->written_seq;
+	int64_t size = act ? act->size : 0;
+	int wfd = sp->wfd, fd, rc, e = 0;
 
+	if ((rc = spool_seg_room(sp)) != SG_OK)
+		return rc;
+	spool_seg_path(sp, sp->next_seq, path, sizeof(path));
+	pthread_mutex_unlock(&sp->mu);
 	if (act) {
-		if (sp->fsync_ms != SG_FSYNC_NEVER && sg_spool_io.fdatasync(sp->wfd) != 0) {
-			sg_error("spool", "fsync of segment %020" PRIu64 " failed: %s",
-				 act->first_seq, strerror(errno));
+		if (sp->fsync_ms != SG_FSYNC_NEVER && sg_spool_io.fdatasync(wfd) != 0) {
+			sg_error("spool", "fsync of segment %020" PRIu64 " failed: %s", first,
+				 strerror(errno));
 			sg_counter_add(sp->m_errors_fsync, 1);
 		}
-		spool_seg_trim(sp, sp->wfd, act->size);
-		/* Everything written so far is now as durable as it gets. */
-		sp->durable_seq = sp->written_seq;
-		sp->vis_first = act->first_seq;
-		sp->vis_off = act->size;
+		spool_seg_trim(sp, wfd, size);
 	}
-	return spool_seg_create(sp);
+	fd = spool_seg_file(sp, path);
+	if (fd < 0)
+		e = errno;
+	pthread_mutex_lock(&sp->mu);
+	if (act) {
+		/* Everything written so far is now as durable as it gets. */
+		if (written > sp->durable_seq)
+			sp->durable_seq = written;
+		if (first > sp->vis_first || (first == sp->vis_first && size > sp->vis_off)) {
+			sp->vis_first = first;
+			sp->vis_off = size;
+		}
+	}
+	if (fd < 0) {
+		errno = e;
+		return spool_io_err();
+	}
+	spool_seg_install(sp, fd);
+	return SG_OK;
 }
 
 void spool_seg_delete(struct sg_spool *sp, size_t i)

@@ -90,7 +90,9 @@ static int spool_drop_one(struct sg_spool *sp)
 	 * first (needs room for a new segment). */
 	if (act && act->records && act->first_seq > atomic_load(&sp->read_hi) &&
 	    act->first_seq > sp->rpos_first && spool_roll(sp) == SG_OK) {
-		spool_drop_seg(sp, sp->nsegs - 2);
+		/* The reader may have come to it while the roll synced. */
+		if (spool_droppable(sp, sp->nsegs - 2))
+			spool_drop_seg(sp, sp->nsegs - 2);
 		return SG_OK;
 	}
 	return SG_EAGAIN;
@@ -347,6 +349,7 @@ int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64
 		sg_counter_add(sp->m_errors_toolarge, 1);
 		return SG_EINVAL;
 	}
+	pthread_mutex_lock(&sp->ap_mu);
 	pthread_mutex_lock(&sp->mu);
 	/* After sg_spool_shutdown() an append that fits still lands (a
 	 * driver's stop() may flush a last reading); only one that would
@@ -369,6 +372,7 @@ int sg_spool_append(struct sg_spool *sp, const void *payload, size_t len, uint64
 	sg_counter_add(sp->m_appended, 1);
 out:
 	pthread_mutex_unlock(&sp->mu);
+	pthread_mutex_unlock(&sp->ap_mu);
 	return rc;
 }
 
@@ -439,6 +443,7 @@ int sg_spool_append_batch(struct sg_spool *sp, void *frames, size_t len, size_t 
 		sg_counter_add(sp->m_errors_toolarge, n ? n : 1);
 		return SG_EINVAL;
 	}
+	pthread_mutex_lock(&sp->ap_mu);
 	pthread_mutex_lock(&sp->mu);
 	rc = spool_make_room(sp, len, n); /* for all of it, or none */
 	if (rc != SG_OK)
@@ -457,6 +462,7 @@ int sg_spool_append_batch(struct sg_spool *sp, void *frames, size_t len, size_t 
 	sg_counter_add(sp->m_appended, n);
 out:
 	pthread_mutex_unlock(&sp->mu);
+	pthread_mutex_unlock(&sp->ap_mu);
 	return rc;
 }
 
