@@ -537,6 +537,8 @@ static int alo_idle_ms(struct alo *a)
 
 	if (a->ack_due)
 		return 250;
+	if (a->c->have_rec)
+		return 1000; /* a record waits to be tried again (a registry down) */
 	sg_hold_counts(a->hold, &refused, &held, NULL, 0);
 	return refused || held ? 250 : ALO_IDLE_MAX_MS;
 }
