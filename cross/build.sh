@@ -183,11 +183,22 @@ elif [[ $arch_added == no || ${#missing[@]} -gt 0 ]]; then
     fi
     exit 2
   fi
-  if apt-get install -s -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+  # apt resolves a -dev package that is not Multi-Arch: same (libavro-dev
+  # and libevent-dev on bookworm) by removing the native one, which breaks
+  # the native build of this same tree: an install that would remove
+  # anything is refused like one that cannot be resolved.
+  sim_ok=1
+  sim=$(apt-get install -s -qq --no-install-recommends "${missing[@]}" 2>&1) || sim_ok=0
+  removes=$(awk '$1 == "Remv" { printf "%s ", $2 }' <<<"$sim")
+  if ((sim_ok)) && [[ -z $removes ]]; then
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
     say "the :$ARCH packages cannot be installed next to the native ones:"
-    apt-get install -s -qq --no-install-recommends "${missing[@]}" 2>&1 | grep -E '^ ' | head -8 || true
+    if [[ -n $removes ]]; then
+      say "installing them would remove ${removes% }"
+    else
+      grep -E '^ ' <<<"$sim" | head -8 || true
+    fi
     say "falling back to a sysroot (CROSS_SYSROOT=1 selects it directly)"
     use_sysroot
   fi

@@ -595,6 +595,133 @@ sources:
                  "the gateway; shows the cost of the real broker's round trips",
                  extra=dict(rss_mb=median(rss)))
 
+    # ------------------------------------------------------------ 1. produce under qemu
+    def arm64_tools(self):
+        """(qemu, [qemu args], the arm64 gateway, the arm64 kcat): the tree
+        built for arm64 by cross/build.sh (which installs the toolchain and
+        the :arm64 libraries when missing), qemu-user-static, and Debian's
+        kcat for arm64 unpacked into the work directory (it cannot be
+        installed beside the amd64 one)."""
+        p = subprocess.run([str(REPO / "cross" / "build.sh"), "arm64"], cwd=REPO,
+                           capture_output=True, text=True, timeout=1800)
+        if p.returncode != 0:
+            raise NotRun(f"cross/build.sh arm64 failed: {(p.stdout + p.stderr)[-200:]}")
+        qemu = shutil.which("qemu-aarch64-static")
+        if not qemu and os.geteuid() == 0:
+            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                            "qemu-user-static"], capture_output=True,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+            qemu = shutil.which("qemu-aarch64-static")
+        if not qemu:
+            raise NotRun("qemu-aarch64-static not installed (apt-get install qemu-user-static)")
+        root = self.work / "arm64-kcat"
+        debs = self.work / "arm64-debs"
+        debs.mkdir(exist_ok=True)
+        p = subprocess.run(["apt-get", "download", "kcat:arm64", "libyajl2:arm64"], cwd=debs,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise NotRun(f"apt-get download kcat:arm64: {p.stderr.strip()[-200:]}")
+        for deb in debs.glob("*.deb"):
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        libs = root / "usr" / "lib" / "aarch64-linux-gnu"
+        qargs = ["-E", f"LD_LIBRARY_PATH={libs}"]
+        sysroot = REPO / "build-arm64" / "sysroot"
+        if (sysroot / ".complete").exists():  # the loader and libc of one glibc (tests/cross/qemu.sh)
+            qargs = ["-L", str(sysroot), *qargs]
+        return qemu, qargs, REPO / "build-arm64" / "sensorgate", root / "usr" / "bin" / "kcat"
+
+    def mock_cluster(self, topics):
+        """librdkafka's mock cluster in its own native process (`sensorgate
+        kafka-mock`, one broker), with topics of 3 partitions: (process,
+        bootstrap)."""
+        p = subprocess.Popen([self.sg, "kafka-mock", "--brokers", "1"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        if not line.startswith("bootstrap="):
+            p.kill()
+            raise RuntimeError(f"kafka-mock: {line!r}")
+        for t in topics:
+            p.stdin.write(f"topic {t} 3\n")
+            p.stdin.flush()
+            reply = p.stdout.readline()
+            if not reply.startswith("ok"):
+                p.kill()
+                raise RuntimeError(f"kafka-mock topic {t}: {reply!r}")
+        return p, line.strip().split("=", 1)[1]
+
+    def scenario_qemu(self):
+        """The produce case of the Raspberry Pi build (arm64) under
+        qemu-aarch64, against librdkafka's mock cluster in a native process
+        (the broker is not on the Pi), next to Debian's kcat for arm64
+        under qemu with the same records into the same mock; and the same
+        pair native. Under emulation the CPU is mostly the guest's
+        instructions, so the ratios say how the per-event costs carry to
+        an ARM core; the absolute rates say nothing about a Pi."""
+        qemu, qargs, sg_arm, kcat_arm = self.arm64_tools()
+        n = self.args.qemu_n
+        recfile = self.records(n)
+        mock, bootstrap = self.mock_cluster(["bench.qemu", "bench.qemu-kcat"])
+        wrapper = self.work / "sensorgate-arm64"
+        wrapper.write_text(f"#!/bin/sh\nexec {qemu} {' '.join(qargs)} {sg_arm} \"$@\"\n")
+        wrapper.chmod(0o755)
+        res = {k: dict(gw=[], ref=[], gw_us=[], ref_us=[]) for k in ("qemu", "native")}
+
+        def one(kind):
+            binary = str(wrapper) if kind == "qemu" else None
+            gw = self.gateway(self.conf(self.sim_source(1_000_000, limit=n), fsync="10ms",
+                                        topic="bench.qemu", bootstrap=bootstrap),
+                              f"qemu-{kind}", binary=binary)
+            t0 = time.time()
+            gw.start(wait_running=False)
+            dt = wait_acked(gw, n, timeout=600, t0=t0)
+            cpu = proc_cpu_s(gw.proc.pid)
+            self.finish(gw)
+            if dt is None:
+                raise RuntimeError(f"{kind}: {n} events not delivered to the mock in 600 s")
+            r = res[kind]
+            r["gw"].append(n / dt)
+            r["gw_us"].append(cpu * 1e6 / n if cpu is not None else None)
+            cmd = [str(kcat_arm)] if kind == "qemu" else ["kcat"]
+            if kind == "qemu":
+                cmd = [qemu, *qargs, *cmd]
+            with open(recfile, "rb") as f:
+                t0 = time.time()
+                rc, _, err, _, cpu = run_measured(
+                    [*cmd, "-P", "-b", bootstrap, "-t", "bench.qemu-kcat", "-K", "\t",
+                     *KCAT_FAIR, *KCAT_HEADERS], stdin=f, timeout=600)
+                dt = time.time() - t0
+            if rc != 0:
+                raise RuntimeError(f"kcat ({kind}): {err.decode()[-300:]}")
+            r["ref"].append(n / dt)
+            r["ref_us"].append(cpu * 1e6 / n if cpu is not None else None)
+            log(f"qemu scenario, {kind}: gateway {r['gw'][-1]:.0f}/s "
+                f"({self.fmt(r['gw_us'][-1])} us/event), kcat {r['ref'][-1]:.0f}/s "
+                f"({self.fmt(r['ref_us'][-1])} us/record)")
+
+        try:
+            for i in range(self.runs):
+                for kind in ("qemu", "native"):
+                    one(kind)
+        finally:
+            mock.kill()
+            mock.wait()
+        for kind, what in (("qemu", "arm64 build under qemu-aarch64"), ("native", "amd64, native")):
+            r = res[kind]
+            self.row("1. produce", f"{what}: sim -> spool -> librdkafka's mock cluster "
+                     f"(its own native process), fsync 10ms, {n} events", "events/s", "events/s",
+                     r["gw"], f"kcat -P{' (arm64, under qemu)' if kind == 'qemu' else ''}, "
+                     "same records, same mock", r["ref"], short=f"mock {kind}",
+                     note=("no target: under emulation the CPU is the guest's instructions, so "
+                           "the ratio shows how the per-event cost carries to an ARM core"
+                           if kind == "qemu" else "the same pair native, in the same run: "
+                           "what the qemu row compares with"),
+                     extra=dict(cpu_us_per_event=median(r["gw_us"]),
+                                ref_cpu_us_per_event=median(r["ref_us"])))
+            self.row("1. produce", f"{what}: CPU per event, same runs", "CPU per event", "us",
+                     r["gw_us"], "kcat -P per record, same runs", r["ref_us"],
+                     higher_is_better=False, short=f"cpu mock {kind}",
+                     note="utime+stime of the process, all threads")
+
     # ------------------------------------------------------------ scrape flood
     def scrape_run(self, n, flood):
         """Delivered/s of n sim events into real Kafka, with or without 50
@@ -1643,7 +1770,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only", default="produce,embedded,callgrind,avro,mqtt,fanout,modbus,spool,"
-                    "rates,idle,scrape",
+                    "rates,idle,scrape,qemu",
                     help="comma-separated scenarios")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--smoke", action="store_true")
@@ -1665,6 +1792,8 @@ def main():
                     help="only rewrite the .md and chart of an earlier run from its json")
     ap.add_argument("--before", default=str(BEFORE),
                     help="the report whose figures fill the before -> after column")
+    ap.add_argument("--qemu-n", type=int, default=100_000,
+                    help="events of the qemu-aarch64 produce case (and records of kcat's)")
     ap.add_argument("--callgrind-n", type=int, default=100_000,
                     help="events of the callgrind produce case (and records of kcat's)")
     args = ap.parse_args()
@@ -1703,7 +1832,8 @@ def main():
                  ("mqtt", b.scenario_mqtt), ("fanout", b.scenario_fanout),
                  ("modbus", b.scenario_modbus),
                  ("spool", b.scenario_spool), ("rates", b.scenario_rates),
-                 ("idle", b.scenario_idle), ("scrape", b.scenario_scrape)]
+                 ("idle", b.scenario_idle), ("scrape", b.scenario_scrape),
+                 ("qemu", b.scenario_qemu)]
         for name, fn in steps:
             if name not in only:
                 continue
