@@ -60,8 +60,10 @@ static void km_serve(struct sg_mock *m, int sfd)
 	bool in_open = true;
 
 	for (;;) {
+		/* A closed stdin goes out of the set: poll reports POLLHUP on it
+		 * whatever the events asked, and would never sleep again. */
 		struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN},
-					{.fd = 0, .events = in_open ? POLLIN : 0}};
+					{.fd = in_open ? 0 : -1, .events = POLLIN}};
 		char *nl;
 		ssize_t r;
 

@@ -120,3 +120,31 @@ sources:
     assert b.proc.wait(10) == 1
     assert "in use by another process" in b.log()
     assert a.stop() == 0
+
+
+def test_kafka_mock_sleeps_after_stdin_closes():
+    """`sensorgate kafka-mock` reads commands on stdin and keeps running
+    after it closes (a test harness that lets go of the pipe, `< /dev/null`
+    in a shell): it must then sleep until a signal, not spin on the hang-up."""
+    p = subprocess.Popen([sg_bin(), "kafka-mock", "--brokers", "1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().startswith("bootstrap=")
+        p.stdin.close()
+        time.sleep(0.5)
+
+        def cpu_s():
+            f = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+        c0 = cpu_s()
+        time.sleep(2)
+        used = cpu_s() - c0
+        assert p.poll() is None, "kafka-mock exited when its stdin closed"
+        assert used < 0.2, f"kafka-mock used {used:.2f} s of CPU in 2 s with stdin closed"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
