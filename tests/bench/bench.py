@@ -1656,7 +1656,11 @@ sources:
                 self.fmt(r["reference_value"]) if r["reference_value"] is not None else "",
                 f"{r['ratio']:.2f}" if r["ratio"] is not None else "",
                 r["target"] or "",
-                "inconclusive" if "CAPPED" in self.capped(r) else (r["verdict"] or ""),
+                # Capped by the demand, the ratio is a lower bound: one
+                # that meets a ">=" target still meets it; one below it
+                # says nothing.
+                "inconclusive" if "CAPPED" in self.capped(r) and r["verdict"] != "met"
+                else (r["verdict"] or ""),
                 self.before_after(r), self.rss_cell(r),
                 self.capped(r)]) + " |")
         if chart:
