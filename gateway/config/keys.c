@@ -150,8 +150,9 @@ static const struct sg_cfg_key kafka_keys[] = {
 		1073741824.0,
 		"Most bytes (value, key, headers and topic) of the records handed to librdkafka "
 		"and not yet acknowledged; a record larger than this goes on its own. Bounds the "
-		"producer's memory: librdkafka's copies and its buffers take about twice this "
-		"(its queue is capped at twice this plus 1 MiB). 1 MiB keeps 10 MB/s (80 Mbit/s) "
+		"producer's memory: at full rate each MiB of it adds about 3.5 MB to the peak RSS "
+		"(librdkafka's copy of each record, its headers and its request buffers; its queue "
+		"is capped at twice this plus 1 MiB). 1 MiB keeps 10 MB/s (80 Mbit/s) "
 		"in flight over a 100 ms round trip, more than a Raspberry Pi's uplink usually "
 		"carries; a larger window costs memory and, on a local broker, CPU (its data no "
 		"longer stays in the caches)."),
