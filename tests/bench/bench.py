@@ -196,22 +196,65 @@ def status_lines(gw):
     return out
 
 
-def wait_acked(gw, n, timeout, t0, poll=0.05):
-    """Poll `spool stat` until every seq up to n is delivered; returns the
-    wall time since t0 or None on timeout.  The cursor is saved every
-    spool.ack_interval (20 ms here), so the error is ~poll + 20 ms."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+HTTP_RE = re.compile(r"metrics and probes at http://\S*:(\d+)/metrics")
+
+
+def delivered_counter(gw):
+    """A function returning how many records Kafka has acknowledged to gw
+    (sensorgate_kafka_delivered_total, counted as each delivery report
+    comes in), read from /metrics over loopback; None while the endpoint
+    is not known or does not answer."""
+    port = []
+
+    def count():
+        if not port:
+            m = HTTP_RE.findall(gw.log().rsplit("---- start", 1)[-1])
+            if not m:
+                return None
+            port.append(int(m[-1]))
         try:
-            st = gw.spool_stat()
-            if st["acked"] >= n:
-                return time.time() - t0
-        except (subprocess.CalledProcessError, AssertionError):
-            pass  # spool not created yet
+            with urllib.request.urlopen(f"http://127.0.0.1:{port[0]}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return None
+        m = re.search(r"^sensorgate_kafka_delivered_total (\d+)", text, re.M)
+        return int(m.group(1)) if m else None
+    return count
+
+
+def wait_acked(gw, n, timeout, t0, poll=0.01):
+    """Until Kafka has acknowledged n records; returns the wall time from
+    t0 to then, or None on timeout.  The end is the gateway's own count of
+    delivery reports (delivered_counter, read every 10 ms: no lag), then
+    `spool stat` must show the cursor there too (saved every
+    spool.ack_interval).  Before the /metrics endpoint is up, the spool's
+    cursor is polled instead."""
+    deadline = time.time() + timeout
+    delivered = delivered_counter(gw)
+    dt = None
+    while time.time() < deadline:
+        c = delivered()
+        if c is None:
+            try:
+                c = gw.spool_stat()["acked"]
+            except (subprocess.CalledProcessError, AssertionError):
+                c = 0  # spool not created yet
+        if c >= n:
+            dt = time.time() - t0
+            break
         if not gw.running():
             raise RuntimeError(f"gateway exited ({gw.proc.returncode}):\n{gw.log()[-2000:]}")
         time.sleep(poll)
-    return None
+    if dt is None:
+        return None
+    while time.time() < deadline:
+        try:
+            if gw.spool_stat()["acked"] >= n:
+                return dt
+        except (subprocess.CalledProcessError, AssertionError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"Kafka acknowledged {n} records but the spool's cursor did not get there")
 
 
 class NotRun(Exception):
@@ -924,15 +967,14 @@ sources:
         gw.start()
         gw.wait_log(r'subscribed "bench/#"', timeout=20)
 
+        delivered = delivered_counter(gw)
+
         def acked():
-            try:
-                return gw.spool_stat()["acked"]
-            except (subprocess.CalledProcessError, AssertionError):
-                return 0
+            return delivered() or 0
         t0 = time.time()
         c0 = proc_cpu_s(gw.proc.pid)
         pub = self.publish(qos, n)
-        got, dt = self.follow(acked, n, pub, t0)
+        got, dt = self.follow(acked, n, pub, t0, poll=0.01)
         c1, hwm = proc_cpu_s(gw.proc.pid), proc_hwm_kb(gw.proc.pid)
         self.wait_pub(pub, timeout=30)
         if got is None:
@@ -1050,7 +1092,7 @@ sources:
                 return lines[0]
             t0 = time.time()
             pub = self.publish(qos, n)
-            got, dt = self.follow(count, n, pub, t0, finished=sub.done)
+            got, dt = self.follow(count, n, pub, t0, finished=sub.done, poll=0.01)
             if sub.done():
                 dt = time.time() - t0
             else:
