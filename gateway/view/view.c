@@ -32,6 +32,10 @@ struct sg_view {
 	uint64_t *last_read;
 	uint64_t last_delivered;
 	rd_kafka_t *tail;
+	/* The tail consumer's last error (a missing ACL, a broker away),
+	 * shown where its records would be; noted and cleared on the view's
+	 * thread: its error_cb is served by rd_kafka_consumer_poll(). */
+	struct sg_kafka_errlog tail_err;
 	char *lines[TAIL_MAX];
 	int nlines, next_line;
 	uint64_t tail_count;
@@ -62,7 +66,14 @@ static void view_topic_regex(const char *tmpl, char *out, size_t n)
 	out[o] = '\0';
 }
 
-static rd_kafka_t *view_tail_new(const struct sg_conf *c, const char *bootstrap)
+static void view_tail_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct sg_view *v = opaque;
+
+	sg_kafka_error_note(&v->tail_err, rk, err, reason);
+}
+
+static rd_kafka_t *view_tail_new(struct sg_view *v, const struct sg_conf *c, const char *bootstrap)
 {
 	char group[96], cid[160], (*rx)[300] = sg_xcalloc(1 + c->sources.n, sizeof(*rx));
 	const char **topics = sg_xcalloc(1 + c->sources.n, sizeof(*topics));
@@ -79,6 +90,8 @@ static rd_kafka_t *view_tail_new(const struct sg_conf *c, const char *bootstrap)
 	    .group = group,
 	    .metadata_refresh_ms = 1000,
 	    .quiet = true,
+	    .error_cb = view_tail_error_cb,
+	    .opaque = v,
 	};
 	struct sg_errbuf eb;
 	size_t n = 0;
@@ -131,7 +144,7 @@ struct sg_view *sg_view_new(const struct sg_conf *conf, struct sg_pipeline *pl, 
 	sg_hist_snapshot(&sg_delivery_latency, v->lat_prev);
 	v->start_ns = v->last_ns = sg_now_mono_ns();
 	if (v->live && conf->view.tail > 0 && bootstrap)
-		v->tail = view_tail_new(conf, bootstrap);
+		v->tail = view_tail_new(v, conf, bootstrap);
 	return v;
 }
 
@@ -173,7 +186,11 @@ void sg_view_poll(struct sg_view *v)
 	if (!v->tail)
 		return;
 	while ((m = rd_kafka_consumer_poll(v->tail, 0))) {
+		if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			sg_kafka_error_note(&v->tail_err, v->tail, m->err,
+					    rd_kafka_message_errstr(m));
 		if (!m->err) {
+			sg_kafka_error_clear(&v->tail_err);
 			char *line = NULL, id[64], val[48], unit[24], tm[40];
 			view_field(m->payload, m->len, "id", id, sizeof(id));
 			view_field(m->payload, m->len, "value", val, sizeof(val));
@@ -232,6 +249,10 @@ static void view_live(struct sg_view *v, double dt, const struct sg_spool_stats 
 		printf("\nlatest records read back from Kafka by a consumer (%" PRIu64
 		       " so far):\n",
 		       v->tail_count);
+		if (v->tail_err.failing)
+			printf("  the consumer fails: %s: %s\n",
+			       rd_kafka_err2name((rd_kafka_resp_err_t)v->tail_err.err),
+			       v->tail_err.reason);
 		printf("  %-22s %-3s %-8s %-16s %-14s %-12s %-6s %s\n", "topic", "p", "offset",
 		       "key", "event id", "value", "unit", "time (UTC)");
 		for (int i = 0; i < v->nlines; i++) {

@@ -33,7 +33,8 @@ from kafkaread import audit, read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "security.md"
-USERS = {"sg-gw": "gw-Secret-7f3a", "sg-txn": "txn-Secret-91c2", "sg-sink": "sink-Secret-44d0"}
+USERS = {"sg-gw": "gw-Secret-7f3a", "sg-txn": "txn-Secret-91c2", "sg-sink": "sink-Secret-44d0",
+         "sg-view": "view-Secret-0b6e"}
 SSL_PRINCIPAL = "sg-gw-ssl"  # the client certificate's CN, mapped by the broker
 COMMANDS = "sg.commands"
 SINK_GROUP = "sensorgate-sink"
@@ -150,7 +151,9 @@ def secure(certs, tmp_path_factory):
                     version=version)
     b.start()
     for t in ("sensorgate.sasl", "sensorgate.mtls", "sensorgate.pw", "sensorgate.ca", "sensorgate.flow",
-              "sensorgate.eos", "sensorgate.eos3", "sensorgate.sink", "other.denied", "other.txn", COMMANDS):
+              "sensorgate.eos", "sensorgate.eos3", "sensorgate.sink", "sensorgate.view", "sensorgate.view2",
+              "other.denied",
+              "other.txn", COMMANDS):
         b.create_topic(t, partitions=3)
     b.create_topic("sensorgate.checkpoints", partitions=1, configs={"cleanup.policy": "compact"})
     common = dict(ADMIN="-", COMMANDS=COMMANDS, SINK_GROUP=SINK_GROUP)
@@ -160,6 +163,7 @@ def secure(certs, tmp_path_factory):
           **common)
     grant(b, {"exactly_once"}, GATEWAY="sg-txn", GATEWAY_ID="sec-eos2", SINK="-", **common)
     grant(b, {"sink"}, GATEWAY="-", GATEWAY_ID="-", SINK="sg-sink", **common)
+    grant(b, {"gateway", "view"}, GATEWAY="sg-view", GATEWAY_ID="sec-view", SINK="-", **common)
     yield b
     b.stop()
 
@@ -174,7 +178,7 @@ kafka:
   topic: "{topic}"
   security:
 {security}
-view: {{mode: lines}}
+view: {view}
 {extra}
 sources:
 {sources}
@@ -202,9 +206,9 @@ def pw_file(tmp_path, user, password=None):
 
 
 def conf(gw, bootstrap, security, topic, limit, rate=500, delivery="at_least_once", stop="5s",
-         extra="", more_sources=""):
+         extra="", more_sources="", view="{mode: lines}"):
     return CONF.format(gw=gw, bootstrap=bootstrap, security=security, topic=topic,
-                       delivery=delivery, stop=stop, extra=extra,
+                       delivery=delivery, stop=stop, extra=extra, view=view,
                        sources=SIM.format(name="s1", limit=limit, rate=rate / 20, topic="")
                        + more_sources)
 
@@ -493,6 +497,60 @@ def test_sink_and_actuators_over_sasl_ssl(tmp_path, secure, certs):
         raise AssertionError("the actuators never read a command:\n" + gw.log()[-3000:])
     assert not re.search(r"AUTHORIZATION_FAILED", gw.log()), gw.log()
     assert gw.stop() == 0
+
+
+LIVE_TAIL = "{mode: live, interval: 500ms, tail: 5}"
+TAIL_HEAD = re.compile(r"latest records read back from Kafka by a consumer \((\d+) so far\)")
+
+
+def view_screens(gw):
+    """The live view's screens in the log, last first (each starts by
+    clearing the terminal)."""
+    return gw.log().split("\033[H\033[2J")[::-1]
+
+
+def test_live_view_tail_with_the_documented_acls(tmp_path, secure, certs):
+    """The live view's tail consumer over SASL_SSL with the [view] ACLs of
+    docs/security.md: the records it shows made the round trip."""
+    gw = Gateway(tmp_path, conf("sec-view", secure.listener("SASL_SSL"),
+                                sasl(certs, user="sg-view", pwfile=pw_file(tmp_path, "sg-view")),
+                                "sensorgate.view", 0, rate=50, view=LIVE_TAIL))
+    gw.start()
+
+    def shown():
+        for screen in view_screens(gw)[:2]:
+            m = TAIL_HEAD.search(screen)
+            if m and int(m.group(1)) > 0 and re.search(r"sensorgate\.view\s+p\d.*sec-view:\d+",
+                                                        screen):
+                return screen
+        return None
+    screen = wait_for(shown, 60, "records read back in the live view")
+    assert "authorization" not in screen.lower(), screen
+    assert not re.search(r"AUTHORIZATION_FAILED", gw.log()), gw.log()[-3000:]
+    assert_no_secret(gw, USERS["sg-view"])
+    assert gw.stop() == 0
+
+
+def test_live_view_without_its_acls_says_so_and_delivers(tmp_path, secure, certs):
+    """sg-gw has no [view] ACLs: the view says which authorization failed
+    where the records would be, and every event is still delivered."""
+    gw = Gateway(tmp_path, conf("sec", secure.listener("SASL_SSL"),
+                                sasl(certs, pwfile=pw_file(tmp_path, "sg-gw")),
+                                "sensorgate.view2", 300, view=LIVE_TAIL))
+    gw.start()
+
+    def told():
+        for screen in view_screens(gw)[:2]:
+            if TAIL_HEAD.search(screen) and re.search(r"AUTHORIZATION_FAILED", screen):
+                return screen
+        return None
+    screen = wait_for(told, 60, "the view's authorization error")
+    assert TAIL_HEAD.search(screen).group(1) == "0", screen
+    port = int(re.findall(r"metrics and probes at http://\S*:(\d+)/metrics", gw.log())[-1])
+    wait_for(lambda: (metric(port, "sensorgate_kafka_delivered_total") or 0) >= 300, 60,
+             "300 events delivered")
+    assert gw.stop() == 0
+    assert_delivered_once(secure.bootstrap, ["sensorgate.view2"], "sec", 300)
 
 
 # ----------------------------------------------------------------- check
