@@ -190,8 +190,9 @@ void sg_view_poll(struct sg_view *v)
 			sg_kafka_error_note(&v->tail_err, v->tail, m->err,
 					    rd_kafka_message_errstr(m));
 		if (!m->err) {
-			sg_kafka_error_clear(&v->tail_err);
 			char *line = NULL, id[64], val[48], unit[24], tm[40];
+
+			sg_kafka_error_clear(&v->tail_err);
 			view_field(m->payload, m->len, "id", id, sizeof(id));
 			view_field(m->payload, m->len, "value", val, sizeof(val));
 			view_field(m->payload, m->len, "unit", unit, sizeof(unit));
