@@ -222,24 +222,48 @@ def delivered_counter(gw):
     return count
 
 
-def wait_acked(gw, n, timeout, t0, poll=0.01):
+def delivered_probe(gw, n, near=0.9):
+    """A function returning how many records Kafka has acknowledged to gw,
+    asking the gateway as little as the moment allows: the spool's cursor
+    (`spool stat`, another process) at most every 50 ms until it is within
+    10 % of n, then the gateway's own count of delivery reports
+    (delivered_counter: exact, no cursor lag) at every call.  So the end
+    of a run is seen within the caller's poll, and the gateway serves a
+    few scrapes, not one every 10 ms of the run: its CPU and instruction
+    counts stay its own.  Where fewer than 90 % ever arrive (QoS 0 losses)
+    it stays with the cursor."""
+    metrics = delivered_counter(gw)
+    st = dict(fine=False, last=0, t=0.0)
+
+    def count():
+        if st["fine"]:
+            c = metrics()
+            if c is not None:
+                st["last"] = max(st["last"], c)
+                return st["last"]
+        if time.time() - st["t"] >= 0.05:
+            st["t"] = time.time()
+            try:
+                a = gw.spool_stat()["acked"]
+            except (subprocess.CalledProcessError, AssertionError):
+                a = 0  # spool not created yet
+            st["last"] = max(st["last"], a)
+            st["fine"] = st["fine"] or a >= near * n
+        return st["last"]
+    return count
+
+
+def wait_acked(gw, n, timeout, t0, poll=0.01, exact=True):
     """Until Kafka has acknowledged n records; returns the wall time from
-    t0 to then, or None on timeout.  The end is the gateway's own count of
-    delivery reports (delivered_counter, read every 10 ms: no lag), then
-    `spool stat` must show the cursor there too (saved every
-    spool.ack_interval).  Before the /metrics endpoint is up, the spool's
-    cursor is polled instead."""
+    t0 to then, or None on timeout.  exact: the end is seen within 10 ms
+    (delivered_probe), then `spool stat` must show the cursor there too
+    (saved every spool.ack_interval).  Not exact (callgrind, where every
+    scrape would count): the cursor alone, every 50 ms."""
     deadline = time.time() + timeout
-    delivered = delivered_counter(gw)
+    count = delivered_probe(gw, n, near=0.9 if exact else 2.0)
     dt = None
     while time.time() < deadline:
-        c = delivered()
-        if c is None:
-            try:
-                c = gw.spool_stat()["acked"]
-            except (subprocess.CalledProcessError, AssertionError):
-                c = 0  # spool not created yet
-        if c >= n:
+        if count() >= n:
             dt = time.time() - t0
             break
         if not gw.running():
@@ -543,7 +567,7 @@ sources:
                  f"--callgrind-out-file={d}/gw.%p", self.sg, "run", "-c", str(gw.conf)],
                 stdout=lf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         t0 = time.time()
-        dt = wait_acked(gw, n, timeout=1200, t0=t0)
+        dt = wait_acked(gw, n, timeout=1200, t0=t0, exact=False)
         try:
             gw.stop(timeout=300)
         finally:
@@ -967,10 +991,7 @@ sources:
         gw.start()
         gw.wait_log(r'subscribed "bench/#"', timeout=20)
 
-        delivered = delivered_counter(gw)
-
-        def acked():
-            return delivered() or 0
+        acked = delivered_probe(gw, n)
         t0 = time.time()
         c0 = proc_cpu_s(gw.proc.pid)
         pub = self.publish(qos, n)
