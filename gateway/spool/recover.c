@@ -99,40 +99,78 @@ static int recover_repair(struct sg_spool *sp, struct sg_seg_info *s)
 	return rc;
 }
 
+/* The last step of a rename: s, under its temporary name, to its first
+ * seq, never over another file. */
+static int recover_rename_final(struct sg_spool *sp, struct sg_seg_info *s)
+{
+	char from[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX + 8], to[SPOOL_PATH_MAX];
+
+	spool_seg_path(sp, s->name, from, sizeof(from));
+	snprintf(tmp, sizeof(tmp), "%s.ren", from);
+	spool_seg_path(sp, s->sc.first_seq, to, sizeof(to));
+	if (access(to, F_OK) == 0) {
+		sg_error("spool", "cannot rename %s: %s exists", tmp, to);
+		return SG_EIO;
+	}
+	if (sg_spool_io.rename(tmp, to)) {
+		sg_error("spool", "cannot rename %s: %s", tmp, strerror(errno));
+		return SG_EIO;
+	}
+	sg_error("spool",
+		 "segment %020" PRIu64 " held seqs %" PRIu64 "..%" PRIu64 ": renamed to %020" PRIu64
+		 ".seg (out of order)",
+		 s->name, s->sc.first_seq, s->sc.last_seq, s->sc.first_seq);
+	s->name = s->sc.first_seq;
+	s->tmp_name = false;
+	s->verdict = SG_SEG_KEEP; /* done: phase 1 passes it by */
+	sp->rec.misordered++;
+	return SG_OK;
+}
+
+/* A segment left under the temporary name that s is about to take (a
+ * crash between the two renames): it goes to its own name first, so
+ * that rename(2) does not replace it with s. */
+static int recover_free_tmp(struct sg_spool *sp, struct sg_spool_inspect *l,
+			    const struct sg_seg_info *s, const char *tmp)
+{
+	if (access(tmp, F_OK) != 0)
+		return SG_OK;
+	for (size_t j = 0; j < l->nsegs; j++) {
+		struct sg_seg_info *o = &l->segs[j];
+
+		if (o->tmp_name && o->name == s->name && o->verdict == SG_SEG_RENAME)
+			return recover_rename_final(sp, o);
+	}
+	sg_error("spool", "cannot rename segment %020" PRIu64 ": %s exists", s->name, tmp);
+	return SG_EIO;
+}
+
 /* Rename the misnamed segments to their first seq, through temporary
  * names (two may have swapped names). */
 static int recover_renames(struct sg_spool *sp, struct sg_spool_inspect *l)
 {
-	char from[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX + 8], to[SPOOL_PATH_MAX];
+	char from[SPOOL_PATH_MAX], tmp[SPOOL_PATH_MAX + 8];
+	int rc;
 
-	for (int phase = 0; phase < 2; phase++)
-		for (size_t i = 0; i < l->nsegs; i++) {
-			struct sg_seg_info *s = &l->segs[i];
+	for (size_t i = 0; i < l->nsegs; i++) {
+		struct sg_seg_info *s = &l->segs[i];
 
-			if (s->verdict != SG_SEG_RENAME || (!phase && s->tmp_name))
-				continue;
-			spool_seg_path(sp, s->name, from, sizeof(from));
-			snprintf(tmp, sizeof(tmp), "%s.ren", from);
-			spool_seg_path(sp, s->sc.first_seq, to, sizeof(to));
-			if (phase && access(to, F_OK) == 0) { /* never over another file */
-				sg_error("spool", "cannot rename %s: %s exists", tmp, to);
-				return SG_EIO;
-			}
-			if (!phase ? sg_spool_io.rename(from, tmp) : sg_spool_io.rename(tmp, to)) {
-				sg_error("spool", "cannot rename %s: %s", phase ? tmp : from,
-					 strerror(errno));
-				return SG_EIO;
-			}
-			if (!phase)
-				continue;
-			sg_error("spool",
-				 "segment %020" PRIu64 " held seqs %" PRIu64 "..%" PRIu64
-				 ": renamed to %020" PRIu64 ".seg (out of order)",
-				 s->name, s->sc.first_seq, s->sc.last_seq, s->sc.first_seq);
-			s->name = s->sc.first_seq;
-			s->tmp_name = false;
-			sp->rec.misordered++;
+		if (s->verdict != SG_SEG_RENAME || s->tmp_name)
+			continue;
+		spool_seg_path(sp, s->name, from, sizeof(from));
+		snprintf(tmp, sizeof(tmp), "%s.ren", from);
+		if ((rc = recover_free_tmp(sp, l, s, tmp)) != SG_OK)
+			return rc;
+		if (sg_spool_io.rename(from, tmp)) {
+			sg_error("spool", "cannot rename %s: %s", from, strerror(errno));
+			return SG_EIO;
 		}
+		s->tmp_name = true;
+	}
+	for (size_t i = 0; i < l->nsegs; i++)
+		if (l->segs[i].verdict == SG_SEG_RENAME &&
+		    (rc = recover_rename_final(sp, &l->segs[i])) != SG_OK)
+			return rc;
 	return SG_OK;
 }
 

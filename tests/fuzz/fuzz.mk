@@ -91,6 +91,7 @@ fuzz-seeds:
 	$(Q)rm -rf $(FUZZ_BUILD)/seeds-time && mkdir -p $(FUZZ_BUILD)/seeds-time && \
 	  cp tests/fuzz/corpus/time/* $(FUZZ_BUILD)/seeds-time/
 	$(Q)python3 tests/fuzz/spool_seeds.py $(FUZZ_BUILD)
+	$(Q)cp tests/fuzz/corpus/spool_open/* $(FUZZ_BUILD)/seeds-spool_open/
 	$(Q)for t in config rules; do rm -rf $(FUZZ_BUILD)/seeds-$$t && \
 	  mkdir -p $(FUZZ_BUILD)/seeds-$$t && cp tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/seeds-$$t/; done
 	$(Q)cp config/*.yaml $(FUZZ_BUILD)/seeds-config/

@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t top, last, last2, n, n2, seq;
 
 	if (!dir[0]) {
-		sg_log_set_level(SG_LOG_QUIET);
+		sg_log_set_level(getenv("FZ_LOG") ? SG_LOG_DEBUG : SG_LOG_QUIET);
 		snprintf(dir, sizeof(dir), "%s/sg-fuzz-spool.%d",
 			 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
 		atexit(cleanup);

@@ -406,6 +406,46 @@ TEST(rename_onto_an_empty_segment_loses_nothing)
 	sg_spool_close(sp);
 }
 
+/* Regression (found by tests/fuzz/fuzz_spool_open.c): a rename cut short
+ * by a crash left Z.seg.ren, and another misnamed segment was named Z.seg.
+ * Its first rename, to Z.seg.ren, replaced the leftover (every record in
+ * it lost), and the second step then failed the open. */
+TEST(leftover_rename_is_not_replaced_by_the_next)
+{
+	const char *dir = t_tmpdir();
+	struct sg_spool_conf c = conf_for(dir);
+	struct sg_spool *sp;
+	struct sg_spool_stats st;
+	char z[512], zren[600];
+	uint64_t firsts[3], f1;
+	int n = 0;
+
+	c.segment_bytes = 16384;
+	sp = open_ok(&c);
+	append_n(sp, 600, "z");
+	sg_spool_close(sp);
+	for (uint64_t s = 1; s <= 600 && n < 3; s++)
+		if (file_size(seg_path(dir, s)) > 0)
+			firsts[n++] = s;
+	CHECK_EQ(n, 2); /* two segments: 1.. and f1.. */
+	f1 = firsts[1];
+	snprintf(z, sizeof(z), "%s", seg_path(dir, 5000));
+	snprintf(zren, sizeof(zren), "%s.ren", z);
+	CHECK(rename(seg_path(dir, 1), zren) == 0); /* seqs 1..f1-1 */
+	CHECK(rename(seg_path(dir, f1), z) == 0);   /* seqs f1.. */
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.misordered, 2);
+	CHECK_EQ(st.gap_records, 0);
+	CHECK_EQ(read_all(sp, NULL), 600);
+	sg_spool_close(sp);
+	sp = open_ok(&c);
+	sg_spool_stats(sp, &st);
+	CHECK_EQ(st.misordered, 0);
+	CHECK_EQ(read_all(sp, NULL), 600);
+	sg_spool_close(sp);
+}
+
 /* Regression (issue 11, defect 5): a deleted middle segment left a seq
  * gap that nobody reported. */
 TEST(deleted_middle_segment_is_reported)
